@@ -1,0 +1,44 @@
+# Two commands do all the set-up: `make demo` and `make test`. Each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COMPAT_VENV := .venv-compat
+COMPAT_PY := $(COMPAT_VENV)/bin/python
+# Sockets are blocked except loopback: no test can reach a provider.
+PYTEST_NET := --allow-hosts=127.0.0.1,::1,localhost
+
+.PHONY: demo test test-compat bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all,test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m cascadeflow_integrations.demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_NET) -q
+
+# Provider tests on the oldest SDK majors in range (httpx-based openai 2.x, anthropic 0.x, groq 0.x),
+# installed beside langchain-openai/-anthropic/-groq and llama-index-llms-openai to prove they co-install.
+$(COMPAT_VENV)/.installed: pyproject.toml
+	test -x $(COMPAT_PY) || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_PY) -m pip install -q --upgrade pip
+	$(COMPAT_PY) -m pip install -q -e ".[all,test]" "openai>=2.45,<3" "anthropic>=0.120,<1" "groq>=0.30,<1" \
+		langchain-openai langchain-anthropic langchain-groq llama-index-llms-openai
+	touch $@
+
+test-compat: $(COMPAT_VENV)/.installed
+	$(COMPAT_PY) -m pip check
+	$(COMPAT_PY) -m pytest $(PYTEST_NET) -q -m compat
+
+bench: $(VENV)/.installed
+	$(PY) -m pip install -q cascadeflow==1.2.0 langchain-openai partial-json-parser jiter
+	$(PY) bench/overhead.py
+	$(PY) bench/json_parse.py
+	$(PY) bench/quality.py
+
+clean:
+	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis

@@ -1,0 +1,135 @@
+"""Internal types shared by all layers: messages, the request, and the normalised provider deltas.
+
+Providers turn each SDK's stream into these deltas, so the engine never sees provider specifics.
+They are slotted dataclasses because one is built per streamed chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+from .tools.call import ToolCall
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(slots=True)
+class Message:
+    """One chat message. `content` is a string or a list of content parts (`{"type": "text", ...}`)."""
+
+    role: Role
+    content: str | list[dict[str, Any]] = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text of the content, parts joined."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.get("text", "") for p in self.content if isinstance(p, dict))
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "total_tokens": self.total_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+
+@dataclass(slots=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    top_logprobs: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """What the engine asks of one model. `tools` are in the universal format."""
+
+    messages: list[Message]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stop: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    #: None, "auto", "required", "none", or {"name": tool_name}
+    tool_choice: str | dict[str, str] | None = None
+    parallel_tool_calls: bool | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---- normalised stream deltas -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+    logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A tool-call fragment. `id`/`name` come on the first fragment of an index only."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(slots=True)
+class UsageDelta:
+    usage: Usage
+
+
+@dataclass(slots=True)
+class FinishDelta:
+    """End of the response. `reason` is normalised: stop, length, tool_calls, content_filter, refusal."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class ModelDelta:
+    """The model name the provider reports (often a dated id)."""
+
+    model: str
+
+
+Delta = Union[TextDelta, ToolCallDelta, UsageDelta, FinishDelta, ModelDelta]
+
+
+@dataclass(slots=True)
+class Completion:
+    """A whole (non-streamed) response, same information as a drained stream."""
+
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+    logprobs: list[TokenLogprob] | None = None

@@ -21,6 +21,8 @@ class ValidationRequest:
     messages: list[Message]
     tools: list[dict[str, Any]] | None = None
     complexity: str = "moderate"
+    #: As sent to the model: None/"auto" (tools optional), "required", "none", or {"name": ...}.
+    tool_choice: str | dict[str, str] | None = None
 
     @property
     def query(self) -> str:

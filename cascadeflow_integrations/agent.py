@@ -1,0 +1,269 @@
+"""`CascadeAgent`: the public entry point of the cascade engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from ._sync import iter_sync, run_sync
+from .config import ModelConfig
+from .engine import CallOptions, CascadeRun, Event, StreamingMode
+from .errors import CascadeError
+from .messages import to_messages
+from .providers import Provider, create_provider
+from .quality.base import Validator, ValidatorFn, as_validator
+from .result import CascadeResult
+from .streaming import StreamEventType, ToolStreamEventType
+from .types import Message
+
+logger = logging.getLogger("cascadeflow_integrations")
+
+QueryLike = "str | Sequence[Message | dict[str, Any]]"
+
+
+class TextStreamManager:
+    """Streams text cascades (present with 2+ models, as in the seed API)."""
+
+    def __init__(self, agent: CascadeAgent) -> None:
+        self.agent = agent
+
+    def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
+        return self.agent.stream_events(query, **kwargs)
+
+
+class ToolStreamManager(TextStreamManager):
+    """Streams cascades with tools (present with 2+ models)."""
+
+    def stream(self, query: Any, tools: Any = None, **kwargs: Any) -> AsyncIterator[Event]:
+        return self.agent.stream_events(query, tools=tools, **kwargs)
+
+
+class CascadeAgent:
+    """Drafts with the cheapest model, validates, escalates along the chain, streaming events.
+
+    Models are ordered cheapest to strongest. With one model every call is direct.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[ModelConfig],
+        *,
+        verbose: bool = False,
+        streaming_mode: StreamingMode | str = StreamingMode.OPTIMISTIC,
+        validator: Validator | ValidatorFn | Sequence[Validator | ValidatorFn] | None = None,
+        quality_threshold: float | dict[str, float] | None = None,
+        router: Any = None,
+        timeout: float | None = None,
+        draft_timeout: float | None = None,
+    ) -> None:
+        if not models:
+            raise ValueError("CascadeAgent needs at least one model: models=[ModelConfig(name=..., provider=...)]")
+        for i, m in enumerate(models):
+            if not isinstance(m, ModelConfig):
+                raise ValueError(f"models[{i}] is a {type(m).__name__}: pass ModelConfig(name=..., provider=...)")
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"models has duplicate names {names}: each model in the chain must be distinct")
+        self.models: list[ModelConfig] = list(models)
+        self.verbose = verbose
+        self.streaming_mode = _mode(streaming_mode)
+        self.validator = _validator(validator)
+        self.thresholds = _thresholds(quality_threshold)
+        self._fixed_threshold = quality_threshold if isinstance(quality_threshold, (int, float)) else None
+        if router is None:
+            from .routing import Router
+
+            router = Router()
+        self.router = router
+        self.timeout = _positive("timeout", timeout)
+        self.draft_timeout = _positive("draft_timeout", draft_timeout)
+        self._providers: dict[str, Provider] = {}
+        cascading = len(self.models) > 1
+        self.text_streaming_manager = TextStreamManager(self) if cascading else None
+        self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
+        if verbose:
+            _enable_logging()
+
+    def __repr__(self) -> str:
+        return f"CascadeAgent(models={[m.name for m in self.models]}, streaming_mode={self.streaming_mode.value!r})"
+
+    # ---- plumbing used by the engine ------------------------------------------------------
+
+    def provider_for(self, cfg: ModelConfig) -> Provider:
+        p = self._providers.get(cfg.name)
+        if p is None:
+            p = self._providers[cfg.name] = create_provider(cfg)
+        return p
+
+    def config_for(self, name: str) -> ModelConfig:
+        return next(m for m in self.models if m.name == name)
+
+    @staticmethod
+    def json_parser() -> Any:
+        from .tools.json_stream import ProgressiveJSONParser
+
+        return ProgressiveJSONParser()
+
+    def route(self, messages: list[Message], opts: CallOptions) -> Any:
+        if len(self.models) == 1:
+            from .routing import RoutingDecision
+
+            complexity = opts.complexity_hint or self.router.route(messages, opts.tools).complexity
+            return RoutingDecision("direct", complexity, "single model configured")
+        return self.router.route(messages, opts.tools, complexity_hint=opts.complexity_hint,
+                                 force_direct=opts.force_direct)
+
+    async def aclose(self) -> None:
+        """Close the SDK clients."""
+        for p in self._providers.values():
+            await p.aclose()
+        self._providers.clear()
+
+    async def __aenter__(self) -> CascadeAgent:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ---- public API ------------------------------------------------------------------------
+
+    def stream_events(
+        self,
+        query: Any,
+        max_tokens: int | None = None,
+        temperature: float | None = 0.7,
+        complexity_hint: str | None = None,
+        force_direct: bool = False,
+        tools: Sequence[Any] | None = None,
+        tool_choice: Any = None,
+        *,
+        system_prompt: str | None = None,
+        streaming_mode: StreamingMode | str | None = None,
+        validator: Validator | ValidatorFn | Sequence[Validator | ValidatorFn] | None = None,
+        quality_threshold: float | dict[str, float] | None = None,
+        stop: Sequence[str] | None = None,
+        parallel_tool_calls: bool | None = None,
+        timeout: float | None = None,
+        draft_timeout: float | None = None,
+        live_drafts: bool = False,
+        **extra: Any,
+    ) -> AsyncIterator[Event]:
+        """Stream the cascade as events (`StreamEvent`, or `ToolStreamEvent` when `tools` are given).
+
+        Bad input raises `ValueError` here, before any network call. Extra keyword arguments go to
+        the provider request as-is (e.g. `top_p`, `seed`, `response_format`). `live_drafts=True`
+        yields draft events as they arrive in every mode, for adapters that do their own buffering.
+        """
+        messages = to_messages(query, system_prompt)
+        opts = self._options(max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice,
+                             streaming_mode, validator, quality_threshold, stop, parallel_tool_calls,
+                             timeout, draft_timeout, extra)
+        opts.live_drafts = live_drafts
+        return CascadeRun(self, messages, opts).events()
+
+    async def run(self, query: Any, **kwargs: Any) -> CascadeResult:
+        """Run the cascade and return its result. Raises the final model's error if it fails."""
+        kwargs.setdefault("streaming_mode", StreamingMode.BUFFERED)
+        async for ev in self.stream_events(query, **kwargs):
+            if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
+                return ev.data["result"]
+            if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
+                raise ev.data["error"]
+        raise CascadeError("the cascade ended without a result")  # unreachable unless a bug
+
+    def run_sync(self, query: Any, **kwargs: Any) -> CascadeResult:
+        """`run` from sync code; works inside a running event loop too (Jupyter, LangGraph)."""
+        return run_sync(self.run(query, **kwargs))
+
+    def stream_events_sync(self, query: Any, **kwargs: Any) -> Iterator[Event]:
+        """`stream_events` from sync code; works inside a running event loop too."""
+        return iter_sync(self.stream_events(query, **kwargs))
+
+    # ---- validation of call options --------------------------------------------------------
+
+    def _options(self, max_tokens: Any, temperature: Any, complexity_hint: Any, force_direct: bool, tools: Any,
+                 tool_choice: Any, streaming_mode: Any, validator: Any, quality_threshold: Any, stop: Any,
+                 parallel_tool_calls: Any, timeout: Any, draft_timeout: Any,
+                 extra: dict[str, Any]) -> CallOptions:
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens <= 0):
+            raise ValueError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        if temperature is not None and not 0 <= temperature <= 2:
+            raise ValueError(f"temperature must be between 0 and 2, got {temperature!r}")
+        if complexity_hint is not None:
+            from .quality.base import COMPLEXITIES
+
+            if complexity_hint not in COMPLEXITIES:
+                raise ValueError(f"complexity_hint {complexity_hint!r} is not one of {', '.join(COMPLEXITIES)}")
+        norm_tools = norm_choice = None
+        if tools is not None:
+            from .tools.schema import normalize_tool_choice, normalize_tools
+
+            norm_tools = normalize_tools(tools)
+            norm_choice = normalize_tool_choice(tool_choice, norm_tools)
+        elif tool_choice is not None:
+            raise ValueError("tool_choice was given without tools: pass tools=[...] too")
+        if isinstance(stop, str):
+            stop = [stop]
+        fixed = quality_threshold if isinstance(quality_threshold, (int, float)) else self._fixed_threshold
+        return CallOptions(
+            max_tokens=max_tokens, temperature=temperature, stop=list(stop) if stop else None,
+            tools=norm_tools, tool_choice=norm_choice, parallel_tool_calls=parallel_tool_calls,
+            mode=_mode(streaming_mode) if streaming_mode is not None else self.streaming_mode,
+            validator=_validator(validator) if validator is not None else self.validator,
+            threshold=_check_threshold(fixed),
+            thresholds=_thresholds(quality_threshold) if isinstance(quality_threshold, dict) else self.thresholds,
+            complexity_hint=complexity_hint, force_direct=bool(force_direct),
+            timeout=_positive("timeout", timeout) or self.timeout,
+            draft_timeout=_positive("draft_timeout", draft_timeout) or self.draft_timeout, extra=extra)
+
+
+def _mode(mode: StreamingMode | str) -> StreamingMode:
+    try:
+        return StreamingMode(mode)
+    except ValueError:
+        valid = ", ".join(m.value for m in StreamingMode)
+        raise ValueError(f"streaming_mode {mode!r} is not one of {valid}") from None
+
+
+def _validator(v: Any) -> Validator:
+    if v is None:
+        from .quality import default_validator
+
+        return default_validator()
+    if isinstance(v, (list, tuple)):
+        from .quality import AllOf
+
+        return AllOf([as_validator(x) for x in v])
+    return as_validator(v)
+
+
+def _thresholds(q: Any) -> Any:
+    from .quality import Thresholds
+
+    if isinstance(q, dict):
+        return Thresholds().override(q)
+    return Thresholds()
+
+
+def _check_threshold(t: float | None) -> float | None:
+    if t is not None and not 0 <= t <= 1:
+        raise ValueError(f"quality_threshold must be between 0 and 1, got {t}")
+    return t
+
+
+def _positive(name: str, v: float | None) -> float | None:
+    if v is not None and v <= 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {v}")
+    return v
+
+
+def _enable_logging() -> None:
+    # verbose=True is the user's explicit request to see decisions; add one handler, once.
+    lg = logging.getLogger("cascadeflow_integrations")
+    lg.setLevel(logging.INFO)
+    if not any(getattr(h, "_cascadeflow", False) for h in lg.handlers):
+        h = logging.StreamHandler()
+        h.setFormatter(logging.Formatter("[cascadeflow] %(message)s"))
+        h._cascadeflow = True  # type: ignore[attr-defined]
+        lg.addHandler(h)

@@ -1,0 +1,391 @@
+"""The cascade run: draft, validate, escalate, while streaming typed events.
+
+One `CascadeRun` per call. It consumes each provider's normalised deltas and yields public events;
+it never sees provider specifics. The per-chunk path is kept small on purpose: it runs once per
+token, and its cost is measured in `bench/overhead.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Union
+
+from .cost import baseline_cost, usage_cost
+from .errors import ProviderError, ProviderTimeoutError
+from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
+from .result import CascadeResult, ModelAttempt
+from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
+from .tools.call import ToolCall
+from .types import ChatRequest, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
+
+if TYPE_CHECKING:
+    from .agent import CascadeAgent
+
+logger = logging.getLogger("cascadeflow_integrations")
+
+Event = Union[StreamEvent, ToolStreamEvent]
+
+
+class StreamingMode(str, Enum):
+    """How draft output reaches the consumer.
+
+    - `optimistic`: draft chunks stream live; a SWITCH says how much to retract on escalation.
+    - `buffered`: draft chunks are held until the draft is accepted, so nothing is ever retracted.
+    - `guarded`: buffered, and validators watch the draft as it streams and abort it early.
+    """
+
+    OPTIMISTIC = "optimistic"
+    BUFFERED = "buffered"
+    GUARDED = "guarded"
+
+
+@dataclass(slots=True)
+class CallOptions:
+    """Everything one call can set (validated by `CascadeAgent` before any network call)."""
+
+    max_tokens: int | None
+    temperature: float | None
+    stop: list[str] | None
+    tools: list[dict[str, Any]] | None
+    tool_choice: str | dict[str, str] | None
+    parallel_tool_calls: bool | None
+    mode: StreamingMode
+    validator: Validator
+    threshold: float | None
+    thresholds: Any
+    complexity_hint: str | None
+    force_direct: bool
+    timeout: float | None
+    draft_timeout: float | None
+    #: yield draft events as they arrive even in buffered/guarded mode (adapters that buffer themselves)
+    live_drafts: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _ToolState:
+    __slots__ = ("index", "id", "name", "parts", "parser", "started", "done", "error")
+
+    def __init__(self, index: int, parser: Any) -> None:
+        self.index = index
+        self.id = ""
+        self.name = ""
+        self.parts: list[str] = []
+        self.parser = parser
+        self.started = False
+        self.done = False
+        self.error: str | None = None
+
+
+class _Aborted(Exception):
+    """Raised inside a draft stream when guarded validation gives up on it."""
+
+
+class CascadeRun:
+    """One cascade call's state and event stream."""
+
+    def __init__(self, agent: CascadeAgent, messages: list[Message], opts: CallOptions) -> None:
+        self.agent = agent
+        self.messages = messages
+        self.opts = opts
+        self.tool_mode = opts.tools is not None
+        if self.tool_mode:
+            self._E: Any = ToolStreamEvent
+            self._T: Any = ToolStreamEventType
+            self._chunk_type: Any = ToolStreamEventType.TEXT_CHUNK
+        else:
+            self._E = StreamEvent
+            self._T = StreamEventType
+            self._chunk_type = StreamEventType.CHUNK
+        self.result = CascadeResult()
+        self._t0 = 0.0
+        self._deadline: float | None = None
+
+    # ---- helpers ---------------------------------------------------------------------------
+
+    def _ev(self, kind: str, content: str = "", **data: Any) -> Event:
+        return self._E(type=getattr(self._T, kind), content=content, data=data)
+
+    def _remaining(self) -> float | None:
+        if self._deadline is None:
+            return None
+        return self._deadline - time.perf_counter()
+
+    # ---- the run ---------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Yield ROUTING, then each model's events, then COMPLETE (or ERROR)."""
+        opts, agent = self.opts, self.agent
+        self._t0 = time.perf_counter()
+        if opts.timeout:
+            self._deadline = self._t0 + opts.timeout
+        res = self.result
+        routing = agent.route(self.messages, opts)
+        res.strategy, res.complexity = routing.strategy, routing.complexity
+        yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
+                       reason=routing.reason, models=[m.name for m in agent.models],
+                       streaming_mode=opts.mode.value)
+        logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
+        chain = agent.models if routing.strategy == "cascade" else [agent.models[-1]]
+        vreq = ValidationRequest(self.messages, opts.tools, routing.complexity)
+        threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
+
+        for level, cfg in enumerate(chain):
+            last = level == len(chain) - 1
+            phase = "direct" if routing.strategy == "direct" else ("verifier" if last else "draft")
+            live = last or opts.mode is StreamingMode.OPTIMISTIC or opts.live_drafts
+            guard = not last and opts.mode is StreamingMode.GUARDED
+            attempt = ModelAttempt(model=cfg.name, provider=cfg.provider, phase=phase)
+            res.attempts.append(attempt)
+            held: list[Event] = []
+            draft = Draft(model=cfg.name)
+            partial = PartialDraft() if guard else None
+            error: ProviderError | None = None
+            aborted: str | None = None
+            shown = [0, 0, 0]  # chars, chunks, tool calls the consumer saw from this model
+            try:
+                async for ev in self._stream_model(cfg, level, phase, attempt, draft, vreq, partial, last):
+                    if live:
+                        if res.ttft_ms is None and ev.type is self._chunk_type:
+                            res.ttft_ms = (time.perf_counter() - self._t0) * 1000
+                        yield ev
+                        if ev.type is self._chunk_type:
+                            shown[0] += len(ev.content)
+                            shown[1] += 1
+                        elif ev.type is ToolStreamEventType.TOOL_CALL_START:
+                            shown[2] += 1
+                    else:
+                        held.append(ev)
+            except _Aborted as a:
+                aborted = str(a)
+                attempt.aborted = aborted
+            except ProviderError as e:
+                error = e
+                attempt.error = str(e)
+                logger.warning("model %s failed: %s", cfg.name, e)
+            self._close_attempt(attempt, cfg)
+
+            if last:
+                if error is not None:
+                    yield self._ev("ERROR", str(error), error=error, model=cfg.name, phase=phase,
+                                   provider=cfg.provider, partial_content=draft.text)
+                    return
+                self._finish(draft, attempt, cfg, accepted=routing.strategy == "direct" or level == 0)
+                yield self._ev("COMPLETE", result=res)
+                return
+
+            # A draft: decide.
+            if error is not None:
+                decision = Decision(False, 0.0, 0.0, f"draft_error: {error}", threshold,
+                                    [CheckResult("provider", False, 0.0, str(error))])
+            elif aborted is not None:
+                decision = Decision(False, 0.0, 0.0, f"aborted: {aborted}", threshold,
+                                    [CheckResult("guarded", False, 0.0, aborted)])
+                self._count_abort(attempt)
+            else:
+                decision = await opts.validator.validate(vreq, draft, threshold)
+                res.validator_cost += decision.cost
+            attempt.accepted = decision.accepted
+            d = decision.to_dict()
+            d.update(model=cfg.name, phase=phase, level=level, error=error)
+            res.decisions.append({k: v for k, v in d.items() if k != "error"})
+            logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.name,
+                        "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
+            if decision.accepted:
+                for ev in held:
+                    if res.ttft_ms is None and ev.type is self._chunk_type:
+                        res.ttft_ms = (time.perf_counter() - self._t0) * 1000
+                    yield ev
+                yield self._ev("DRAFT_DECISION", **d)
+                self._finish(draft, attempt, cfg, accepted=True)
+                yield self._ev("COMPLETE", result=res)
+                return
+            yield self._ev("DRAFT_DECISION", **d)
+            nxt = chain[level + 1]
+            reason = "draft_error" if error is not None else ("aborted" if aborted else "quality_failed")
+            yield self._ev("SWITCH", f"Cascading to {nxt.name}", from_model=cfg.name, to_model=nxt.name,
+                           reason=reason, detail=decision.reason, error=error,
+                           retract_chars=shown[0], retract_chunks=shown[1], retract_tool_calls=shown[2])
+            logger.info("switch %s -> %s (%s)", cfg.name, nxt.name, reason)
+
+    async def _stream_model(self, cfg: Any, level: int, phase: str, attempt: ModelAttempt, draft: Draft,
+                            vreq: ValidationRequest, partial: PartialDraft | None,
+                            last: bool) -> AsyncIterator[Event]:
+        """One model's stream as events; fills `draft` and `attempt` as it goes."""
+        opts = self.opts
+        provider = self.agent.provider_for(cfg)
+        request = ChatRequest(
+            messages=self.messages, max_tokens=opts.max_tokens, temperature=opts.temperature, stop=opts.stop,
+            tools=opts.tools, tool_choice=opts.tool_choice, parallel_tool_calls=opts.parallel_tool_calls,
+            logprobs=(not last) and provider.supports_logprobs, extra=opts.extra)
+        E, T, chunk_type = self._E, self._T, self._chunk_type
+        data_text = {"model": cfg.name, "phase": phase, "provider": cfg.provider}
+        tool_mode = self.tool_mode
+        validator = opts.validator
+        text_parts: list[str] = []
+        logprobs: list[Any] = []
+        tools: dict[int, _ToolState] = {}
+        open_tools: list[_ToolState] = []
+        t_start = time.perf_counter()
+        first = True
+        deadline = self._deadline
+        if not last and opts.draft_timeout:
+            dl = t_start + opts.draft_timeout
+            deadline = dl if deadline is None else min(deadline, dl)
+
+        async with aclosing(provider.stream(request)) as it:
+            while True:
+                try:
+                    if deadline is None:
+                        d = await it.__anext__()
+                    else:
+                        d = await asyncio.wait_for(it.__anext__(), max(deadline - time.perf_counter(), 0))
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    raise ProviderTimeoutError(
+                        "timed out (overall or draft timeout of the call)", provider=cfg.provider,
+                        model=cfg.name) from None
+                tp = type(d)
+                if tp is TextDelta:
+                    if first:
+                        attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
+                        first = False
+                    if open_tools:
+                        for ev in self._complete_tools(open_tools, cfg.name):
+                            yield ev
+                    text = d.text
+                    text_parts.append(text)
+                    attempt.chunks += 1
+                    if d.logprobs:
+                        logprobs.extend(d.logprobs)
+                    if tool_mode:
+                        yield E(chunk_type, text, text, dict(data_text))
+                    else:
+                        yield E(chunk_type, text, dict(data_text))
+                    if partial is not None:
+                        partial.text_parts.append(text)
+                        partial.text_len += len(text)
+                        partial.chunks += 1
+                        if d.logprobs:
+                            partial.logprobs.extend(d.logprobs)
+                        why = validator.check_partial(vreq, partial)
+                        if why:
+                            raise _Aborted(why)
+                elif tp is ToolCallDelta:
+                    if first:
+                        attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
+                        first = False
+                    attempt.chunks += 1
+                    st = tools.get(d.index)
+                    if st is None:
+                        if open_tools:  # calls stream one after another: a new index ends the previous
+                            for ev in self._complete_tools(open_tools, cfg.name):
+                                yield ev
+                        st = tools[d.index] = _ToolState(d.index, self.agent.json_parser())
+                        open_tools.append(st)
+                    if d.id:
+                        st.id = d.id
+                    if d.name:
+                        st.name = d.name
+                    if not st.started and st.name:
+                        st.started = True
+                        yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
+                                                          "model": cfg.name, "phase": phase})
+                    if d.arguments:
+                        st.parts.append(d.arguments)
+                        if st.error is None:
+                            try:
+                                st.parser.feed(d.arguments)
+                            except ValueError as e:
+                                st.error = str(e)
+                        yield E(T.TOOL_CALL_DELTA, delta=d.arguments, data={
+                            "index": st.index, "id": st.id, "name": st.name,
+                            "arguments": None if st.error else st.parser.value, "model": cfg.name, "phase": phase})
+                        if partial is not None and st.error is None:
+                            partial.tool_names[st.index] = st.name
+                            partial.tool_arguments[st.index] = st.parser.value
+                            partial.chunks += 1
+                            why = validator.check_partial(vreq, partial)
+                            if why:
+                                raise _Aborted(why)
+                elif tp is UsageDelta:
+                    attempt.usage = d.usage
+                elif tp is FinishDelta:
+                    attempt.finish_reason = d.reason
+                elif tp is ModelDelta:
+                    attempt.reported_model = d.model
+            if open_tools:
+                for ev in self._complete_tools(open_tools, cfg.name):
+                    yield ev
+        attempt.latency_ms = (time.perf_counter() - t_start) * 1000
+        draft.text = "".join(text_parts)
+        draft.tool_calls = [ToolCall(id=s.id, name=s.name, arguments="".join(s.parts))
+                            for s in sorted(tools.values(), key=lambda s: s.index)]
+        draft.finish_reason = attempt.finish_reason
+        draft.logprobs = logprobs or None
+        draft.usage = attempt.usage
+
+    def _complete_tools(self, open_tools: list[_ToolState], model: str) -> list[Event]:
+        out = []
+        for st in open_tools:
+            call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
+            out.append(self._E(type=self._T.TOOL_CALL_COMPLETE, data={
+                "index": st.index, "tool_call": call.to_dict(), "valid_json": call.parse_error is None,
+                "error": call.parse_error, "model": model}))
+        open_tools.clear()
+        return out
+
+    # ---- accounting ------------------------------------------------------------------------
+
+    def _close_attempt(self, attempt: ModelAttempt, cfg: Any) -> None:
+        if attempt.latency_ms == 0.0:
+            attempt.latency_ms = (time.perf_counter() - self._t0) * 1000 - sum(
+                a.latency_ms for a in self.result.attempts if a is not attempt)
+        if attempt.usage.total_tokens == 0 and attempt.chunks:
+            # The stream closed before the provider reported usage (abort, error): estimate
+            # output tokens as chunks (about one token each) and input from a sibling call.
+            attempt.usage = Usage(self._known_input_tokens(), attempt.chunks)
+            attempt.usage_estimated = True
+        attempt.cost = usage_cost(cfg, attempt.usage)
+
+    def _known_input_tokens(self) -> int:
+        return next((a.usage.input_tokens for a in self.result.attempts if a.usage.input_tokens), 0)
+
+    def _count_abort(self, attempt: ModelAttempt) -> None:
+        # Estimated: what the draft would still have produced had it run to its token limit.
+        if self.opts.max_tokens:
+            saved = max(self.opts.max_tokens - attempt.chunks, 0)
+            self.result.tokens_saved_by_abort += saved
+            if attempt.chunks:
+                self.result.time_saved_by_abort_ms += saved * attempt.latency_ms / attempt.chunks
+
+    def _finish(self, draft: Draft, attempt: ModelAttempt, cfg: Any, accepted: bool) -> None:
+        res = self.result
+        res.content = draft.text
+        res.tool_calls = draft.tool_calls
+        res.model_used = cfg.name
+        res.provider_used = cfg.provider
+        res.finish_reason = attempt.finish_reason
+        res.draft_accepted = accepted and res.strategy == "cascade" and attempt is res.attempts[0]
+        for a in res.attempts:  # aborted/failed drafts may have been estimated before a sibling reported input
+            if a.usage_estimated and not a.usage.input_tokens:
+                a.usage = Usage(self._known_input_tokens(), a.usage.output_tokens)
+                a.cost = usage_cost(self.agent.config_for(a.model), a.usage)
+        res.usage = sum((a.usage for a in res.attempts), Usage())
+        res.total_cost = sum(a.cost for a in res.attempts) + res.validator_cost
+        strongest = self.agent.models[-1]
+        measured = next((a for a in res.attempts if a.model == strongest.name and a.error is None), None)
+        if measured is not None:
+            res.baseline_cost = measured.cost
+        else:
+            res.baseline_cost = baseline_cost(strongest, attempt.usage.input_tokens, attempt.usage.output_tokens)
+        res.cost_saved = res.baseline_cost - res.total_cost
+        res.latency_ms = (time.perf_counter() - self._t0) * 1000
+        logger.info("complete: %s, cost $%.6f, saved ~$%.6f, %.0f ms", res.model_used, res.total_cost,
+                    res.cost_saved, res.latency_ms)

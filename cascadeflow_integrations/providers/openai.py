@@ -1,0 +1,260 @@
+"""OpenAI Chat Completions (and OpenAI-compatible servers) through `openai.AsyncOpenAI`.
+
+The SDK builds the request, authenticates, retries before the first byte and raises HTTP status
+errors; the SSE body is then decoded here from raw bytes (see `_sse`) instead of through the
+SDK's typed chunk objects, which keeps per-chunk cost near plain `json.loads`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..config import ModelConfig
+from ..errors import ProviderError
+from ..tools.call import ToolCall, ToolCallFormat
+from ..types import (
+    ChatRequest,
+    Completion,
+    Delta,
+    FinishDelta,
+    ModelDelta,
+    TextDelta,
+    TokenLogprob,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+from ._client import ClientCache, split_params
+from ._convert import openai_messages, openai_tool_choice, openai_tools
+from ._errors import classify_exception, is_sdk_or_transport_error, stream_error, truncated_stream_error
+from ._sse import DONE, SSEDecoder
+from .base import Provider
+
+__all__ = ["OpenAIProvider"]
+
+_FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "refusal": "refusal",
+}
+
+
+def _finish(reason: str | None, refused: bool) -> str:
+    norm = _FINISH.get(reason or "stop", "stop")
+    # OpenAI ends a refusal with finish_reason "stop" and the text in `refusal`
+    return "refusal" if refused and norm == "stop" else norm
+
+
+def _usage(u: dict[str, Any]) -> Usage:
+    details = u.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if details else None
+    return Usage(u.get("prompt_tokens") or 0, u.get("completion_tokens") or 0, cached or 0)
+
+
+def _logprobs(entries: list[dict[str, Any]] | None) -> list[TokenLogprob] | None:
+    if not entries:
+        return None
+    return [
+        TokenLogprob(e["token"], e["logprob"], [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or ()])
+        for e in entries
+    ]
+
+
+class OpenAIProvider(Provider):
+    """OpenAI and OpenAI-compatible models (vLLM, Ollama, Together, ...)."""
+
+    sdk = "openai"
+    supports_logprobs = True
+    tool_format = ToolCallFormat.OPENAI
+    #: Groq reports usage on the finish chunk, sometimes only under `x_groq.usage`
+    _usage_in_x_groq = False
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        self._clients: ClientCache[Any] = ClientCache(config, self._make_client)
+
+    def _make_client(self, **kwargs: Any) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(**kwargs)
+
+    def _completions(self) -> Any:
+        return self._clients.get().chat.completions
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()
+
+    # ---- request -------------------------------------------------------------------------
+
+    def _max_tokens_param(self) -> str:
+        # reasoning models reject max_tokens; compatible servers may only know max_tokens
+        return "max_completion_tokens" if self.config.provider in ("openai", "groq") else "max_tokens"
+
+    def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.config.name, "messages": openai_messages(request.messages)}
+        if stream:
+            body["stream"] = True
+            body.update(self._stream_extras())
+        if request.max_tokens is not None:
+            body[self._max_tokens_param()] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop"] = request.stop
+        if request.tools:
+            body["tools"] = openai_tools(request.tools)
+            if request.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.tool_choice is not None:
+            body["tool_choice"] = openai_tool_choice(request.tool_choice)
+        if request.logprobs and self.supports_logprobs:
+            body["logprobs"] = True
+            if request.top_logprobs is not None:
+                body["top_logprobs"] = request.top_logprobs
+        body.update(self.config.extra_params)
+        body.update(request.extra)
+        return body
+
+    def _stream_extras(self) -> dict[str, Any]:
+        return {"stream_options": {"include_usage": True}}
+
+    def _error(self, exc: BaseException, started: bool) -> ProviderError:
+        return classify_exception(
+            exc,
+            provider=self.config.provider,
+            model=self.config.name,
+            api_key=self.config.resolved_api_key(),
+            started=started,
+        )
+
+    # ---- streaming -----------------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+        completions = self._completions()  # raises AuthenticationError before any network call
+        kwargs = split_params(type(completions).create, self._body(request, stream=True))
+        provider, model, x_groq = self.config.provider, self.config.name, self._usage_in_x_groq
+        want_logprobs = request.logprobs
+        loads = json.loads
+        decoder = SSEDecoder()
+        started = False
+        model_seen = False
+        refused = False
+        finish: str | None = None
+        done = False
+        try:
+            async with completions.with_streaming_response.create(**kwargs) as resp:
+                started = True
+                async for chunk in resp.http_response.aiter_bytes():
+                    for _event, data in decoder.feed(chunk):
+                        if data == DONE:
+                            done = True
+                            break
+                        obj = loads(data)
+                        if "error" in obj:
+                            raise stream_error(
+                                obj, provider=provider, model=model, api_key=self.config.resolved_api_key()
+                            )
+                        if not model_seen and obj.get("model"):
+                            model_seen = True
+                            yield ModelDelta(obj["model"])
+                        choices = obj.get("choices")
+                        if choices:
+                            choice = choices[0]
+                            delta = choice.get("delta")
+                            if delta:
+                                content = delta.get("content")
+                                if content:
+                                    lp = choice.get("logprobs") if want_logprobs else None
+                                    yield TextDelta(content, _logprobs(lp.get("content")) if lp else None)
+                                calls = delta.get("tool_calls")
+                                if calls:
+                                    for i, tc in enumerate(calls):
+                                        fn = tc.get("function") or {}
+                                        yield ToolCallDelta(
+                                            tc.get("index", i), tc.get("id"), fn.get("name"), fn.get("arguments") or ""
+                                        )
+                                refusal = delta.get("refusal")
+                                if refusal:
+                                    refused = True
+                                    yield TextDelta(refusal)
+                                # reasoning / reasoning_content / channel deltas are dropped on purpose
+                            reason = choice.get("finish_reason")
+                            if reason:
+                                finish = reason
+                        usage = obj.get("usage")
+                        if usage is None and x_groq:
+                            xg = obj.get("x_groq")
+                            usage = xg.get("usage") if xg else None
+                        if usage:
+                            yield UsageDelta(_usage(usage))
+                    if done:
+                        break
+                else:
+                    for _event, data in decoder.flush():
+                        if data == DONE:
+                            done = True
+                        elif b'"error"' in data:
+                            obj = loads(data)
+                            if "error" in obj:
+                                raise stream_error(
+                                    obj, provider=provider, model=model, api_key=self.config.resolved_api_key()
+                                )
+        except ProviderError:
+            raise
+        except Exception as exc:
+            if not is_sdk_or_transport_error(exc):
+                raise
+            raise self._error(exc, started) from exc
+        if finish is None:
+            raise truncated_stream_error(provider=provider, model=model)
+        yield FinishDelta(_finish(finish, refused))
+
+    # ---- whole response ------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        completions = self._completions()
+        kwargs = split_params(type(completions).create, self._body(request, stream=False))
+        try:
+            async with completions.with_streaming_response.create(**kwargs) as resp:
+                raw = await resp.http_response.aread()
+        except Exception as exc:
+            if not is_sdk_or_transport_error(exc):
+                raise
+            raise self._error(exc, False) from exc
+        obj = json.loads(raw)
+        if "error" in obj:
+            raise stream_error(
+                obj, provider=self.config.provider, model=self.config.name, api_key=self.config.resolved_api_key()
+            )
+        return self._parse_completion(obj)
+
+    def _parse_completion(self, obj: dict[str, Any]) -> Completion:
+        choice = (obj.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        refusal = message.get("refusal")
+        calls = [
+            ToolCall(
+                id=tc.get("id") or "",
+                name=tc["function"]["name"],
+                arguments=tc["function"].get("arguments") or "",
+                provider_format=self.tool_format,
+            )
+            for tc in message.get("tool_calls") or ()
+        ]
+        usage = obj.get("usage")
+        if usage is None and self._usage_in_x_groq:
+            usage = (obj.get("x_groq") or {}).get("usage")
+        lp = choice.get("logprobs")
+        return Completion(
+            text=message.get("content") or refusal or "",
+            tool_calls=calls,
+            usage=_usage(usage) if usage else Usage(),
+            finish_reason=_finish(choice.get("finish_reason"), bool(refusal)),
+            model=obj.get("model"),
+            logprobs=_logprobs(lp.get("content")) if lp else None,
+        )

@@ -1,0 +1,264 @@
+"""Safe arithmetic: find `expr = value` statements in text and check they hold.
+
+No `eval`: a tiny recursive-descent parser over numbers, + - * / ^ and parentheses, in exact
+fractions. Statements whose left side has words between numbers (units) are skipped rather
+than guessed, so a skipped statement never counts as an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+# A number as written in prose: optional $, thousands commas, decimals, optional %.
+_NUM = r"\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?%?"
+_TOKEN_RE = re.compile(
+    r"\s*(?:(?P<num>\$?\s?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?)(?P<pct>\s?%)?|(?P<op>[-+*/^()×÷xX−–·]))"
+)
+_OPS = {"×": "*", "x": "*", "X": "*", "·": "*", "÷": "/", "−": "-", "–": "-"}
+# The longest run of expression characters ending at the end of a string (before "=").
+_LHS_TAIL_RE = re.compile(r"(?:[\d$.,%()×÷xX·−–+\-*/^ ]|\\\*)+$")
+_RHS_HEAD_RE = re.compile(r"^\s*(?:[\d$.,%()×÷xX·−–+\-*/^ ]|\\\*)+")
+_ANNOTATION_RE = re.compile(r"<<([^<>=]+)=([^<>]+)>>")
+_EQ_SPLIT_RE = re.compile(r"(?<![<>!=])=(?![=>])")
+_HAS_OP_RE = re.compile(r"\d\s*(?:[-+*/^×÷·−–]|[xX](?=\s*[\d($]))\s*[\d($]")
+# "20% of 50" is a product; rewritten so the parser needs no words.
+_PERCENT_OF_RE = re.compile(r"(\d\s?%)\s+of\s+(?=\$?\d)")
+_MAX_TOKENS = 64  # expressions longer than this are not prose arithmetic; skip them
+
+
+class ParseError(ValueError):
+    """The text is not a plain arithmetic expression."""
+
+
+def _tokens(expr: str) -> list[tuple[str, Fraction | str]]:
+    out: list[tuple[str, Fraction | str]] = []
+    pos = 0
+    expr = expr.replace("\\*", "*").rstrip()
+    while pos < len(expr):
+        m = _TOKEN_RE.match(expr, pos)
+        if not m or m.end() == pos:
+            raise ParseError(expr[pos:])
+        pos = m.end()
+        if m.group("num") is not None:
+            v = Fraction(m.group("num").replace("$", "").replace(",", "").strip())
+            if m.group("pct"):
+                v /= 100
+            out.append(("num", v))
+        else:
+            op = m.group("op")
+            out.append(("op", _OPS.get(op, op)))
+        if len(out) > _MAX_TOKENS:
+            raise ParseError("too long")
+    return out
+
+
+class _Parser:
+    def __init__(self, toks: list[tuple[str, Fraction | str]]) -> None:
+        self.toks = toks
+        self.i = 0
+
+    def peek(self) -> tuple[str, Fraction | str] | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take_op(self, ops: str) -> str | None:
+        t = self.peek()
+        if t and t[0] == "op" and isinstance(t[1], str) and t[1] in ops:
+            self.i += 1
+            return t[1]
+        return None
+
+    def expr(self) -> Fraction:
+        v = self.term()
+        while (op := self.take_op("+-")) is not None:
+            r = self.term()
+            v = v + r if op == "+" else v - r
+        return v
+
+    def term(self) -> Fraction:
+        v = self.power()
+        while (op := self.take_op("*/")) is not None:
+            r = self.power()
+            if op == "*":
+                v *= r
+            else:
+                if r == 0:
+                    raise ParseError("division by zero")
+                v /= r
+        return v
+
+    def power(self) -> Fraction:
+        base = self.unary()
+        if self.take_op("^") is not None:
+            exp = self.power()
+            # Bounded integer powers only: a huge exponent would be a CPU hazard.
+            if exp.denominator != 1 or abs(exp) > 64 or abs(base) > 10**12:
+                raise ParseError("unsupported power")
+            if base == 0 and exp < 0:
+                raise ParseError("division by zero")
+            return base ** int(exp)
+        return base
+
+    def unary(self) -> Fraction:
+        if self.take_op("-") is not None:
+            return -self.unary()
+        if self.take_op("+") is not None:
+            return self.unary()
+        return self.atom()
+
+    def atom(self) -> Fraction:
+        t = self.peek()
+        if t is None:
+            raise ParseError("unexpected end")
+        if t[0] == "num":
+            self.i += 1
+            assert isinstance(t[1], Fraction)
+            return t[1]
+        if self.take_op("(") is not None:
+            v = self.expr()
+            if self.take_op(")") is None:
+                raise ParseError("unbalanced parenthesis")
+            return v
+        raise ParseError(f"unexpected {t[1]!r}")
+
+
+def evaluate_expression(expr: str) -> Fraction:
+    """The exact value of a plain arithmetic expression (`$1,200 × 3 - 15%`); ParseError otherwise."""
+    toks = _tokens(expr)
+    if not toks:
+        raise ParseError("empty")
+    p = _Parser(toks)
+    v = p.expr()
+    if p.i != len(toks):
+        raise ParseError("trailing tokens")
+    return v
+
+
+@dataclass(slots=True)
+class Statement:
+    """One checked `lhs = rhs` step."""
+
+    lhs: str
+    rhs: str
+    lhs_value: Fraction
+    rhs_value: Fraction
+    holds: bool
+    rounded: bool  # holds only up to rounding an inexact result
+
+
+def _decimals(s: str) -> int:
+    m = re.search(r"\.(\d+)", s)
+    return len(m.group(1)) if m else 0
+
+
+def _compare(lhs_v: Fraction, rhs_v: Fraction, rhs_text: str) -> tuple[bool, bool]:
+    """(holds, rounded). Allows the rounding the writer showed (2.67 for 8/3)."""
+    if lhs_v == rhs_v:
+        return True, False
+    diff = abs(lhs_v - rhs_v)
+    if diff <= abs(lhs_v) * Fraction(1, 10**6):
+        return True, False
+    tol = Fraction(1, 2 * 10 ** _decimals(rhs_text))
+    if diff <= tol * Fraction(1001, 1000):
+        return True, True
+    # "0.15 * 100 = 15%" and "15/100 = 15%": percent written either way.
+    if "%" in rhs_text and (lhs_v == rhs_v * 100 or lhs_v * 100 == rhs_v):
+        return True, False
+    return False, False
+
+
+def _clean_side(s: str) -> str:
+    # Strip stray sentence punctuation and a trailing comma/period that belongs to prose.
+    return s.strip().rstrip(",.;:").strip()
+
+
+def _lhs_expr(segment: str) -> str | None:
+    m = _LHS_TAIL_RE.search(segment)
+    if not m:
+        return None
+    tail = m.group(0)
+    # The tail may start inside a word ("box 3 + 4") or after an operator: drop that lead-in.
+    lead = len(tail) - len(tail.lstrip(" xX×÷*/^+·-–−,.)"))
+    start = m.start() + lead
+    expr = _clean_side(segment[start:])
+    before = segment[:start]
+    # An expression glued to a word ("total/2", "week * 4", "-x + 3") is partial: skip, never guess.
+    if not expr or (before and (before[-1].isalnum() or before.rstrip()[-1:] in set("*/^+-×÷·−–"))):
+        return None
+    return expr
+
+
+def _rhs_expr(segment: str) -> str | None:
+    m = _RHS_HEAD_RE.match(segment)
+    if not m:
+        return None
+    expr = _clean_side(m.group(0))
+    after = segment[m.end():]
+    # "= 3x" or "= 5 apples/day": the value runs into a word; take the leading part only if separated.
+    if after[:1].isalnum() and m.group(0)[-1:].isalnum():
+        return None
+    return expr or None
+
+
+def _strip_parens(expr: str) -> str:
+    # Unbalanced leading "(" / trailing ")" come from prose parentheses around the statement.
+    while expr.startswith("(") and expr.count("(") > expr.count(")"):
+        expr = expr[1:].strip()
+    while expr.endswith(")") and expr.count(")") > expr.count("("):
+        expr = expr[:-1].strip()
+    return expr
+
+
+def check_line(line: str) -> list[Statement]:
+    """The checkable `a op b = c` steps in one line (chains `a = b = c` give one per `=`)."""
+    out: list[Statement] = []
+    parts = _EQ_SPLIT_RE.split(line)
+    if len(parts) < 2:
+        return out
+    prev_value: Fraction | None = None
+    prev_text = ""
+    for i in range(len(parts) - 1):
+        left_seg, right_seg = parts[i], parts[i + 1]
+        rhs = _rhs_expr(right_seg)
+        lhs = _lhs_expr(left_seg)
+        if lhs is None and prev_value is None:
+            continue
+        try:
+            rhs = _strip_parens(rhs) if rhs else None
+            if not rhs:
+                prev_value = None
+                continue
+            rhs_v = evaluate_expression(rhs)
+            if lhs is not None and _HAS_OP_RE.search(lhs.replace("\\*", "*")):
+                lhs = _strip_parens(lhs)
+                lhs_v = evaluate_expression(lhs)
+            elif prev_value is not None and i > 0 and lhs is not None and lhs.strip() == prev_text:
+                lhs_v = prev_value  # chain: a = b = c compares c with b
+            else:
+                prev_value, prev_text = rhs_v, rhs
+                continue
+        except (ParseError, ValueError, ZeroDivisionError, OverflowError):
+            prev_value = None
+            continue
+        holds, rounded = _compare(lhs_v, rhs_v, rhs)
+        out.append(Statement(lhs, rhs, lhs_v, rhs_v, holds, rounded))
+        prev_value, prev_text = rhs_v, rhs
+    return out
+
+
+def check_text(text: str) -> list[Statement]:
+    """Every checkable arithmetic step in a text, including `<<expr=value>>` calculator notes."""
+    out: list[Statement] = []
+    for m in _ANNOTATION_RE.finditer(text):
+        try:
+            lv, rv = evaluate_expression(m.group(1)), evaluate_expression(m.group(2))
+        except (ParseError, ValueError, ZeroDivisionError, OverflowError):
+            continue
+        holds, rounded = _compare(lv, rv, m.group(2))
+        out.append(Statement(m.group(1), m.group(2), lv, rv, holds, rounded))
+    body = _PERCENT_OF_RE.sub(r"\1 * ", _ANNOTATION_RE.sub(" ", text))
+    for line in body.splitlines():
+        if "=" in line:
+            out.extend(check_line(line))
+    return out

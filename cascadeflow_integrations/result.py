@@ -1,0 +1,121 @@
+"""`CascadeResult`: what one cascade call did, cost and decided."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .tools.call import ToolCall
+from .types import Usage
+
+
+@dataclass(slots=True)
+class ModelAttempt:
+    """One model called during the cascade."""
+
+    model: str
+    provider: str
+    phase: str
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    chunks: int = 0
+    accepted: bool | None = None
+    finish_reason: str | None = None
+    reported_model: str | None = None
+    error: str | None = None
+    aborted: str | None = None
+    #: True when the provider reported no usage (stream closed early) and tokens were estimated
+    usage_estimated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["usage"] = self.usage.to_dict()
+        return d
+
+
+@dataclass(slots=True)
+class CascadeResult:
+    """The outcome of a cascade call. Readable as attributes or as a mapping (`result["content"]`)."""
+
+    content: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    model_used: str = ""
+    provider_used: str = ""
+    draft_accepted: bool = False
+    strategy: str = "cascade"
+    complexity: str = "moderate"
+    total_cost: float = 0.0
+    #: estimated: see `baseline_cost`; negative when a rejected draft was paid for
+    cost_saved: float = 0.0
+    #: estimated cost of sending the request to the strongest model only
+    baseline_cost: float = 0.0
+    cost_saved_is_estimate: bool = True
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    attempts: list[ModelAttempt] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    validator_cost: float = 0.0
+    #: guarded mode: estimated draft tokens and milliseconds not spent thanks to early aborts
+    tokens_saved_by_abort: int = 0
+    time_saved_by_abort_ms: float = 0.0
+
+    @property
+    def cascaded(self) -> bool:
+        """True when more than one model was called."""
+        return len(self.attempts) > 1
+
+    @property
+    def models(self) -> dict[str, dict[str, Any]]:
+        """Per-model usage and cost, by model name."""
+        out: dict[str, dict[str, Any]] = {}
+        for a in self.attempts:
+            m = out.setdefault(a.model, {"usage": Usage(), "cost": 0.0, "calls": 0})
+            m["usage"] = m["usage"] + a.usage
+            m["cost"] += a.cost
+            m["calls"] += 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "tool_calls": [t.to_dict() for t in self.tool_calls],
+            "model_used": self.model_used,
+            "provider_used": self.provider_used,
+            "draft_accepted": self.draft_accepted,
+            "cascaded": self.cascaded,
+            "strategy": self.strategy,
+            "complexity": self.complexity,
+            "total_cost": self.total_cost,
+            "cost_saved": self.cost_saved,
+            "baseline_cost": self.baseline_cost,
+            "cost_saved_is_estimate": self.cost_saved_is_estimate,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "usage": self.usage.to_dict(),
+            "finish_reason": self.finish_reason,
+            "models": {k: {"usage": v["usage"].to_dict(), "cost": v["cost"], "calls": v["calls"]}
+                       for k, v in self.models.items()},
+            "attempts": [a.to_dict() for a in self.attempts],
+            "decisions": self.decisions,
+            "validator_cost": self.validator_cost,
+            "tokens_saved_by_abort": self.tokens_saved_by_abort,
+            "time_saved_by_abort_ms": self.time_saved_by_abort_ms,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        if key in ("cascaded", "models"):
+            return self.to_dict()[key]
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default

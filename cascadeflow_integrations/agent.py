@@ -56,6 +56,7 @@ class CascadeAgent:
         router: Any = None,
         timeout: float | None = None,
         draft_timeout: float | None = None,
+        tool_executor: Any = None,
     ) -> None:
         if not models:
             raise ValueError("CascadeAgent needs at least one model: models=[ModelConfig(name=..., provider=...)]")
@@ -78,6 +79,7 @@ class CascadeAgent:
         self.router = router
         self.timeout = _positive("timeout", timeout)
         self.draft_timeout = _positive("draft_timeout", draft_timeout)
+        self.tool_executor = tool_executor
         self._providers: dict[str, Provider] = {}
         cascading = len(self.models) > 1
         self.text_streaming_manager = TextStreamManager(self) if cascading else None
@@ -162,10 +164,41 @@ class CascadeAgent:
         opts.live_drafts = live_drafts
         return CascadeRun(self, messages, opts).events()
 
-    async def run(self, query: Any, **kwargs: Any) -> CascadeResult:
-        """Run the cascade and return its result. Raises the final model's error if it fails."""
+    def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
+        """Alias of `stream_events` (the seed API's text-streaming name)."""
+        return self.stream_events(query, **kwargs)
+
+    async def run(self, query: Any = None, *, messages: Any = None, execute_tools: bool = False,
+                  max_steps: int = 5, **kwargs: Any) -> CascadeResult:
+        """Run the cascade and return its result. Raises the final model's error if it fails.
+
+        `messages=` (a message list) takes precedence over `query`. With `execute_tools=True` and
+        a `tool_executor`, tool calls are executed and fed back until the model answers, at most
+        `max_steps` cascade calls; the returned result's cost and usage cover every step.
+        """
+        conversation = messages if messages is not None else query
+        if conversation is None:
+            raise ValueError("run() needs a query: pass query='...' or messages=[...]")
+        if execute_tools and self.tool_executor is None:
+            raise ValueError("execute_tools=True needs CascadeAgent(tool_executor=ToolExecutor([...]))")
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         kwargs.setdefault("streaming_mode", StreamingMode.BUFFERED)
-        async for ev in self.stream_events(query, **kwargs):
+        result = await self._run_once(conversation, kwargs)
+        if not execute_tools:
+            return result
+        history = to_messages(conversation, kwargs.pop("system_prompt", None))
+        steps = [result]
+        while result.tool_calls and len(steps) < max_steps:
+            history.append(Message("assistant", result.content, list(result.tool_calls)))
+            for r in await self.tool_executor.execute_many(result.tool_calls):
+                history.append(Message("tool", r.to_message()["content"], tool_call_id=r.call_id))
+            result = await self._run_once(history, kwargs)
+            steps.append(result)
+        return _merge_steps(steps)
+
+    async def _run_once(self, conversation: Any, kwargs: dict[str, Any]) -> CascadeResult:
+        async for ev in self.stream_events(conversation, **kwargs):
             if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
                 return ev.data["result"]
             if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
@@ -216,6 +249,23 @@ class CascadeAgent:
             complexity_hint=complexity_hint, force_direct=bool(force_direct),
             timeout=_positive("timeout", timeout) or self.timeout,
             draft_timeout=_positive("draft_timeout", draft_timeout) or self.draft_timeout, extra=extra)
+
+
+def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:
+    """The last step's answer, with cost, usage, attempts and decisions of every step."""
+    final = steps[-1]
+    if len(steps) == 1:
+        return final
+    for s in steps[:-1]:
+        final.total_cost += s.total_cost
+        final.baseline_cost += s.baseline_cost
+        final.cost_saved += s.cost_saved
+        final.usage = final.usage + s.usage
+        final.latency_ms += s.latency_ms
+    final.attempts = [a for s in steps for a in s.attempts]
+    final.decisions = [d for s in steps for d in s.decisions]
+    final.ttft_ms = steps[0].ttft_ms
+    return final
 
 
 def _mode(mode: StreamingMode | str) -> StreamingMode:

@@ -210,6 +210,11 @@ def _strip_parens(expr: str) -> str:
     return expr
 
 
+def _leading_value(expr: str) -> Fraction | None:
+    toks = _tokens(expr)
+    return toks[0][1] if toks and toks[0][0] == "num" else None  # type: ignore[return-value]
+
+
 def check_line(line: str) -> list[Statement]:
     """The checkable `a op b = c` steps in one line (chains `a = b = c` give one per `=`)."""
     out: list[Statement] = []
@@ -242,6 +247,9 @@ def check_line(line: str) -> list[Statement]:
             prev_value = None
             continue
         holds, rounded = _compare(lhs_v, rhs_v, rhs)
+        if not holds and _HAS_OP_RE.search(rhs):
+            # "6 x 6 = 36 / 12 = 3": a running computation that continues from the value just found.
+            holds = _leading_value(rhs) == lhs_v
         out.append(Statement(lhs, rhs, lhs_v, rhs_v, holds, rounded))
         prev_value, prev_text = rhs_v, rhs
     return out

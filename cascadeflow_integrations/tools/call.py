@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -19,43 +18,54 @@ class ToolCallFormat(str, Enum):
     UNIVERSAL = "universal"
 
 
-@dataclass(slots=True)
-class ToolCall:
-    """A tool call. `arguments` may be given as a dict or a JSON string; it is stored as a dict.
+class ToolCall(dict):  # type: ignore[type-arg]
+    """A tool call: a `{'id', 'name', 'arguments'}` dict that also reads as attributes.
 
-    `raw_arguments` keeps the exact text the model produced (useful when it is not valid JSON:
-    then `arguments` is `{}` and `parse_error` says why).
+    It is a dict so code written for the seed API (`call["name"]`, `isinstance(call, dict)`) keeps
+    working. `arguments` may be given as a dict or a JSON string; it is stored as a dict, and
+    `raw_arguments` keeps the exact text (when it is not valid JSON, `arguments` is `{}` and
+    `parse_error` says why).
     """
 
-    id: str
-    name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
-    provider_format: ToolCallFormat = ToolCallFormat.OPENAI
-    raw_arguments: str | None = None
-    parse_error: str | None = None
+    __slots__ = ("provider_format", "raw_arguments", "parse_error")
 
-    def __post_init__(self) -> None:
-        if isinstance(self.arguments, str):
-            self.raw_arguments = self.arguments
+    def __init__(self, id: str, name: str, arguments: dict[str, Any] | str | None = None,  # noqa: A002
+                 provider_format: ToolCallFormat = ToolCallFormat.OPENAI, raw_arguments: str | None = None) -> None:
+        self.provider_format = provider_format
+        self.parse_error: str | None = None
+        if arguments is None:
+            arguments = {}
+        if isinstance(arguments, str):
+            raw_arguments = arguments
             try:
-                parsed = json.loads(self.arguments) if self.arguments.strip() else {}
+                parsed = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as e:
                 self.parse_error = f"arguments are not valid JSON: {e}"
                 parsed = {}
             if not isinstance(parsed, dict):
                 self.parse_error = f"arguments must be a JSON object, got {type(parsed).__name__}"
                 parsed = {}
-            self.arguments = parsed
-        elif self.raw_arguments is None:
-            self.raw_arguments = json.dumps(self.arguments)
+            arguments = parsed
+        self.raw_arguments = raw_arguments if raw_arguments is not None else json.dumps(arguments)
+        super().__init__(id=id, name=name, arguments=arguments)
 
     @property
-    def args(self) -> dict[str, Any]:
-        return self.arguments  # type: ignore[return-value]
+    def id(self) -> str:
+        return self["id"]
+
+    @property
+    def name(self) -> str:
+        return self["name"]
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return self["arguments"]
+
+    args = arguments
 
     def to_dict(self) -> dict[str, Any]:
-        """`{'id', 'name', 'arguments'}` with arguments as a dict."""
-        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+        """A plain `{'id', 'name', 'arguments'}` dict."""
+        return dict(self)
 
     def to_provider(self, fmt: ToolCallFormat | None = None) -> dict[str, Any]:
         """Render in a provider's wire format."""
@@ -64,8 +74,8 @@ class ToolCall:
             return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.arguments}
         if fmt is ToolCallFormat.UNIVERSAL:
             return self.to_dict()
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": json.dumps(self.arguments)},
-        }
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name, "arguments": json.dumps(self.arguments)}}
+
+    def __repr__(self) -> str:
+        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments={self.arguments!r})"

@@ -1,0 +1,1 @@
+"""The offline demo (`make demo`, `python -m cascadeflow_integrations.demo`)."""

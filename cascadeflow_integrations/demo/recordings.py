@@ -1,0 +1,89 @@
+"""The demo's recorded provider responses, replayed over loopback HTTP at a realistic pace.
+
+The answer texts of the two GSM8K scenarios are real model outputs (Mixtral-8x7B and GPT-4 from
+RouteLLM's published evaluation, Apache-2.0); the rest are written for the demo. All are wrapped
+in each provider's exact wire format by `replay.wire`, so the real SDKs parse them as live.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..replay import Reply, ReplayServer
+from ..replay.wire import openai_stream, words
+
+CHEAP = "gpt-4o-mini"
+STRONG = "gpt-4o"
+#: list prices, USD per 1K tokens (input, output)
+PRICES = {CHEAP: (0.00015, 0.0006), STRONG: (0.0025, 0.01)}
+
+JANET_Q = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for "
+           "her friends every day with four. She sells the remainder at the farmers' market daily for $2 per "
+           "fresh duck egg. How much in dollars does she make every day at the farmers' market?")
+JANET_DRAFT = ("Janet starts with 16 eggs per day.\nShe eats 3 for breakfast, so she has 16 - 3 = 13 eggs left.\n"
+               "She uses 4 for baking, so she has 13 - 4 = 9 eggs left.\nShe sells these 9 eggs at the farmers' "
+               "market for 9 * $2 = $18.\n#### 18")
+MARIE_Q = ("Marie ordered one chicken meal that costs $12, 5 packs of milk that costs $3 each, 4 apples that cost "
+           "$1.50 each, and some boxes of pizza. Marie paid a total of $50. How many boxes of pizza did Marie "
+           "order if each box costs $8.50?")
+MARIE_DRAFT = ("Marie spent 12 (chicken meal) + 5 * 3 (milk) + 4 * 1.5 (apples) = $39 before buying the pizza.\n"
+               "She bought pizza for 50 - 39 = $11.\nSince each box costs $8.50, Marie bought 11 / 8.5 = 1.3 ≈ 1 "
+               "box of pizza.\n#### 1")
+MARIE_FINAL = ("Marie spent $12 on the chicken meal.\nShe spent 5 * $3 = $15 on milk.\nShe spent 4 * $1.50 = $6 on "
+               "apples.\nSo far, Marie has spent $12 + $15 + $6 = $33.\nMarie paid a total of $50, so the amount "
+               "spent on pizza is $50 - $33 = $17.\nEach box of pizza costs $8.50, so the number of boxes she "
+               "ordered is $17 / $8.50 = 2 boxes of pizza.\n#### 2")
+WEATHER_Q = "What's the weather in Paris right now, in celsius?"
+WEATHER_TOOL = {"name": "get_weather", "description": "Get current weather for a location",
+                "parameters": {"type": "object", "properties": {
+                    "location": {"type": "string", "description": "City name"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                    "required": ["location"]}}
+REFUSAL_Q = "Summarise the plot of Hamlet in two sentences."
+REFUSAL_DRAFT = ("I'm sorry, but I can't help with that request. " + "As an AI, I am unable to comply. " * 12).strip()
+HAMLET = ("Prince Hamlet seeks revenge on his uncle Claudius, who murdered Hamlet's father to seize the Danish "
+          "throne and marry his mother. His feigned madness, hesitation and a chain of deaths end in a final duel "
+          "that kills Hamlet, Claudius, Gertrude and Laertes.")
+LC_Q = "In one sentence: what does a cascade of language models do?"
+LC_ANSWER = ("A cascade sends each request to a cheap model first and escalates to a stronger model only when "
+             "the cheap answer fails a quality check.")
+LI_Q = "Which city hosts the Louvre, according to the notes?"
+LI_ANSWER = "According to the notes, the Louvre is in Paris."
+
+
+@dataclass
+class Timing:
+    """Live-like pacing: time to first token and seconds per token."""
+
+    first: float
+    per_token: float
+
+
+CHEAP_PACE = Timing(0.25, 0.012)
+STRONG_PACE = Timing(0.45, 0.025)
+
+
+def _usage(prompt: str, answer: str) -> tuple[int, int]:
+    # Token counts as a tokenizer would report them (about 4 characters a token).
+    return max(len(prompt) // 4, 1) + 12, max(len(answer) // 4, 1)
+
+
+def _text(server: ReplayServer, model: str, prompt: str, answer: str, pace: Timing, match: str) -> None:
+    server.add(model, Reply(events=openai_stream(model, words(answer), usage=_usage(prompt, answer), logprob=None),
+                            first_delay=pace.first, delay=pace.per_token), match=match)
+
+
+def load(server: ReplayServer) -> None:
+    """Queue every scenario's recorded replies on the server."""
+    _text(server, CHEAP, JANET_Q, JANET_DRAFT, CHEAP_PACE, "Janet")
+    _text(server, CHEAP, MARIE_Q, MARIE_DRAFT, CHEAP_PACE, "Marie")
+    _text(server, STRONG, MARIE_Q, MARIE_FINAL, STRONG_PACE, "Marie")
+    args = json.dumps({"location": "Paris", "unit": "celsius"})
+    server.add(CHEAP, Reply(events=openai_stream(CHEAP, [], tool_calls=[("call_w1", "get_weather", args)],
+                                                 fragment=4, usage=(88, 18)),
+                            first_delay=CHEAP_PACE.first, delay=0.05), match="weather in Paris")
+    _text(server, CHEAP, REFUSAL_Q, REFUSAL_DRAFT, CHEAP_PACE, "Hamlet")
+    _text(server, STRONG, REFUSAL_Q, HAMLET, STRONG_PACE, "Hamlet")
+    _text(server, CHEAP, LC_Q, LC_ANSWER, CHEAP_PACE, "cascade of language models")
+    _text(server, CHEAP, LI_Q, LI_ANSWER, CHEAP_PACE, "Louvre")

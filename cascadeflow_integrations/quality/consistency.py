@@ -1,0 +1,82 @@
+"""`ConsistencyCheck`: the draft fails on its own terms (arithmetic that does not hold, an answer it never derived)."""
+
+from __future__ import annotations
+
+import re
+
+from ._check import Check
+from .answer import final_answer, number_value, numbers_in
+from .arith import check_text
+from .base import CheckResult, Draft, ValidationRequest
+
+_SELF_CORRECTION_RE = re.compile(
+    r"\b(?:however|but wait|wait,|actually,|on second thought|let me re-?(?:check|calculate)|assum(?:e|ing)|"
+    r"approximately|round(?:ed|ing)?\s+(?:up|down|to))\b",
+    re.IGNORECASE,
+)
+_GIVEN_NUMBER_RE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+class ConsistencyCheck(Check):
+    """Verifies the arithmetic of a worked answer and that its final answer follows from it.
+
+    Hard fail: any `expr = value` step that does not hold (exact fractions, rounding as written is allowed).
+    Soft (score only): inexact results rounded, a final answer never computed in the text, given
+    numbers the solution never uses, and self-corrections. Penalties were fitted on the GSM8K fit half.
+    """
+
+    name = "consistency"
+
+    def __init__(
+        self,
+        rounded_penalty: float = 0.85,
+        underived_penalty: float = 0.6,
+        unused_given_penalty: float = 0.8,
+        self_correction_penalty: float = 0.8,
+        max_chars: int = 50_000,
+    ) -> None:
+        self.rounded_penalty = rounded_penalty
+        self.underived_penalty = underived_penalty
+        self.unused_given_penalty = unused_given_penalty
+        self.self_correction_penalty = self_correction_penalty
+        self.max_chars = max_chars
+
+    def run(self, request: ValidationRequest, draft: Draft) -> CheckResult:
+        text = draft.text[: self.max_chars]  # bound the work; arithmetic past this is not checked
+        if "=" not in text:
+            return CheckResult(self.name, True, 1.0, "no arithmetic to check")
+        steps = check_text(text)
+        wrong = [s for s in steps if not s.holds]
+        if wrong:
+            shown = ", ".join(f"{s.lhs} = {s.rhs} (is {float(s.lhs_value):g})" for s in wrong[:3])
+            return CheckResult(self.name, False, 0.05, f"arithmetic does not hold: {shown}")
+        if not steps:
+            return CheckResult(self.name, True, 1.0, "no checkable arithmetic")
+        score, notes = 1.0, [f"{len(steps)} step(s) verified"]
+        if any(s.rounded for s in steps):
+            score *= self.rounded_penalty
+            notes.append("an inexact result was rounded")
+        fa = final_answer(text)
+        if fa is not None and fa.explicit and fa.numbers:
+            target = number_value(fa.numbers[0])
+            computed = {float(s.rhs_value) for s in steps} | {float(s.lhs_value) for s in steps}
+            body = text[: text.rfind(fa.text)] if fa.text else text
+            mentioned = {number_value(n) for n in numbers_in(body)}
+            if target is not None and not _near(target, computed) and not _near(target, mentioned - {None}):
+                score *= self.underived_penalty
+                notes.append(f"final answer {fa.numbers[0]} is not derived in the solution")
+        given = {n.replace(",", "") for n in _GIVEN_NUMBER_RE.findall(request.query[-4000:])}
+        if len(given) >= 2:
+            used = {n.replace(",", "") for n in _GIVEN_NUMBER_RE.findall(text)}
+            unused = len(given - used)
+            if unused:
+                score *= self.unused_given_penalty**unused
+                notes.append(f"{unused} given number(s) never used")
+        if _SELF_CORRECTION_RE.search(text):
+            score *= self.self_correction_penalty
+            notes.append("self-correction or approximation")
+        return CheckResult(self.name, True, max(score, 0.1), "; ".join(notes))
+
+
+def _near(v: float, values: set[float | None] | set[float]) -> bool:
+    return any(x is not None and abs(x - v) <= 1e-6 * max(1.0, abs(v)) for x in values)

@@ -1,0 +1,83 @@
+"""Shared pytest configuration: vcrpy cassettes replayed through the real SDKs.
+
+* Cassettes live in `<repo>/cassettes/<test module>/<test name>.yaml`.
+* `CASCADE_RECORD_MODE` (default `none`) is the vcrpy record mode; `all` re-records live.
+* Requests match on method, path and the JSON body's `model` (so cascade calls to two models on the
+  same endpoint replay by model, not by order).
+* A test fails if its cassette has interactions that were never played.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CASSETTE_ROOT = Path(__file__).resolve().parents[1] / "cassettes"
+RECORD_MODE = os.environ.get("CASCADE_RECORD_MODE", "none")
+RECORDING = RECORD_MODE != "none"
+
+
+def _json_model(body: Any) -> str | None:
+    if not body:
+        return None
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    return data.get("model") if isinstance(data, dict) else None
+
+
+def match_model(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: the JSON body's `model` field is equal."""
+    m1, m2 = _json_model(r1.body), _json_model(r2.body)
+    assert m1 == m2, f"model {m1!r} != {m2!r}"
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    vcr.register_matcher("model", match_model)
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return {
+        "record_mode": RECORD_MODE,
+        "filter_headers": ["authorization", "x-api-key", "api-key", "cookie", "set-cookie", "openai-organization"],
+        "match_on": ["method", "path", "model"],
+        "decode_compressed_response": True,
+        "allow_playback_repeats": False,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    return str(CASSETTE_ROOT / request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(autouse=True)
+def _all_cassette_interactions_played(request: pytest.FixtureRequest) -> Any:
+    """Fail a replaying test that left cassette interactions unplayed (a request went missing)."""
+    if request.node.get_closest_marker("vcr") is None:
+        yield
+        return
+    cassette = request.getfixturevalue("vcr")
+    yield
+    if RECORDING or cassette.record_mode != "none":
+        return
+    unplayed = len(cassette.data) - len(cassette.play_counts)
+    assert cassette.all_played, f"{unplayed} cassette interaction(s) never played in {cassette._path}"
+
+
+def api_key(provider: str) -> str:
+    """The real key when recording, else a dummy that must never leak into errors."""
+    env = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "groq": "GROQ_API_KEY"}[provider]
+    if RECORDING and os.environ.get(env):
+        return os.environ[env]
+    return {"openai": "sk-test-0123456789abcdef", "anthropic": "sk-ant-test-0123456789", "groq": "gsk_test0123456789"}[
+        provider
+    ]

@@ -99,6 +99,12 @@ class Handler(socketserver.StreamRequestHandler):
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def handle(self) -> None:
+        try:
+            self._handle()
+        except OSError:  # the client went away
+            pass
+
+    def _handle(self) -> None:
         rfile = self.rfile
         sock = self.request
         while True:

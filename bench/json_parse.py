@@ -66,15 +66,22 @@ def fragments(text: str) -> list[str]:
 # Each runner streams the fragments, reading the partial value after each, and returns the final.
 
 
-def run_ours(frags: list[str]) -> Any:
+Observer = Callable[[Any], None]
+
+
+def _ignore(_: Any) -> None:
+    pass
+
+
+def run_ours(frags: list[str], see: Observer = _ignore) -> Any:
     p = ProgressiveJSONParser()
     for f in frags:
         p.feed(f)
-        _ = p.value
+        see(p.value)
     return p.finish()
 
 
-def run_cascadeflow(frags: list[str]) -> Any:
+def run_cascadeflow(frags: list[str], see: Observer = _ignore) -> Any:
     from cascadeflow.streaming.utils import ProgressiveJSONParser as Ref
 
     p = Ref()
@@ -83,10 +90,11 @@ def run_cascadeflow(frags: list[str]) -> Any:
     for f in frags:
         buf += f
         r = p.parse(buf).data
+        see(r)
     return r
 
 
-def run_partial_json_parser(frags: list[str]) -> Any:
+def run_partial_json_parser(frags: list[str], see: Observer = _ignore) -> Any:
     from partial_json_parser import loads
 
     buf = ""
@@ -97,10 +105,11 @@ def run_partial_json_parser(frags: list[str]) -> Any:
             r = loads(buf)
         except Exception:  # some prefixes (e.g. "-") are rejected; keep going like a real consumer
             pass
+        see(r)
     return r
 
 
-def run_jiter(frags: list[str]) -> Any:
+def run_jiter(frags: list[str], see: Observer = _ignore) -> Any:
     import jiter
 
     buf = ""
@@ -111,14 +120,47 @@ def run_jiter(frags: list[str]) -> Any:
             r = jiter.from_json(buf.encode(), partial_mode="trailing-strings")
         except ValueError:
             pass
+        see(r)
     return r
 
 
-def run_json_loads_once(frags: list[str]) -> Any:
+def run_json_loads_once(frags: list[str], see: Observer = _ignore) -> Any:
     return json.loads("".join(frags))
 
 
-RUNNERS: list[tuple[str, Callable[[list[str]], Any], str]] = [
+def consistent(partial: Any, final: Any) -> bool:
+    """Is a partial view a 'prefix' of the final value (no wrong, flattened or changing data)?"""
+    if partial is None:
+        return True  # nothing shown yet
+    if isinstance(final, dict):
+        return isinstance(partial, dict) and all(k in final and consistent(v, final[k]) for k, v in partial.items())
+    if isinstance(final, list):
+        return (
+            isinstance(partial, list)
+            and len(partial) <= len(final)
+            and all(consistent(v, f) for v, f in zip(partial, final))
+        )
+    if isinstance(final, str):
+        return isinstance(partial, str) and final.startswith(partial)
+    return type(partial) is type(final) and partial == final
+
+
+def partials_ok(fn: Callable[..., Any], text: str) -> str:
+    """Check every partial view while streaming `text`; report the first bad one."""
+    final = json.loads(text)
+    seen: list[int] = [0]
+    bad: list[str] = []
+
+    def see(v: Any) -> None:
+        seen[0] += 1
+        if not bad and not consistent(v, final):
+            bad.append(f"no (first at char {seen[0] * FRAGMENT})")
+
+    fn(fragments(text), see)
+    return bad[0] if bad else "yes"
+
+
+RUNNERS: list[tuple[str, Callable[..., Any], str]] = [
     ("cascadeflow_integrations", run_ours, ""),
     ("cascadeflow 1.2.0", run_cascadeflow, "cascadeflow"),
     ("partial-json-parser", run_partial_json_parser, "partial_json_parser"),
@@ -152,12 +194,13 @@ def main() -> None:
     rows: list[list[str]] = []
     for name, fn, module in RUNNERS:
         if not available(module):
-            rows.append([name] + ["not installed"] * len(SIZES) + ["", ""])
+            rows.append([name] + ["not installed"] * len(SIZES) + ["", "", ""])
             continue
         cells: list[str] = []
         times: list[float] = []
         ok = True
         prev: float | None = None
+        skipping = False
         for n in SIZES:
             text = texts[n]
             frags = fragments(text)
@@ -165,8 +208,10 @@ def main() -> None:
             if prev is not None:
                 k = math.log10(times[-1] / times[-2]) if len(times) >= 2 else 1.0
                 predicted = prev * 10 ** max(k, 1.0)
-                if predicted > a.budget:
-                    cells.append(f"skipped (> {a.budget:.0f} s, est. {fmt_time(predicted)})")
+                if skipping or predicted > a.budget:
+                    cells.append(f"skipped (est. {fmt_time(predicted)})")
+                    skipping = True
+                    prev = predicted  # chain the estimate to the next size
                     continue
             samples = []
             result: Any = None
@@ -181,10 +226,11 @@ def main() -> None:
             prev = t
             cells.append(fmt_time(t))
         exps = [math.log10(times[i + 1] / times[i]) for i in range(len(times) - 1)]
-        rows.append([name] + cells + [", ".join(f"{e:.2f}" for e in exps), "yes" if ok else "**no**"])
+        partial = partials_ok(fn, texts[SIZES[0]]) if fn is not run_json_loads_once else "n/a"
+        rows.append([name] + cells + [", ".join(f"{e:.2f}" for e in exps), "yes" if ok else "**no**", partial])
 
     sizes_hdr = [f"{len(texts[n]) / 1000:.0f} KB" if n < 1_000_000 else f"{len(texts[n]) / 1e6:.1f} MB" for n in SIZES]
-    header = ["parser"] + sizes_hdr + ["growth exponent per 10x", "final == json.loads"]
+    header = ["parser"] + sizes_hdr + ["growth exponent per 10x", "final == json.loads", "partials consistent (1 KB)"]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -193,7 +239,7 @@ def main() -> None:
     machine = (
         f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores; fragment {FRAGMENT} chars, partial read after each; "
-        f"median of {a.repeats} runs"
+        f"median of {a.repeats} runs; sizes predicted to exceed {a.budget:.0f} s skipped"
     )
     table = "\n".join(lines)
     print(table)

@@ -238,98 +238,101 @@ class CascadeRun:
             dl = t_start + opts.draft_timeout
             deadline = dl if deadline is None else min(deadline, dl)
 
-        async with aclosing(provider.stream(request)) as it:
-            while True:
-                try:
-                    if deadline is None:
-                        d = await it.__anext__()
-                    else:
-                        d = await asyncio.wait_for(it.__anext__(), max(deadline - time.perf_counter(), 0))
-                except StopAsyncIteration:
-                    break
-                except asyncio.TimeoutError:
-                    raise ProviderTimeoutError(
-                        "timed out (overall or draft timeout of the call)", provider=cfg.provider,
-                        model=cfg.name) from None
-                tp = type(d)
-                if tp is TextDelta:
-                    if first:
-                        attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
-                        first = False
-                    if open_tools:
-                        for ev in self._complete_tools(open_tools, cfg.name):
-                            yield ev
-                    text = d.text
-                    text_parts.append(text)
-                    attempt.chunks += 1
-                    if d.logprobs:
-                        logprobs.extend(d.logprobs)
-                    if tool_mode:
-                        yield E(chunk_type, text, text, dict(data_text))
-                    else:
-                        yield E(chunk_type, text, dict(data_text))
-                    if partial is not None:
-                        partial.text_parts.append(text)
-                        partial.text_len += len(text)
-                        partial.chunks += 1
-                        if d.logprobs:
-                            partial.logprobs.extend(d.logprobs)
-                        why = validator.check_partial(vreq, partial)
-                        if why:
-                            raise _Aborted(why)
-                elif tp is ToolCallDelta:
-                    if first:
-                        attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
-                        first = False
-                    attempt.chunks += 1
-                    st = tools.get(d.index)
-                    if st is None:
-                        if open_tools:  # calls stream one after another: a new index ends the previous
+        try:
+            async with aclosing(provider.stream(request)) as it:
+                while True:
+                    try:
+                        if deadline is None:
+                            d = await it.__anext__()
+                        else:
+                            d = await asyncio.wait_for(it.__anext__(), max(deadline - time.perf_counter(), 0))
+                    except StopAsyncIteration:
+                        break
+                    except asyncio.TimeoutError:
+                        raise ProviderTimeoutError(
+                            "timed out (overall or draft timeout of the call)", provider=cfg.provider,
+                            model=cfg.name) from None
+                    tp = type(d)
+                    if tp is TextDelta:
+                        if first:
+                            attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
+                            first = False
+                        if open_tools:
                             for ev in self._complete_tools(open_tools, cfg.name):
                                 yield ev
-                        st = tools[d.index] = _ToolState(d.index, self.agent.json_parser())
-                        open_tools.append(st)
-                    if d.id:
-                        st.id = d.id
-                    if d.name:
-                        st.name = d.name
-                    if not st.started and st.name:
-                        st.started = True
-                        yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
-                                                          "model": cfg.name, "phase": phase})
-                    if d.arguments:
-                        st.parts.append(d.arguments)
-                        if st.error is None:
-                            try:
-                                st.parser.feed(d.arguments)
-                            except ValueError as e:
-                                st.error = str(e)
-                        yield E(T.TOOL_CALL_DELTA, delta=d.arguments, data={
-                            "index": st.index, "id": st.id, "name": st.name,
-                            "arguments": None if st.error else st.parser.value, "model": cfg.name, "phase": phase})
-                        if partial is not None and st.error is None:
-                            partial.tool_names[st.index] = st.name
-                            partial.tool_arguments[st.index] = st.parser.value
+                        text = d.text
+                        text_parts.append(text)
+                        attempt.chunks += 1
+                        if d.logprobs:
+                            logprobs.extend(d.logprobs)
+                        if tool_mode:
+                            yield E(chunk_type, text, text, dict(data_text))
+                        else:
+                            yield E(chunk_type, text, dict(data_text))
+                        if partial is not None:
+                            partial.text_parts.append(text)
+                            partial.text_len += len(text)
                             partial.chunks += 1
+                            if d.logprobs:
+                                partial.logprobs.extend(d.logprobs)
                             why = validator.check_partial(vreq, partial)
                             if why:
                                 raise _Aborted(why)
-                elif tp is UsageDelta:
-                    attempt.usage = d.usage
-                elif tp is FinishDelta:
-                    attempt.finish_reason = d.reason
-                elif tp is ModelDelta:
-                    attempt.reported_model = d.model
-            if open_tools:
-                for ev in self._complete_tools(open_tools, cfg.name):
-                    yield ev
-        attempt.latency_ms = (time.perf_counter() - t_start) * 1000
-        draft.text = "".join(text_parts)
-        draft.tool_calls = [ToolCall(id=s.id, name=s.name, arguments="".join(s.parts))
-                            for s in sorted(tools.values(), key=lambda s: s.index)]
-        draft.finish_reason = attempt.finish_reason
-        draft.logprobs = logprobs or None
-        draft.usage = attempt.usage
+                    elif tp is ToolCallDelta:
+                        if first:
+                            attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
+                            first = False
+                        attempt.chunks += 1
+                        st = tools.get(d.index)
+                        if st is None:
+                            if open_tools:  # calls stream one after another: a new index ends the previous
+                                for ev in self._complete_tools(open_tools, cfg.name):
+                                    yield ev
+                            st = tools[d.index] = _ToolState(d.index, self.agent.json_parser())
+                            open_tools.append(st)
+                        if d.id:
+                            st.id = d.id
+                        if d.name:
+                            st.name = d.name
+                        if not st.started and st.name:
+                            st.started = True
+                            yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
+                                                              "model": cfg.name, "phase": phase})
+                        if d.arguments:
+                            st.parts.append(d.arguments)
+                            if st.error is None:
+                                try:
+                                    st.parser.feed(d.arguments)
+                                except ValueError as e:
+                                    st.error = str(e)
+                            yield E(T.TOOL_CALL_DELTA, delta=d.arguments, data={
+                                "index": st.index, "id": st.id, "name": st.name,
+                                "arguments": None if st.error else st.parser.value, "model": cfg.name, "phase": phase})
+                            if partial is not None and st.error is None:
+                                partial.tool_names[st.index] = st.name
+                                partial.tool_arguments[st.index] = st.parser.value
+                                partial.chunks += 1
+                                why = validator.check_partial(vreq, partial)
+                                if why:
+                                    raise _Aborted(why)
+                    elif tp is UsageDelta:
+                        attempt.usage = d.usage
+                    elif tp is FinishDelta:
+                        attempt.finish_reason = d.reason
+                    elif tp is ModelDelta:
+                        attempt.reported_model = d.model
+                if open_tools:
+                    for ev in self._complete_tools(open_tools, cfg.name):
+                        yield ev
+        finally:
+            # Filled even when the stream fails or is aborted: the ERROR event carries what was shown.
+            attempt.latency_ms = (time.perf_counter() - t_start) * 1000
+            draft.text = "".join(text_parts)
+            draft.tool_calls = [ToolCall(id=s.id, name=s.name, arguments="".join(s.parts))
+                                for s in sorted(tools.values(), key=lambda s: s.index)]
+            draft.finish_reason = attempt.finish_reason
+            draft.logprobs = logprobs or None
+            draft.usage = attempt.usage
 
     def _complete_tools(self, open_tools: list[_ToolState], model: str) -> list[Event]:
         out = []

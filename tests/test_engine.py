@@ -13,7 +13,7 @@ from cascadeflow_integrations.replay import Reply, ReplayServer
 from cascadeflow_integrations.replay.wire import error_body, openai_stream, words
 from cascadeflow_integrations.streaming import StreamEvent, StreamEventType
 
-from .replay_helpers import CHEAP, STRONG, accept, agent, collect, kinds, model, reject, say
+from replay_helpers import CHEAP, STRONG, accept, agent, collect, kinds, model, reject, say
 
 
 @pytest.fixture
@@ -133,13 +133,13 @@ async def test_managers_present_with_two_models(server):
 async def test_draft_error_escalates(server):
     server.add(CHEAP, Reply(status=429, body=error_body("openai", 429, "Rate limit reached", "rate_limit_exceeded"),
                             headers={"retry-after": "2"}))
-    say(server, STRONG, "Recovered.")
+    say(server, STRONG, "Recovered just fine.")
     events = await collect(agent(server, validator=accept).stream_events("q?"))
     assert kinds(events) == ["routing", "draft_decision", "switch", "chunk*", "complete"]
     switch = next(e for e in events if e.type is StreamEventType.SWITCH)
     assert switch.data["reason"] == "draft_error" and isinstance(switch.data["error"], RateLimitError)
     assert switch.data["error"].retry_after == 2
-    assert events[-1].data["result"].content == "Recovered."
+    assert events[-1].data["result"].content == "Recovered just fine."
 
 
 async def test_final_model_failure_yields_error_and_run_raises(server):
@@ -213,12 +213,12 @@ async def test_overall_timeout_ends_with_error(server):
 
 async def test_draft_timeout_escalates(server):
     say(server, CHEAP, "slow " * 50, delay=0.05)
-    say(server, STRONG, "fast")
+    say(server, STRONG, "fast answer")
     events = await collect(agent(server, validator=accept).stream_events("q?", draft_timeout=0.2,
                                                                           streaming_mode="buffered"))
     switch = next(e for e in events if e.type is StreamEventType.SWITCH)
     assert switch.data["reason"] == "draft_error"
-    assert events[-1].data["result"].content == "fast"
+    assert events[-1].data["result"].content == "fast answer"
 
 
 async def test_system_prompt_and_multi_turn_are_kept_as_messages(server):

@@ -29,7 +29,7 @@ from ..types import (
 from ._client import ClientCache, split_params
 from ._convert import anthropic_messages, anthropic_tool_choice, anthropic_tools
 from ._errors import classify_exception, is_sdk_or_transport_error, stream_error, truncated_stream_error
-from ._sse import SSEDecoder
+from ._sse import SSEDecoder, loads
 from .base import Provider
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
@@ -111,7 +111,6 @@ class AnthropicProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         messages_api = self._clients.get().messages  # raises AuthenticationError before any network call
         kwargs = split_params(type(messages_api).create, self._body(request, stream=True))
-        loads = json.loads
         decoder = SSEDecoder()
         tool_index: dict[int, int] = {}  # content block index -> 0-based tool call index
         start_usage: dict[str, Any] = {}

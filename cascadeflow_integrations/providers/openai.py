@@ -29,7 +29,7 @@ from ..types import (
 from ._client import ClientCache, split_params
 from ._convert import openai_messages, openai_tool_choice, openai_tools
 from ._errors import classify_exception, is_sdk_or_transport_error, stream_error, truncated_stream_error
-from ._sse import DONE, SSEDecoder
+from ._sse import DONE, SSEDecoder, loads
 from .base import Provider
 
 __all__ = ["OpenAIProvider"]
@@ -139,7 +139,6 @@ class OpenAIProvider(Provider):
         kwargs = split_params(type(completions).create, self._body(request, stream=True))
         provider, model, x_groq = self.config.provider, self.config.name, self._usage_in_x_groq
         want_logprobs = request.logprobs
-        loads = json.loads
         decoder = SSEDecoder()
         started = False
         model_seen = False
@@ -198,7 +197,7 @@ class OpenAIProvider(Provider):
                     for _event, data in decoder.flush():
                         if data == DONE:
                             done = True
-                        elif b'"error"' in data:
+                        elif '"error"' in data:
                             obj = loads(data)
                             if "error" in obj:
                                 raise stream_error(

@@ -22,7 +22,7 @@ _LHS_TAIL_RE = re.compile(r"(?:[\d$.,%()×÷xX·−–+\-*/^ ]|\\\*)+$")
 _RHS_HEAD_RE = re.compile(r"^\s*(?:[\d$.,%()×÷xX·−–+\-*/^ ]|\\\*)+")
 _ANNOTATION_RE = re.compile(r"<<([^<>=]+)=([^<>]+)>>")
 _EQ_SPLIT_RE = re.compile(r"(?<![<>!=])=(?![=>])")
-_HAS_OP_RE = re.compile(r"\d\s*(?:[-+*/^×÷·−–]|[xX](?=\s*[\d($]))\s*[\d($]")
+_HAS_OP_RE = re.compile(r"\d\s?%?\s*(?:[-+*/^×÷·−–]|[xX](?=\s*[\d($]))\s*[\d($]")
 # "20% of 50" is a product; rewritten so the parser needs no words.
 _PERCENT_OF_RE = re.compile(r"(\d\s?%)\s+of\s+(?=\$?\d)")
 _MAX_TOKENS = 64  # expressions longer than this are not prose arithmetic; skip them

@@ -6,12 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+from ..types import Usage
 from ._check import decision_from_checks
 from .answer import AnswerPresenceCheck
 from .base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator, ValidatorFn, as_validator
 from .consistency import ConsistencyCheck
-from .validators import CompletenessCheck, LogprobConfidence, RefusalCheck, ToolCallCheck
-from ..types import Usage
+from .validators import CompletenessCheck, LogprobConfidence, PromptDifficultyPrior, RefusalCheck, ToolCallCheck
 
 
 def _add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
@@ -119,6 +119,7 @@ def default_validator() -> AllOf:
             AnswerPresenceCheck(),
             ConsistencyCheck(),
             LogprobConfidence(),
+            PromptDifficultyPrior(),
         ],
         combine="product",
         short_circuit=False,

@@ -14,6 +14,7 @@ _SELF_CORRECTION_RE = re.compile(
     r"approximately|round(?:ed|ing)?\s+(?:up|down|to))\b",
     re.IGNORECASE,
 )
+_ANSWER_IS_NUMERIC_RE = re.compile(r"\d")
 _GIVEN_NUMBER_RE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
 
@@ -29,29 +30,39 @@ class ConsistencyCheck(Check):
 
     def __init__(
         self,
-        rounded_penalty: float = 0.85,
+        rounded_penalty: float = 0.7,
         underived_penalty: float = 0.6,
         unused_given_penalty: float = 0.8,
         self_correction_penalty: float = 0.8,
+        unverified_penalty: float = 0.6,
+        thin_penalty: float = 0.9,
+        long_penalty: float = 0.8,
+        long_chars: int = 600,
         max_chars: int = 50_000,
     ) -> None:
         self.rounded_penalty = rounded_penalty
         self.underived_penalty = underived_penalty
         self.unused_given_penalty = unused_given_penalty
         self.self_correction_penalty = self_correction_penalty
+        self.unverified_penalty = unverified_penalty
+        self.thin_penalty = thin_penalty
+        self.long_penalty = long_penalty
+        self.long_chars = long_chars
         self.max_chars = max_chars
 
     def run(self, request: ValidationRequest, draft: Draft) -> CheckResult:
         text = draft.text[: self.max_chars]  # bound the work; arithmetic past this is not checked
-        if "=" not in text:
-            return CheckResult(self.name, True, 1.0, "no arithmetic to check")
-        steps = check_text(text)
+        given = {n.replace(",", "") for n in _GIVEN_NUMBER_RE.findall(request.query[-4000:])}
+        steps = check_text(text) if "=" in text else []
         wrong = [s for s in steps if not s.holds]
         if wrong:
             shown = ", ".join(f"{s.lhs} = {s.rhs} (is {float(s.lhs_value):g})" for s in wrong[:3])
             return CheckResult(self.name, False, 0.05, f"arithmetic does not hold: {shown}")
         if not steps:
-            return CheckResult(self.name, True, 1.0, "no checkable arithmetic")
+            # A word problem with several givens answered without any checkable working.
+            if len(given) >= 2 and _ANSWER_IS_NUMERIC_RE.search(text[-200:]) and len(text) > 80:
+                return CheckResult(self.name, True, self.unverified_penalty, "no checkable arithmetic")
+            return CheckResult(self.name, True, 1.0, "no arithmetic to check")
         score, notes = 1.0, [f"{len(steps)} step(s) verified"]
         if any(s.rounded for s in steps):
             score *= self.rounded_penalty
@@ -65,13 +76,18 @@ class ConsistencyCheck(Check):
             if target is not None and not _near(target, computed) and not _near(target, mentioned - {None}):
                 score *= self.underived_penalty
                 notes.append(f"final answer {fa.numbers[0]} is not derived in the solution")
-        given = {n.replace(",", "") for n in _GIVEN_NUMBER_RE.findall(request.query[-4000:])}
         if len(given) >= 2:
             used = {n.replace(",", "") for n in _GIVEN_NUMBER_RE.findall(text)}
             unused = len(given - used)
             if unused:
                 score *= self.unused_given_penalty**unused
                 notes.append(f"{unused} given number(s) never used")
+            if len({s.rhs_value for s in steps}) < len(given) - 1:
+                score *= self.thin_penalty
+                notes.append("fewer verified steps than givens")
+        if len(text) > self.long_chars:
+            score *= self.long_penalty
+            notes.append("long worked solution")
         if _SELF_CORRECTION_RE.search(text):
             score *= self.self_correction_penalty
             notes.append("self-correction or approximation")

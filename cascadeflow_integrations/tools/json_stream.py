@@ -267,7 +267,14 @@ class ProgressiveJSONParser:
                         self._in_value_str_reset()
                         st = _AFTER
                 elif c == "\\":
-                    st = _ESCAPE
+                    # Fast path: a simple escape whose second char is in this fragment.
+                    e = _ESCAPES.get(fragment[i]) if i < n else None
+                    if e is not None:
+                        self._parts.append(e)
+                        self._pending += 1
+                        i += 1
+                    else:
+                        st = _ESCAPE
                 else:
                     raise self._fail("Invalid control character in string", i - 1, fragment)
                 continue

@@ -1,0 +1,15 @@
+"""LangChain integration: `ChatCascade`, cascade callback events and a cost context manager."""
+
+from __future__ import annotations
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "cascadeflow_integrations.langchain needs langchain-core: pip install 'cascadeflow-integrations[langchain]'"
+    ) from e
+
+from .chat_model import ChatCascade
+from .events import CASCADE_EVENTS, CascadeCallbackHandler, CascadeCostCallback, get_cascade_callback
+
+__all__ = ["CASCADE_EVENTS", "CascadeCallbackHandler", "CascadeCostCallback", "ChatCascade", "get_cascade_callback"]

@@ -1,0 +1,472 @@
+"""`ChatCascade`: a LangChain chat model that drafts with a cheap model and escalates when needed.
+
+Message chunks only ever carry output the cascade kept: draft chunks are held until the draft is
+accepted (released then) or rejected (dropped). The live draft is visible through the
+`cascade_draft_chunk` custom event instead. See `events.py` for how events reach handlers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing
+from typing import Any, Literal, Union, cast
+from uuid import UUID
+
+from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
+from langchain_core.callbacks.manager import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.uuid import uuid7
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from typing_extensions import Self
+
+from .._sync import iter_sync
+from ..agent import CascadeAgent
+from ..config import ModelConfig
+from ..result import CascadeResult
+from .events import COMPLETE, DECISION, DRAFT_CHUNK, ERROR, ROUTING, SWITCH, EventSink, current_sink, jsonable
+from .messages import to_engine_messages, to_engine_tool_choice
+
+__all__ = ["ChatCascade"]
+
+#: What the engine stream becomes: message chunks, or (event name, data) to dispatch.
+_Item = Union[ChatGenerationChunk, tuple[str, dict[str, Any]]]
+
+_CONTENT_EVENTS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_call_delta"})
+
+
+class ChatCascade(BaseChatModel):
+    """Cascade chat model: tries the cheapest model first, escalates to stronger ones on low quality.
+
+    Build it from `models=[ModelConfig(...), ...]` (cheapest first) or an existing
+    `agent=CascadeAgent(...)`. Every cascade field can also be set per call, via `.bind(...)` or
+    keyword arguments to `invoke`/`stream`; `model="name"` per call skips the cascade and asks
+    that one model.
+
+    Example:
+        ```python
+        from cascadeflow_integrations import ModelConfig
+        from cascadeflow_integrations.langchain import ChatCascade
+
+        llm = ChatCascade(models=[ModelConfig(name="gpt-4o-mini", cost=0.00015),
+                                  ModelConfig(name="gpt-4o", cost=0.0025)])
+        msg = llm.invoke("What is the capital of France?")
+        msg.response_metadata["cascade"]["draft_accepted"]
+        ```
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    models: list[ModelConfig] | None = None
+    """Models cheapest first (ignored when `agent` is given)."""
+    agent: CascadeAgent | None = Field(default=None, exclude=True)
+    """A ready `CascadeAgent` to run instead of building one from `models`."""
+    model_name: str | None = Field(default=None, alias="model")
+    """Display name for tracing; defaults to the model chain, e.g. `gpt-4o-mini>gpt-4o`."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    """Seconds for the whole cascade call (all models)."""
+    max_retries: int | None = None
+    """SDK retries per model request; overrides each `ModelConfig.max_retries` when set."""
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    streaming: bool = False
+    api_key: SecretStr | None = None
+    """Key for models whose `ModelConfig` has none (single-provider cascades)."""
+    streaming_mode: Literal["buffered", "guarded"] = "buffered"
+    """`buffered` holds the draft until accepted; `guarded` also aborts bad drafts while they stream."""
+    quality_threshold: float | None = None
+    validator: Any = None
+    """A `Validator`, a function `(request, draft) -> bool | Decision`, or a list of them."""
+    complexity_hint: str | None = None
+    force_direct: bool = False
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra request parameters sent to every model (e.g. `{"top_p": 0.9}`)."""
+
+    _agent: CascadeAgent = PrivateAttr()
+    _overrides: dict[str, CascadeAgent] = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("streaming_mode", mode="before")
+    @classmethod
+    def _mode(cls, v: Any) -> Any:
+        return _check_mode(v)
+
+    @model_validator(mode="after")
+    def _build_cascade(self) -> Self:
+        if self.agent is not None:
+            self._agent = self.agent
+        elif self.models:
+            self._agent = CascadeAgent([self._configure(m) for m in self.models])
+        else:
+            raise ValueError("ChatCascade needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
+        return self
+
+    def _configure(self, cfg: ModelConfig) -> ModelConfig:
+        update: dict[str, Any] = {}
+        if self.api_key is not None and cfg.api_key is None:
+            update["api_key"] = self.api_key
+        if self.max_retries is not None:
+            update["max_retries"] = self.max_retries
+        return cfg.model_copy(update=update) if update else cfg
+
+    # ---- identity ----------------------------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "cascadeflow"
+
+    @property
+    def cascade_agent(self) -> CascadeAgent:
+        """The engine this model runs."""
+        return self._agent
+
+    @property
+    def chain_name(self) -> str:
+        """`model_name`, or the model chain like `gpt-4o-mini>gpt-4o`."""
+        return self.model_name or ">".join(m.name for m in self._agent.models)
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_name": self.chain_name,
+            "models": [m.name for m in self._agent.models],
+            "streaming_mode": self.streaming_mode,
+            "quality_threshold": self.quality_threshold,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "complexity_hint": self.complexity_hint,
+            "force_direct": self.force_direct,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # "cascadeflow", not the strong model's provider: the answering model varies per call and
+        # the cascade reports its own cost, so tracing must not price it as one provider's model.
+        params = LangSmithParams(ls_provider="cascadeflow", ls_model_name=kwargs.get("model") or self.chain_name,
+                                 ls_model_type="chat")
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if ls_stop := stop or kwargs.get("stop") or self.stop:
+            params["ls_stop"] = ls_stop
+        return params
+
+    # ---- tools -------------------------------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, pydantic models, functions, dicts) for every model in the cascade.
+
+        `tool_choice`: "auto", "none", "any"/"required"/True (must call a tool), or a tool name.
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        choice = to_engine_tool_choice(tool_choice)
+        if isinstance(choice, dict):
+            names = {t["function"]["name"] for t in formatted}
+            if choice["function"]["name"] not in names:
+                raise ValueError(f"tool_choice {choice['function']['name']!r} is not one of the bound tools {sorted(names)}")
+        if choice is not None:
+            kwargs["tool_choice"] = choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    # ---- run-id pinning so custom events reach handlers in every path ------------------------
+
+    def _generate_with_cache(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                             run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        token = current_sink.set(EventSink.from_run_manager(run_manager) if run_manager else None)
+        try:
+            return super()._generate_with_cache(messages, stop=stop, run_manager=run_manager, **kwargs)
+        finally:
+            current_sink.reset(token)
+
+    async def _agenerate_with_cache(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                                    run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                                    **kwargs: Any) -> ChatResult:
+        token = current_sink.set(EventSink.from_run_manager(run_manager) if run_manager else None)
+        try:
+            return await super()._agenerate_with_cache(messages, stop=stop, run_manager=run_manager, **kwargs)
+        finally:
+            current_sink.reset(token)
+
+    def stream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+               stop: list[str] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:
+        # The base opens the run itself and gives `_stream` no run manager: pin the run id
+        # and build a manager with the same handlers, visible to `_stream` as it starts.
+        config, run_id = _pin_run_id(config)
+        manager = CallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose,
+                                            config.get("tags"), self.tags, config.get("metadata"), self.metadata)
+        it = super().stream(input, config, stop=stop, **kwargs)
+        try:
+            token = current_sink.set(EventSink(manager, run_id))
+            try:
+                first = next(it)  # `_stream` reads the sink during this first step
+            except StopIteration:
+                return
+            finally:
+                current_sink.reset(token)
+            yield first
+            yield from it
+        finally:
+            it.close()
+
+    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        config, run_id = _pin_run_id(config)
+        manager = AsyncCallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose,
+                                                 config.get("tags"), self.tags, config.get("metadata"),
+                                                 self.metadata)
+        it = super().astream(input, config, stop=stop, **kwargs)
+        try:
+            token = current_sink.set(EventSink(manager, run_id))
+            try:
+                first = await it.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                current_sink.reset(token)
+            yield first
+            async for chunk in it:
+                yield chunk
+        finally:
+            await it.aclose()
+
+    # ---- LangChain hooks -----------------------------------------------------------------------
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        return await agenerate_from_stream(self._achunks(messages, stop, sink, kwargs))
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        return generate_from_stream(self._chunks(messages, stop, sink, kwargs))
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        async for chunk in self._achunks(messages, stop, sink, kwargs):
+            if run_manager:  # only the v3 protocol path passes one; the base reports tokens otherwise
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        for chunk in self._chunks(messages, stop, sink, kwargs):
+            if run_manager:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    # ---- the cascade as chunks + events --------------------------------------------------------
+
+    async def _achunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
+                       kwargs: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
+        async with aclosing(self._items(messages, stop, kwargs)) as items:
+            async for item in items:
+                if isinstance(item, tuple):
+                    if sink is not None:
+                        await sink.aemit(*item)
+                else:
+                    yield item
+
+    def _chunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
+                kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
+        # The engine runs on the private sync loop; events are dispatched here, in the caller's thread.
+        for item in iter_sync(self._items(messages, stop, kwargs)):
+            if isinstance(item, tuple):
+                if sink is not None:
+                    sink.emit(*item)
+            else:
+                yield item
+
+    async def _items(self, messages: list[BaseMessage], stop: list[str] | None,
+                     kwargs: dict[str, Any]) -> AsyncIterator[_Item]:
+        agent, options = self._call_options(stop, kwargs)
+        events = agent.stream_events(to_engine_messages(messages), **options)
+        held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
+        routing_reason = ""
+        async with aclosing(events) as stream:  # type: ignore[type-var]
+            async for ev in stream:
+                kind = ev.type.value
+                data = ev.data
+                if kind in _CONTENT_EVENTS:
+                    chunk = _content_chunk(kind, ev)
+                    if data.get("phase") == "draft":
+                        yield DRAFT_CHUNK, _draft_data(kind, ev)
+                        if chunk is not None:
+                            held.append(chunk)
+                    elif chunk is not None:
+                        yield chunk
+                elif kind == "routing":
+                    routing_reason = data.get("reason") or ""
+                    yield ROUTING, jsonable(data)
+                elif kind == "draft_decision":
+                    yield DECISION, jsonable(data)
+                    if data.get("accepted"):
+                        for chunk in held:
+                            yield chunk
+                        held.clear()
+                elif kind == "switch":
+                    held.clear()
+                    yield SWITCH, jsonable(data)
+                elif kind == "complete":
+                    result: CascadeResult = data["result"]
+                    yield COMPLETE, jsonable(result.to_dict())
+                    yield _final_chunk(result, routing_reason)
+                elif kind == "error":
+                    err = data.get("error")
+                    yield ERROR, {**jsonable({k: v for k, v in data.items() if k != "error"}),
+                                  "error": str(err), "error_type": type(err).__name__}
+                    if isinstance(err, BaseException):
+                        raise err
+                    raise RuntimeError(str(err))
+                # tool_call_complete: the chunks already carried the whole call
+
+    def _call_options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[CascadeAgent, dict[str, Any]]:
+        kw = dict(kwargs)
+        kw.pop("stream", None)  # LangChain's own streaming flag, not a request parameter
+        agent = self._agent_for(kw.pop("model", None) or kw.pop("model_name", None))
+        tools = kw.pop("tools", None) or None
+        tool_choice = kw.pop("tool_choice", None)
+        options: dict[str, Any] = {
+            "max_tokens": kw.pop("max_tokens", self.max_tokens),
+            "temperature": kw.pop("temperature", self.temperature),
+            "stop": stop if stop is not None else kw.pop("stop", self.stop),
+            "complexity_hint": kw.pop("complexity_hint", self.complexity_hint),
+            "force_direct": kw.pop("force_direct", self.force_direct),
+            "timeout": kw.pop("timeout", self.timeout),
+            "streaming_mode": _check_mode(kw.pop("streaming_mode", self.streaming_mode)),
+            "live_drafts": True,  # this adapter buffers drafts itself (and shows them as events)
+        }
+        for name in ("validator", "quality_threshold"):
+            value = kw.pop(name, getattr(self, name))
+            if value is not None:
+                options[name] = value
+        for name in ("parallel_tool_calls", "draft_timeout"):
+            if kw.get(name) is not None:
+                options[name] = kw.pop(name)
+        if tools is not None:
+            options["tools"] = tools
+            options["tool_choice"] = to_engine_tool_choice(tool_choice)
+        options.update(self.model_kwargs)
+        options.update(kw)  # anything else is a provider request parameter (top_p, seed, ...)
+        return agent, options
+
+    def _agent_for(self, model: str | None) -> CascadeAgent:
+        """The cascade, or for a per-call `model=` override a one-model agent for that model."""
+        if not model or model == self.chain_name:
+            return self._agent
+        with self._lock:
+            agent = self._overrides.get(model)
+            if agent is None:
+                known = next((m for m in self._agent.models if m.name == model), None)
+                cfg = known or self._agent.models[-1].model_copy(update={"name": model})
+                agent = self._overrides[model] = CascadeAgent([cfg])
+            return agent
+
+    async def aclose(self) -> None:
+        """Close the SDK clients of the running event loop."""
+        await self._agent.aclose()
+        for agent in list(self._overrides.values()):
+            await agent.aclose()
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _check_mode(mode: Any) -> str:
+    mode = getattr(mode, "value", mode)
+    if mode == "optimistic":
+        raise ValueError("streaming_mode 'optimistic' would put drafts that may be discarded into message chunks: "
+                         "use 'buffered' or 'guarded' (the live draft arrives as cascade_draft_chunk events)")
+    if mode not in ("buffered", "guarded"):
+        raise ValueError(f"streaming_mode {mode!r} is not one of 'buffered', 'guarded'")
+    return str(mode)
+
+
+def _pin_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, UUID]:
+    config = ensure_config(config)
+    run_id = config.get("run_id") or uuid7()
+    return cast(RunnableConfig, {**config, "run_id": run_id}), run_id
+
+
+def _content_chunk(kind: str, ev: Any) -> ChatGenerationChunk | None:
+    if kind in ("chunk", "text_chunk"):
+        if not ev.content:
+            return None
+        return ChatGenerationChunk(message=AIMessageChunk(content=ev.content))
+    d = ev.data
+    if kind == "tool_call_start":
+        part = {"name": d.get("name"), "args": "", "id": d.get("id"), "index": d.get("index")}
+    else:
+        part = {"name": None, "args": ev.delta, "id": None, "index": d.get("index")}
+    return ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[part]))  # type: ignore[list-item]
+
+
+def _draft_data(kind: str, ev: Any) -> dict[str, Any]:
+    d = ev.data
+    out: dict[str, Any] = {"model": d.get("model"), "phase": d.get("phase"), "provider": d.get("provider"),
+                           "text": ev.content if kind in ("chunk", "text_chunk") else "", "tool_call_chunk": None}
+    if kind == "tool_call_start":
+        out["tool_call_chunk"] = {"index": d.get("index"), "id": d.get("id"), "name": d.get("name"), "args": ""}
+    elif kind == "tool_call_delta":
+        out["tool_call_chunk"] = {"index": d.get("index"), "id": None, "name": None, "args": ev.delta}
+    return out
+
+
+def _final_chunk(result: CascadeResult, routing_reason: str) -> ChatGenerationChunk:
+    """The last chunk: usage summed over every model called, who answered, and the cascade summary."""
+    u = result.usage
+    usage = UsageMetadata(input_tokens=u.input_tokens, output_tokens=u.output_tokens, total_tokens=u.total_tokens)
+    if u.cached_tokens:
+        usage["input_token_details"] = {"cache_read": u.cached_tokens}
+    metadata: dict[str, Any] = {"model_name": result.model_used, "cascade": cascade_metadata(result, routing_reason)}
+    if result.finish_reason:
+        metadata["finish_reason"] = result.finish_reason
+    message = AIMessageChunk(content="", usage_metadata=usage, response_metadata=metadata, chunk_position="last")
+    return ChatGenerationChunk(message=message)
+
+
+def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[str, Any]:
+    """`response_metadata["cascade"]`: what the cascade decided and what it cost."""
+    last = result.decisions[-1] if result.decisions else None
+    return jsonable({
+        "model_used": result.model_used,
+        "provider_used": result.provider_used,
+        "draft_accepted": result.draft_accepted,
+        "cascaded": result.cascaded,
+        "strategy": result.strategy,
+        "complexity": result.complexity,
+        "reason": last["reason"] if last else routing_reason,
+        "confidence": last["confidence"] if last else None,
+        "total_cost": result.total_cost,
+        "cost_saved": result.cost_saved,
+        "cost_saved_is_estimate": result.cost_saved_is_estimate,
+        "baseline_cost": result.baseline_cost,
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+        "models": {k: {"usage": v["usage"].to_dict(), "cost": v["cost"], "calls": v["calls"]}
+                   for k, v in result.models.items()},
+        "decisions": result.decisions,
+    })

@@ -1,0 +1,372 @@
+"""`CascadeLLM`: a LlamaIndex `FunctionCallingLLM` that drafts with a cheap model and escalates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+    ToolCallBlock,
+)
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS, DEFAULT_TEMPERATURE
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.span import active_span_id
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from pydantic import Field, PrivateAttr, field_validator
+
+from .._sync import iter_sync
+from ..agent import CascadeAgent
+from ..config import ModelConfig
+from ..engine import Event
+from .events import cascade_event
+from .messages import (
+    resolve_tool_choice,
+    to_engine_messages,
+    to_tool_selections,
+    to_universal_tools,
+    tool_call_blocks,
+)
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+    from ..result import CascadeResult
+
+__all__ = ["CascadeLLM"]
+
+dispatcher = get_dispatcher(__name__)
+
+#: Modes whose streamed deltas never include a draft that is later rejected. LlamaIndex consumers
+#: (`response_gen`, `AgentStream`) cannot retract text, so `optimistic` is not offered here.
+_SAFE_MODES = ("buffered", "guarded")
+#: LlamaIndex-side arguments that must not reach the provider request.
+_DROPPED = frozenset({"verbose", "strict", "tool_required", "allow_parallel_tool_calls", "formatted"})
+#: Documented (context window, max output) of common families, for configs that leave them unset.
+_KNOWN_LIMITS = (
+    ("gpt-4o", 128_000, 16_384),
+    ("gpt-4.1", 1_047_576, 32_768),
+    ("gpt-4-turbo", 128_000, 4_096),
+    ("gpt-3.5-turbo", 16_385, 4_096),
+    ("gpt-5", 400_000, 128_000),
+    ("o1", 200_000, 100_000),
+    ("o3", 200_000, 100_000),
+    ("o4-mini", 200_000, 100_000),
+    ("claude-", 200_000, 8_192),
+    ("llama-3", 131_072, 8_192),
+)
+
+
+class CascadeLLM(FunctionCallingLLM):
+    """A cascade of models as one LlamaIndex LLM: cheap draft first, stronger models on rejection.
+
+    Build it from `models=[ModelConfig(...), ...]` (cheapest first) or an existing
+    `agent=CascadeAgent(...)`. Streams only accepted output (`buffered` or `guarded` mode).
+    """
+
+    models: list[ModelConfig] = Field(default_factory=list, description="The chain, cheapest first.")
+    temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    streaming_mode: str = Field(default="buffered", description="`buffered` or `guarded`.")
+    quality_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    validator: Any = Field(default=None, exclude=True, description="Validator(s) deciding on drafts.")
+    complexity_hint: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    draft_timeout: float | None = Field(default=None, gt=0)
+    additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra provider parameters.")
+
+    _agent: CascadeAgent = PrivateAttr()
+
+    def __init__(self, models: Sequence[ModelConfig] | None = None, *, agent: CascadeAgent | None = None,
+                 **kwargs: Any) -> None:
+        if agent is not None and models:
+            raise ValueError("CascadeLLM takes models= or agent=, not both")
+        if agent is None and not models:
+            raise ValueError("CascadeLLM needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
+        chain = list(agent.models if agent is not None else models or [])
+        super().__init__(models=chain, **kwargs)
+        self._agent = agent if agent is not None else CascadeAgent(chain, streaming_mode=self.streaming_mode)
+
+    @field_validator("streaming_mode")
+    @classmethod
+    def _safe_mode(cls, v: str) -> str:
+        return _check_mode(v)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CascadeLLM"
+
+    @property
+    def agent(self) -> CascadeAgent:
+        """The `CascadeAgent` running the cascade."""
+        return self._agent
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        limits = [_limits(m) for m in self.models]
+        num_output = min(out for _, out in limits)
+        if self.max_tokens is not None:
+            num_output = min(num_output, self.max_tokens)
+        return LLMMetadata(
+            context_window=min(ctx for ctx, _ in limits), num_output=num_output, is_chat_model=True,
+            is_function_calling_model=True, model_name=f"cascade({'→'.join(m.name for m in self.models)})",
+            system_role=MessageRole.SYSTEM)
+
+    # ---- chat --------------------------------------------------------------------------------
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, kwargs, active_span_id.get())
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat(messages, kwargs, active_span_id.get())
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat(messages, kwargs, active_span_id.get())
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        # an async def returning the generator: LlamaIndex's callback decorator needs this shape
+        return self._astream_chat(messages, kwargs, active_span_id.get())
+
+    # ---- completion (a one-message chat; no nested chat callbacks, so usage counts once) -------
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return _completion(self._chat(_prompt(prompt), kwargs, active_span_id.get()))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        gen = self._stream_chat(_prompt(prompt), kwargs, active_span_id.get())
+        return (_completion(r) for r in gen)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return _completion(await self._achat(_prompt(prompt), kwargs, active_span_id.get()))
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False,
+                               **kwargs: Any) -> CompletionResponseAsyncGen:
+        gen = self._astream_chat(_prompt(prompt), kwargs, active_span_id.get())
+
+        async def completions() -> CompletionResponseAsyncGen:
+            async for r in gen:
+                yield _completion(r)
+
+        return completions()
+
+    # ---- tools -------------------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        messages = list(chat_history or [])
+        if user_msg is not None:
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg)
+                            if isinstance(user_msg, str) else user_msg)
+        out: dict[str, Any] = {"messages": messages, **kwargs}
+        if tools:  # an agent without tools calls this with [] and must get a plain chat
+            out["tools"] = to_universal_tools(tools)
+            out["tool_choice"] = resolve_tool_choice(tool_choice, tool_required)
+            out["parallel_tool_calls"] = allow_parallel_tool_calls
+        return out
+
+    def _validate_chat_with_tools_response(self, response: ChatResponse, tools: Sequence[BaseTool],
+                                           allow_parallel_tool_calls: bool = False,
+                                           **kwargs: Any) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            blocks = response.message.blocks
+            calls = [b for b in blocks if isinstance(b, ToolCallBlock)]
+            if len(calls) > 1:
+                response.message.blocks = [b for b in blocks if not isinstance(b, ToolCallBlock) or b is calls[0]]
+        return response
+
+    def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
+                                     **kwargs: Any) -> list[ToolSelection]:
+        calls = to_tool_selections(response.message)
+        if not calls and error_on_no_tool_call:
+            raise ValueError(f"Expected at least one tool call, got none (model answered {response.message.content!r})")
+        return calls
+
+    # ---- the cascade call --------------------------------------------------------------------
+
+    def _events(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> AsyncIterator[Event]:
+        """Validate (ValueError before any network call) and start the cascade's event stream."""
+        engine_messages = to_engine_messages(messages)
+        opts: dict[str, Any] = {
+            "max_tokens": self.max_tokens, "temperature": self.temperature, "streaming_mode": self.streaming_mode,
+            "complexity_hint": self.complexity_hint, "timeout": self.timeout, "draft_timeout": self.draft_timeout,
+            **self.additional_kwargs}
+        if self.validator is not None:
+            opts["validator"] = self.validator
+        if self.quality_threshold is not None:
+            opts["quality_threshold"] = self.quality_threshold
+        for key, value in kwargs.items():
+            if key in _DROPPED:
+                continue
+            if key == "tools":
+                value = to_universal_tools(value) if value else None
+            elif key == "streaming_mode":
+                value = _check_mode(value)
+            opts[key] = value
+        return self._agent.stream_events(engine_messages, **opts)
+
+    def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], span_id: str | None) -> ChatResponse:
+        acc = _Responses()
+        for ev in iter_sync(self._events(messages, kwargs)):
+            _emit(ev, span_id)
+            acc.feed(ev)
+        return acc.final(delta=None)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
+                     span_id: str | None) -> ChatResponseGen:
+        events = self._events(messages, kwargs)  # eager: bad input raises at the call, not mid-iteration
+
+        def gen() -> ChatResponseGen:
+            acc = _Responses()
+            for ev in iter_sync(events):
+                _emit(ev, span_id)
+                r = acc.feed(ev)
+                if r is not None:
+                    yield r
+
+        return gen()
+
+    async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
+                     span_id: str | None) -> ChatResponse:
+        acc = _Responses()
+        async for ev in self._events(messages, kwargs):
+            await _aemit(ev, span_id)
+            acc.feed(ev)
+        return acc.final(delta=None)
+
+    def _astream_chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
+                      span_id: str | None) -> ChatResponseAsyncGen:
+        events = self._events(messages, kwargs)
+
+        async def gen() -> ChatResponseAsyncGen:
+            acc = _Responses()
+            async for ev in events:
+                await _aemit(ev, span_id)
+                r = acc.feed(ev)
+                if r is not None:
+                    yield r
+
+        return gen()
+
+
+class _Responses:
+    """Builds LlamaIndex responses from engine events: cumulative `message`, incremental `delta`."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.routing_reason = ""
+        self.result: CascadeResult | None = None
+
+    def feed(self, ev: Event) -> ChatResponse | None:
+        """The response to stream for `ev` (None for control events); raises the cascade's error."""
+        kind, data = ev.type.value, ev.data
+        if kind in ("chunk", "text_chunk"):
+            self.text.append(ev.content)
+            return self._partial(ev.content, data)
+        if kind == "tool_call_start":
+            self.calls[data["index"]] = {"id": data.get("id") or "", "name": data["name"], "arguments": {}}
+        elif kind == "tool_call_delta":
+            call = self.calls.get(data["index"])
+            if call is None or not isinstance(data.get("arguments"), dict):
+                return None
+            call["arguments"] = data["arguments"]
+        elif kind == "tool_call_complete":
+            tc = data["tool_call"]
+            self.calls[data["index"]] = {"id": tc["id"], "name": tc["name"], "arguments": tc["arguments"]}
+        elif kind == "routing":
+            self.routing_reason = data.get("reason", "")
+            return None
+        elif kind == "complete":
+            self.result = data["result"]
+            return self.final(delta="")
+        elif kind == "error":
+            raise data["error"]
+        else:
+            return None
+        return self._partial("", data)
+
+    def _partial(self, delta: str, data: dict[str, Any]) -> ChatResponse:
+        calls = [self.calls[i] for i in sorted(self.calls)]
+        return ChatResponse(message=_assistant("".join(self.text), calls), delta=delta,
+                            raw={"model": data.get("model"), "phase": data.get("phase")})
+
+    def final(self, delta: str | None) -> ChatResponse:
+        """The whole answer: full text, every tool call, usage and cascade details."""
+        r = self.result
+        if r is None:  # pragma: no cover - the engine always ends with COMPLETE or ERROR
+            raise RuntimeError("the cascade ended without a result")
+        info = {k: v for k, v in r.to_dict().items() if k not in ("content", "tool_calls")}
+        info["reason"] = r.decisions[-1].get("reason", "") if r.decisions else self.routing_reason
+        usage = {"prompt_tokens": r.usage.input_tokens, "completion_tokens": r.usage.output_tokens,
+                 "total_tokens": r.usage.total_tokens}
+        return ChatResponse(
+            message=_assistant(r.content, [c.to_dict() for c in r.tool_calls]), delta=delta,
+            raw={"model": r.model_used, "usage": usage, "cascade": info},
+            additional_kwargs={**usage, "cascade": info})
+
+
+def _assistant(text: str, calls: list[dict[str, Any]]) -> ChatMessage:
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text), *tool_call_blocks(calls)])
+
+
+def _emit(ev: Event, span_id: str | None) -> None:
+    e = cascade_event(ev, span_id)
+    if e is not None:
+        dispatcher.event(e)
+
+
+async def _aemit(ev: Event, span_id: str | None) -> None:
+    e = cascade_event(ev, span_id)
+    if e is not None:
+        await dispatcher.aevent(e)
+
+
+def _prompt(prompt: str) -> list[ChatMessage]:
+    return [ChatMessage(role=MessageRole.USER, content=prompt)]
+
+
+def _completion(r: ChatResponse) -> CompletionResponse:
+    return CompletionResponse(text=r.message.content or "", delta=r.delta, raw=r.raw,
+                              additional_kwargs=r.additional_kwargs)
+
+
+def _check_mode(mode: Any) -> str:
+    value = getattr(mode, "value", mode)
+    if value not in _SAFE_MODES:
+        raise ValueError(f"CascadeLLM streaming_mode must be 'buffered' or 'guarded', got {value!r}: LlamaIndex "
+                         "cannot retract streamed text, so drafts are held until accepted")
+    return str(value)
+
+
+def _limits(m: ModelConfig) -> tuple[int, int]:
+    known = next(((ctx, out) for prefix, ctx, out in _KNOWN_LIMITS if m.name.startswith(prefix)),
+                 (DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS))
+    return m.context_window or known[0], m.max_output_tokens or known[1]

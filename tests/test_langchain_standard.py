@@ -1,0 +1,46 @@
+"""langchain-tests standard suites for `ChatCascade`, against scripted replies over loopback HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests
+from langchain_scripts import OVERRIDE, configs, standard_server
+
+from cascadeflow_integrations import ModelConfig
+from cascadeflow_integrations.langchain import ChatCascade
+
+
+class TestChatCascadeUnit(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[ChatCascade]:
+        return ChatCascade
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        # never called: unit tests make no requests
+        return {"models": [ModelConfig(name="gpt-4o-mini", base_url="http://127.0.0.1:9/v1"),
+                           ModelConfig(name="gpt-4o", base_url="http://127.0.0.1:9/v1")]}
+
+
+class TestChatCascadeIntegration(ChatModelIntegrationTests):
+    @property
+    def chat_model_class(self) -> type[ChatCascade]:
+        return ChatCascade
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"models": configs(standard_server())}
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return OVERRIDE
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True

@@ -79,7 +79,9 @@ def best_at_cost(items: Sequence[Item], scores: Sequence[float], level: float) -
     return best
 
 
-def run_method(name: str, items: Sequence[Item], scores: Sequence[float], target: float, note: str = "") -> MethodResult:
+def run_method(
+    name: str, items: Sequence[Item], scores: Sequence[float], target: float, note: str = ""
+) -> MethodResult:
     fit_i, test_i = split_items(len(items), 0.5, 0)
     fit, test = [items[i] for i in fit_i], [items[i] for i in test_i]
     fs, ts = [scores[i] for i in fit_i], [scores[i] for i in test_i]

@@ -102,6 +102,8 @@ class CascadeRun:
             self._E = StreamEvent
             self._T = StreamEventType
             self._chunk_type = StreamEventType.CHUNK
+        # what counts as the first output for time to first token: text or a tool call forming
+        self._first_types = (self._chunk_type, ToolStreamEventType.TOOL_CALL_START)
         self.result = CascadeResult()
         self._t0 = 0.0
         self._deadline: float | None = None
@@ -151,7 +153,7 @@ class CascadeRun:
             try:
                 async for ev in self._stream_model(cfg, level, phase, attempt, draft, vreq, partial, last):
                     if live:
-                        if res.ttft_ms is None and ev.type is self._chunk_type:
+                        if res.ttft_ms is None and ev.type in self._first_types:
                             res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                         yield ev
                         if ev.type is self._chunk_type:
@@ -198,7 +200,7 @@ class CascadeRun:
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
             if decision.accepted:
                 for ev in held:
-                    if res.ttft_ms is None and ev.type is self._chunk_type:
+                    if res.ttft_ms is None and ev.type in self._first_types:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                     yield ev
                 yield self._ev("DRAFT_DECISION", **d)

@@ -21,7 +21,9 @@ Strategy = Literal["cascade", "direct"]
 #: the question sit at the ends; the middle of a long prompt is usually pasted context).
 WINDOW = 700
 
-_GREETING_RE = re.compile(r"^\s*(?:hi|hello|hey|thanks|thank you|good (?:morning|evening)|ok(?:ay)?|yes|no)\b[\s!.?]*$", re.I)
+_GREETING_RE = re.compile(
+    r"^\s*(?:hi|hello|hey|thanks|thank you|good (?:morning|evening)|ok(?:ay)?|yes|no)\b[\s!.?]*$", re.I
+)
 # Bytes table: everything but letters, hyphen and apostrophe becomes a space, so `bytes.split`
 # (C speed) yields the words; str.translate with a dict is ~10x slower.
 _WORD_BYTES = bytes(c if (97 <= c <= 122 or c in b"-'") else 32 for c in range(256))
@@ -44,9 +46,17 @@ for _cat, _words in {
         _KEYWORDS[_w] = _cat
 _KEYWORD_BYTES = {k.encode(): v for k, v in _KEYWORDS.items()}
 _PHRASES: dict[str, str] = {
-    "how many": "math", "how much": "math", "sum of": "math", "stack trace": "code", "pros and": "reasoning",
-    "distributed system": "expert", "distributed consensus": "expert", "consensus protocol": "expert",
-    "complexity class": "expert", "differential equation": "expert", "legal advice": "expert",
+    "how many": "math",
+    "how much": "math",
+    "sum of": "math",
+    "stack trace": "code",
+    "pros and": "reasoning",
+    "distributed system": "expert",
+    "distributed consensus": "expert",
+    "consensus protocol": "expert",
+    "complexity class": "expert",
+    "differential equation": "expert",
+    "legal advice": "expert",
 }
 
 
@@ -85,14 +95,25 @@ def classify(text: str) -> tuple[str, dict[str, Any]]:
     points = 0 if words < 8 else 1 if words < 30 else 2 if words < 120 else 3
     points += min(math, 2) + min(code, 2) + min(reasoning, 2) + 2 * min(expert, 3) + (1 if parts >= 3 else 0)
     level = (
-        "trivial" if points == 0
-        else "simple" if points <= 2
-        else "moderate" if points <= 4
-        else "hard" if points <= 6
+        "trivial"
+        if points == 0
+        else "simple"
+        if points <= 2
+        else "moderate"
+        if points <= 4
+        else "hard"
+        if points <= 6
         else "expert"
     )
-    feats = {"words": words, "math": math, "code": code, "reasoning": reasoning, "expert_terms": expert,
-             "parts": parts, "points": points}
+    feats = {
+        "words": words,
+        "math": math,
+        "code": code,
+        "reasoning": reasoning,
+        "expert_terms": expert,
+        "parts": parts,
+        "points": points,
+    }
     return level, feats
 
 
@@ -115,6 +136,7 @@ class Router:
         """Classify the last user turn and pick a strategy. `tools` do not change the strategy."""
         if complexity_hint is not None and complexity_hint not in COMPLEXITIES:
             raise ValueError(f"invalid complexity_hint {complexity_hint!r}: use one of {', '.join(COMPLEXITIES)}")
+        feats: dict[str, Any]
         if complexity_hint is not None:
             complexity, feats, why = complexity_hint, {}, f"complexity_hint={complexity_hint}"
         else:

@@ -193,7 +193,10 @@ def anthropic_message_end(stop_reason: str, input_tokens: int, output_tokens: in
 def anthropic_text_stream(pieces: list[str], usage: tuple[int, int, int] = (20, 5, 0)) -> str:
     out = [anthropic_message_start(usage[0], usage[2])]
     out.append(
-        anthropic_event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        anthropic_event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )
     )
     out.append(anthropic_ping())
     out += [
@@ -219,25 +222,40 @@ def anthropic_tool_stream(
         out.append(
             anthropic_event(
                 "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                },
             )
         )
         out.append(
             anthropic_event(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Need the tool."}},
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": "Need the tool."},
+                },
             )
         )
         out.append(
             anthropic_event(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQBCkYIBRgCIkB"}},
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "signature_delta", "signature": "EqQBCkYIBRgCIkB"},
+                },
             )
         )
         out.append(anthropic_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
         index = 1
     out.append(
-        anthropic_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+        anthropic_event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+        )
     )
     out.append(
         anthropic_event(
@@ -254,7 +272,13 @@ def anthropic_tool_stream(
                 {
                     "type": "content_block_start",
                     "index": index,
-                    "content_block": {"type": "tool_use", "id": call_id, "name": name, "input": {}, "caller": {"type": "direct"}},
+                    "content_block": {
+                        "type": "tool_use",
+                        "id": call_id,
+                        "name": name,
+                        "input": {},
+                        "caller": {"type": "direct"},
+                    },
                 },
                 pad=3,
             )
@@ -263,7 +287,11 @@ def anthropic_tool_stream(
         out += [
             anthropic_event(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": f}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": f},
+                },
                 pad=10,
             )
             for f in ["", *fragments]
@@ -282,8 +310,14 @@ def anthropic_error(type_: str, message: str) -> dict[str, Any]:
 GROQ_MODEL = "llama-3.3-70b-versatile"
 
 
-def groq_chunk(delta: dict[str, Any], *, finish: str | None = None, x_groq: dict[str, Any] | None = None,
-               usage: dict[str, Any] | None = None, model: str = GROQ_MODEL) -> str:
+def groq_chunk(
+    delta: dict[str, Any],
+    *,
+    finish: str | None = None,
+    x_groq: dict[str, Any] | None = None,
+    usage: dict[str, Any] | None = None,
+    model: str = GROQ_MODEL,
+) -> str:
     chunk: dict[str, Any] = {
         "id": "chatcmpl-e35442a8-12c0-4fb4-8be4-0e51727ce7b7",
         "object": "chat.completion.chunk",
@@ -311,8 +345,9 @@ def groq_usage(prompt: int, completion: int) -> dict[str, Any]:
     }
 
 
-def groq_text_stream(pieces: list[str], usage: tuple[int, int], usage_top_level: bool = False,
-                     reasoning: list[str] | None = None) -> str:
+def groq_text_stream(
+    pieces: list[str], usage: tuple[int, int], usage_top_level: bool = False, reasoning: list[str] | None = None
+) -> str:
     req = "req_01khrvt32ze9rb75za4xqmdz13"
     out = [groq_chunk({"role": "assistant", "content": ""}, x_groq={"id": req, "seed": 1367355884})]
     out += [groq_chunk({"reasoning": r, "channel": "analysis"}) for r in reasoning or ()]

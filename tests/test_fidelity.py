@@ -47,15 +47,34 @@ INDEX: dict[str, dict[str, Any]] = (
     if (REFERENCE_DIR / "INDEX.json").exists()
     else {}
 )
-KEY = {"openai": "sk-fidelity-SECRET-0123456789", "anthropic": "sk-ant-fidelity-SECRET-01234", "groq": "gsk_fidelitySECRET0123"}
+KEY = {
+    "openai": "sk-fidelity-SECRET-0123456789",
+    "anthropic": "sk-ant-fidelity-SECRET-01234",
+    "groq": "gsk_fidelitySECRET0123",
+}
 URI = {"openai": OPENAI_URI, "anthropic": ANTHROPIC_URI, "groq": GROQ_URI}
 DEFAULT_MODEL = {"openai": "gpt-4o", "anthropic": "claude-sonnet-4-5", "groq": "llama-3.3-70b-versatile"}
 FINISH = {
-    "stop": "stop", "length": "length", "tool_calls": "tool_calls", "content_filter": "content_filter",
-    "end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls", "refusal": "refusal",
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "refusal",
 }
-ERROR_CLASS = {400: BadRequestError, 401: AuthenticationError, 403: AuthenticationError, 404: BadRequestError,
-               422: BadRequestError, 429: RateLimitError, 500: OverloadedError, 529: OverloadedError}
+ERROR_CLASS = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: BadRequestError,
+    422: BadRequestError,
+    429: RateLimitError,
+    500: OverloadedError,
+    529: OverloadedError,
+}
 
 
 @dataclass
@@ -81,7 +100,9 @@ def status_of(name: str) -> int:
 
 
 def data_events(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:") and line[5:].strip() != "[DONE]"]
+    return [
+        json.loads(line[5:]) for line in text.splitlines() if line.startswith("data:") and line[5:].strip() != "[DONE]"
+    ]
 
 
 def expect_openai_stream(text: str) -> Expected:
@@ -158,7 +179,11 @@ def expect_json(provider: str, body: dict[str, Any]) -> Expected:
             (tc["id"], tc["function"]["name"], json.loads(tc["function"]["arguments"] or "{}"))
             for tc in choice["message"].get("tool_calls") or []
         ],
-        usage=(u["prompt_tokens"], u["completion_tokens"], (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),
+        usage=(
+            u["prompt_tokens"],
+            u["completion_tokens"],
+            (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0,
+        ),
         finish=FINISH[choice["finish_reason"]],
     )
 
@@ -182,7 +207,14 @@ def build_cassette(name: str, tmp_path: Path, copies: int) -> tuple[Path, str]:
         headers["content-type"] = ["text/event-stream" if name.endswith(".sse") else "application/json"]
     status = status_of(name)
     body = (REFERENCE_DIR / name).read_text(encoding="utf-8")
-    inter = interaction(uri, {"model": model}, body, status=status, message=str(entry.get("status", {}).get("message", "")), headers=headers)
+    inter = interaction(
+        uri,
+        {"model": model},
+        body,
+        status=status,
+        message=str(entry.get("status", {}).get("message", "")),
+        headers=headers,
+    )
     path = tmp_path / f"{name}.yaml"
     write_cassette(path, [inter] * copies)
     return path, model
@@ -247,11 +279,17 @@ async def test_reference_file(name: str, tmp_path: Path) -> None:
                         slot[2] += d.arguments
                 got_calls = [(i, n, json.loads(a) if a else {}) for _, (i, n, a) in sorted(calls.items())]
                 assert got_calls == exp.calls
-                usages = [(u.usage.input_tokens, u.usage.output_tokens, u.usage.cached_tokens) for u in deltas if isinstance(u, UsageDelta)]
+                usages = [
+                    (u.usage.input_tokens, u.usage.output_tokens, u.usage.cached_tokens)
+                    for u in deltas
+                    if isinstance(u, UsageDelta)
+                ]
                 assert usages == ([exp.usage] if exp.usage else [])
                 assert deltas[-1] == FinishDelta(exp.finish or "stop")
                 if request.logprobs:
-                    tokens = [(lp.token, lp.logprob) for d in deltas if isinstance(d, TextDelta) for lp in d.logprobs or []]
+                    tokens = [
+                        (lp.token, lp.logprob) for d in deltas if isinstance(d, TextDelta) for lp in d.logprobs or []
+                    ]
                     want = [
                         (lp["token"], lp["logprob"])
                         for ev in data_events(raw)

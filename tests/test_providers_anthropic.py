@@ -32,8 +32,16 @@ pytestmark = pytest.mark.compat
 
 KEY = api_key("anthropic")
 TOOLS = [
-    {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
-    {"name": "get_time", "description": "Time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}},
+    {
+        "name": "get_weather",
+        "description": "Weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+    {
+        "name": "get_time",
+        "description": "Time",
+        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}},
+    },
 ]
 
 
@@ -180,7 +188,10 @@ def test_request_body() -> None:
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
     assert body["tools"][0] == {"name": "get_weather", "input_schema": TOOLS[0]["parameters"], "description": "Weather"}
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
-    assert body["messages"][0]["content"] == [{"type": "text", "text": "Weather?"}, {"type": "text", "text": "And time?"}]
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "Weather?"},
+        {"type": "text", "text": "And time?"},
+    ]
     assert body["messages"][1]["content"][1:] == [
         {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
         {"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {"tz": "UTC"}},

@@ -30,7 +30,11 @@ pytestmark = pytest.mark.compat
 
 KEY = api_key("groq")
 TOOLS = [
-    {"name": "get_something_by_name", "description": "", "parameters": {"type": "object", "properties": {"name": {"type": "string"}}}},
+    {
+        "name": "get_something_by_name",
+        "description": "",
+        "parameters": {"type": "object", "properties": {"name": {"type": "string"}}},
+    },
     {"name": "get_time", "description": "", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}},
 ]
 
@@ -65,7 +69,7 @@ async def test_stream_text() -> None:
 
 @pytest.mark.vcr
 async def test_stream_tool_call() -> None:
-    deltas = await collect(provider(), ask("Call the tools.", tools=TOOLS))
+    deltas = await collect(provider(), ask("Call both tools.", tools=TOOLS, tool_choice="required"))
     assert deltas[-1] == FinishDelta("tool_calls")
     calls = [d for d in deltas if isinstance(d, ToolCallDelta)]
     if not RECORDING:
@@ -81,7 +85,12 @@ async def test_stream_tool_call() -> None:
 @pytest.mark.vcr
 async def test_complete_tool_call() -> None:
     p = provider()
-    result = await p.complete(ask("Get image 3.", tools=TOOLS))
+    image_tool = {
+        "name": "get_image",
+        "description": "",
+        "parameters": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    result = await p.complete(ask("Get image 3.", tools=[image_tool], tool_choice="required"))
     await p.aclose()
     assert result.finish_reason == "tool_calls"
     if not RECORDING:

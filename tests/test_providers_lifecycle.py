@@ -42,7 +42,8 @@ def text_event(provider: str, i: int) -> bytes:
 def first_event(provider: str) -> bytes:
     if provider == "anthropic":
         start = anthropic_message_start(5) + anthropic_event(
-            "content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
         )
         return start.encode()
     return b""

@@ -220,7 +220,9 @@ def test_request_body() -> None:
     assert body["messages"][2] == {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}],
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+        ],
     }
     assert body["messages"][3] == {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
 

@@ -15,7 +15,7 @@ STREAM = (
     'event: ping\ndata: {"type": "ping"}\n\n'
     ": keep-alive comment\n\n"
     'data: {"a":1}\n\n'
-    "id: 7\nretry: 100\ndata: {\"b\":\ndata: 2}\n\n"
+    'id: 7\nretry: 100\ndata: {"b":\ndata: 2}\n\n'
     "data: [DONE]\n\n"
 )
 EXPECTED = [

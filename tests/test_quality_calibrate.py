@@ -36,10 +36,17 @@ def test_token_estimation_is_reported() -> None:
 
 def test_routellm_format_rows() -> None:
     cheap, strong = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
-    row = {"prompt": "What is 2+2?", cheap: "False", strong: "True", f"{cheap}_response": "2 + 2 = 5",
-           f"{strong}_response": "4"}
+    row = {
+        "prompt": "What is 2+2?",
+        cheap: "False",
+        strong: "True",
+        f"{cheap}_response": "2 + 2 = 5",
+        f"{strong}_response": "4",
+    }
     items, _ = to_items([row] * 4)
-    assert items[0].draft_quality == 0.0 and items[0].strong_quality == 1.0 and items[0].strong_cost > items[0].draft_cost
+    assert (
+        items[0].draft_quality == 0.0 and items[0].strong_quality == 1.0 and items[0].strong_cost > items[0].draft_cost
+    )
 
 
 def test_bad_inputs() -> None:

@@ -79,7 +79,8 @@ def test_arithmetic_no_false_errors(text: str) -> None:
 
 async def test_consistency_soft_signals_lower_score() -> None:
     d = await run(
-        ConsistencyCheck(), "Fred has 8 gallons and 3 friends. How many gallons each?",
+        ConsistencyCheck(),
+        "Fred has 8 gallons and 3 friends. How many gallons each?",
         "8 / 3 = 2.67 gallons each.\n#### 2.67",
     )
     assert d.accepted is False or d.score < 1.0
@@ -104,7 +105,12 @@ async def test_completeness() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["I can't help with that.", "As an AI language model, I cannot browse.", "I'm not sure.", "I don't know the answer."],
+    [
+        "I can't help with that.",
+        "As an AI language model, I cannot browse.",
+        "I'm not sure.",
+        "I don't know the answer.",
+    ],
 )
 async def test_refusal_fails(text: str) -> None:
     d = await run(RefusalCheck(), "What is the capital of Australia?", text)
@@ -157,8 +163,11 @@ def test_logprob_check_partial_collapse() -> None:
         ("Answer yes or no: is 7 prime?", "Yes.", "Primes are interesting."),
         ("Which is largest?\nA) 3\nB) 7\nC) 5", "B) 7", "The largest one."),
         ('Return the result as JSON with key "n".', '```json\n{"n": 3}\n```', "n is 3"),
-        ("Write a Python function that adds two numbers.", "```python\ndef add(a, b):\n    return a + b\n```",
-         "Just add them."),
+        (
+            "Write a Python function that adds two numbers.",
+            "```python\ndef add(a, b):\n    return a + b\n```",
+            "Just add them.",
+        ),
         ("Describe Paris in one word.", "Romantic", "Paris is a romantic city full of history and art."),
         ("List 3 fruits.", "- apple\n- pear\n- plum", "- apple\n- pear"),
     ],

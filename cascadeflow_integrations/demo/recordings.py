@@ -74,7 +74,7 @@ def _text(server: ReplayServer, model: str, prompt: str, answer: str, pace: Timi
                             first_delay=pace.first, delay=pace.per_token), match=match)
 
 
-def load(server: ReplayServer) -> None:
+def load(server: ReplayServer, frameworks: bool = True) -> None:
     """Queue every scenario's recorded replies on the server."""
     _text(server, CHEAP, JANET_Q, JANET_DRAFT, CHEAP_PACE, "Janet")
     _text(server, CHEAP, MARIE_Q, MARIE_DRAFT, CHEAP_PACE, "Marie")
@@ -85,5 +85,7 @@ def load(server: ReplayServer) -> None:
                             first_delay=CHEAP_PACE.first, delay=0.05), match="weather in Paris")
     _text(server, CHEAP, REFUSAL_Q, REFUSAL_DRAFT, CHEAP_PACE, "Hamlet")
     _text(server, STRONG, REFUSAL_Q, HAMLET, STRONG_PACE, "Hamlet")
+    if not frameworks:
+        return
     _text(server, CHEAP, LC_Q, LC_ANSWER, CHEAP_PACE, "cascade of language models")
     _text(server, CHEAP, LI_Q, LI_ANSWER, CHEAP_PACE, "Louvre")

@@ -76,7 +76,7 @@ async def show(events: AsyncIterator[Any], st: ScenarioState, view: PlainView) -
             st.checks = [(c["name"], c["passed"], c.get("detail", "")) for c in d["checks"]]
             view.decision(st)
         elif kind == "switch":
-            st.switch = f"{d['from_model']} → {d['to_model']} ({d['reason']}: {d['detail']})"
+            st.switch = f"{d['from_model']} → {d['to_model']} ({d['detail']})"
             if d["retract_chars"]:
                 st.switch += f" · retract {d['retract_chars']} chars shown"
             view.switch(st)
@@ -171,11 +171,13 @@ async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Sc
         out.write("LIVE: calling OpenAI (gpt-4o-mini → gpt-4o); this costs a few cents at most.\n")
     else:
         server = ReplayServer().start()
-        rec.load(server)
+        rec.load(server, frameworks=bool(extra))
         chain = models(server.openai_url, "replay-no-key-needed")
         out.write("OFFLINE REPLAY: no API keys needed. The real OpenAI SDK and the real cascade engine talk to a\n"
                   f"loopback server ({server.url}) that replays recorded provider responses at a live-like pace.\n"
                   "Run with --live (and OPENAI_API_KEY) to call the providers.\n")
+    import openai  # noqa: F401 - imported up front so the first scenario's timings exclude import time
+
     rows: list[Row] = []
     t0 = time.perf_counter()
     try:

@@ -112,6 +112,10 @@ class CascadeLLM(FunctionCallingLLM):
         """The `CascadeAgent` running the cascade."""
         return self._agent
 
+    async def aclose(self) -> None:
+        """Close the SDK clients of the running event loop."""
+        await self._agent.aclose()
+
     @property
     def metadata(self) -> LLMMetadata:
         limits = [_limits(m) for m in self.models]

@@ -77,7 +77,7 @@ class ClientCache(Generic[C]):
                 log.debug("dropping a %s client owned by another event loop", self._config.sdk)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def accepted_params(method: Callable[..., Any]) -> frozenset[str]:
     """Keyword parameters an SDK method accepts (differs between SDK majors)."""
     return frozenset(inspect.signature(method).parameters)

@@ -17,7 +17,7 @@ __all__ = ["DONE", "SSEDecoder", "loads"]
 #: The OpenAI/Groq end-of-stream sentinel payload.
 DONE = "[DONE]"
 
-_scan_once = json.scanner.make_scanner(json.JSONDecoder())
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed stub is wrong
 
 
 def _loads(data: str) -> Any:

@@ -155,7 +155,9 @@ class AnthropicProvider(Provider):
                             final = obj.get("usage")
                             if final is not None:
                                 # message_delta usage is cumulative; input fields may be absent
-                                yield UsageDelta(_usage({**start_usage, **{k: v for k, v in final.items() if v is not None}}))
+                                yield UsageDelta(
+                                    _usage({**start_usage, **{k: v for k, v in final.items() if v is not None}})
+                                )
                         elif kind == "message_stop":
                             done = True
                             break

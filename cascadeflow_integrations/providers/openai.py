@@ -112,7 +112,7 @@ class OpenAIProvider(Provider):
                 body["parallel_tool_calls"] = request.parallel_tool_calls
         if request.tool_choice is not None:
             body["tool_choice"] = openai_tool_choice(request.tool_choice)
-        if request.logprobs and self.supports_logprobs:
+        if request.logprobs and self.supports_logprobs and self.config.supports_logprobs is not False:
             body["logprobs"] = True
             if request.top_logprobs is not None:
                 body["top_logprobs"] = request.top_logprobs

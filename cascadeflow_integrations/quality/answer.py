@@ -10,9 +10,7 @@ from ._check import Check
 from .base import CheckResult, Draft, ValidationRequest
 
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?")
-_NUMBER_WORDS = (
-    "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million"
-)
+_NUMBER_WORDS = "zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million"
 _NUMBER_WORD_RE = re.compile(rf"\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 _ASKS_NUMBER_RE = re.compile(
     r"\bhow\s+(?:many|much|long|far|old|fast|often|tall|big|heavy)\b|\bwhat\s+(?:percent(?:age)?|is\s+the\s+(?:total|sum|"
@@ -22,7 +20,9 @@ _ASKS_NUMBER_RE = re.compile(
 _ASKS_COUNT_RE = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _ASKS_YESNO_RE = re.compile(r"\b(?:yes\s+or\s+no|yes/no)\b", re.IGNORECASE)
 _YESNO_RE = re.compile(r"\b(?:yes|no)\b", re.IGNORECASE)
-_ASKS_JSON_RE = re.compile(r"\b(?:in|as|return|output|respond\s+with|valid)\s+(?:a\s+)?JSON\b|\bJSON\s+(?:object|array|format)\b", re.I)
+_ASKS_JSON_RE = re.compile(
+    r"\b(?:in|as|return|output|respond\s+with|valid)\s+(?:a\s+)?JSON\b|\bJSON\s+(?:object|array|format)\b", re.I
+)
 _ASKS_CODE_RE = re.compile(
     r"\b(?:write|implement|create|give\s+me)\s+(?:a|an|the|some)?\s*(?:\w+\s+)?(?:function|script|program|class|code|snippet)\b"
     r"|\bcode\s+block\b",
@@ -106,8 +106,9 @@ class AnswerPresenceCheck(Check):
 
     name = "answer_presence"
 
-    def __init__(self, unmarked_penalty: float = 0.7, fractional_count_penalty: float = 0.3,
-                 ambiguous_penalty: float = 0.4) -> None:
+    def __init__(
+        self, unmarked_penalty: float = 0.7, fractional_count_penalty: float = 0.3, ambiguous_penalty: float = 0.4
+    ) -> None:
         self.unmarked_penalty = unmarked_penalty
         self.fractional_count_penalty = fractional_count_penalty
         self.ambiguous_penalty = ambiguous_penalty

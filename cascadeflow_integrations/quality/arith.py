@@ -194,7 +194,7 @@ def _rhs_expr(segment: str) -> str | None:
     if not m:
         return None
     expr = _clean_side(m.group(0))
-    after = segment[m.end():]
+    after = segment[m.end() :]
     # "= 3x" or "= 5 apples/day": the value runs into a word; take the leading part only if separated.
     if after[:1].isalnum() and m.group(0)[-1:].isalnum():
         return None

@@ -66,7 +66,9 @@ class CalibrationResult:
 
     def to_dict(self) -> dict[str, Any]:
         def p(x: Point) -> dict[str, float]:
-            return {k: round(getattr(x, k), 4) for k in ("threshold", "quality_share", "escalation_share", "cost_share")}
+            return {
+                k: round(getattr(x, k), 4) for k in ("threshold", "quality_share", "escalation_share", "cost_share")
+            }
 
         return {
             "threshold": self.threshold,
@@ -132,8 +134,13 @@ def to_items(
         dp, sp = _price(rec.get("draft_price"), draft_price), _price(rec.get("strong_price"), strong_price)
         items.append(
             Item(
-                prompt, draft, _quality(rec, "draft"), _quality(rec, "strong"),
-                (tin * dp[0] + dout * dp[1]) / 1e6, (tin * sp[0] + sout * sp[1]) / 1e6, str(rec.get("category", "")),
+                prompt,
+                draft,
+                _quality(rec, "draft"),
+                _quality(rec, "strong"),
+                (tin * dp[0] + dout * dp[1]) / 1e6,
+                (tin * sp[0] + sout * sp[1]) / 1e6,
+                str(rec.get("category", "")),
             )
         )
     notes = [f"{estimated} token count(s) estimated as text length / 4"] if estimated else []
@@ -185,8 +192,13 @@ def split_items(n: int, split: float, seed: int) -> tuple[list[int], list[int]]:
 
 
 def calibrate_scored(
-    items: Sequence[Item], scores: Sequence[float], target_quality: float = 0.95, split: float = 0.5, seed: int = 0,
-    notes: list[str] | None = None, grid: Sequence[float] | None = None,
+    items: Sequence[Item],
+    scores: Sequence[float],
+    target_quality: float = 0.95,
+    split: float = 0.5,
+    seed: int = 0,
+    notes: list[str] | None = None,
+    grid: Sequence[float] | None = None,
 ) -> CalibrationResult:
     """Calibrate from precomputed scores (what `calibrate` does after scoring)."""
     fit_i, test_i = split_items(len(items), split, seed)
@@ -199,9 +211,15 @@ def calibrate_scored(
     curve = sweep(test, ts, sorted(set(grid) | {t}))
     oracle = point(test, [it.draft_quality >= it.strong_quality for it in test])
     return CalibrationResult(
-        threshold=t, target_quality=target_quality,
-        fit=point(fit, [s >= t for s in fs], t), heldout=point(test, [s >= t for s in ts], t), oracle=oracle,
-        curve=curve, n_fit=len(fit), n_heldout=len(test), notes=list(notes or []),
+        threshold=t,
+        target_quality=target_quality,
+        fit=point(fit, [s >= t for s in fs], t),
+        heldout=point(test, [s >= t for s in ts], t),
+        oracle=oracle,
+        curve=curve,
+        n_fit=len(fit),
+        n_heldout=len(test),
+        notes=list(notes or []),
     )
 
 
@@ -237,7 +255,9 @@ def format_curve(points: Sequence[Point]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cascadeflow_integrations.quality.calibrate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m cascadeflow_integrations.quality.calibrate", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("csv", help="records CSV (generic or RouteLLM format)")
     ap.add_argument("--target", type=float, default=0.95, help="share of the strong model's quality to keep")
     ap.add_argument("--split", type=float, default=0.5)
@@ -247,10 +267,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with open(args.csv, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    res = calibrate(rows, args.target, split=args.split, seed=args.seed,
-                    draft_price=tuple(args.draft_price), strong_price=tuple(args.strong_price))
-    print(f"records: {len(rows)} (fit {res.n_fit}, held-out {res.n_heldout}); prices per 1M tokens: "
-          f"draft {args.draft_price}, strong {args.strong_price}")
+    res = calibrate(
+        rows,
+        args.target,
+        split=args.split,
+        seed=args.seed,
+        draft_price=tuple(args.draft_price),
+        strong_price=tuple(args.strong_price),
+    )
+    print(
+        f"records: {len(rows)} (fit {res.n_fit}, held-out {res.n_heldout}); prices per 1M tokens: "
+        f"draft {args.draft_price}, strong {args.strong_price}"
+    )
     for n in res.notes:
         print(f"note: {n}")
     print(f"\nheld-out trade-off curve (shares of always-strong):\n{format_curve(res.curve)}")

@@ -105,7 +105,9 @@ class WeightedScore(_Composite):
         decision.checks, decision.cost, decision.usage = checks, cost, usage
         if not decision.accepted:
             low = [f"{c.name} ({c.score:.2f})" for c in checks if not c.passed or c.score < threshold]
-            decision.reason = f"weighted score {score:.2f} below {threshold:.2f}" + (f"; low: {', '.join(low)}" if low else "")
+            decision.reason = f"weighted score {score:.2f} below {threshold:.2f}" + (
+                f"; low: {', '.join(low)}" if low else ""
+            )
         return decision
 
 

@@ -43,7 +43,9 @@ class JudgeValidator(Validator):
 
     name = "judge"
 
-    def __init__(self, model: ModelConfig | None = None, complete: CompleteFn | None = None, max_tokens: int = 20) -> None:
+    def __init__(
+        self, model: ModelConfig | None = None, complete: CompleteFn | None = None, max_tokens: int = 20
+    ) -> None:
         if model is None and complete is None:
             raise ValueError("JudgeValidator needs a judge model (model=ModelConfig(...)) or a complete= function")
         self.model = model
@@ -70,7 +72,9 @@ class JudgeValidator(Validator):
             "Is the answer correct? Reply in the required two-line format."
         )
         return ChatRequest(
-            messages=[Message("system", JUDGE_SYSTEM), Message("user", prompt)], max_tokens=self.max_tokens, temperature=0.0
+            messages=[Message("system", JUDGE_SYSTEM), Message("user", prompt)],
+            max_tokens=self.max_tokens,
+            temperature=0.0,
         )
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
@@ -91,8 +95,10 @@ class JudgeValidator(Validator):
             check = CheckResult(self.name, passed, score if passed else min(score, 0.1), detail)
         accepted = check.passed and check.score >= threshold
         reason = (
-            f"judge accepted (grade {check.score * 10:.0f}/10)" if accepted
-            else f"judge failed: {check.detail}" if not check.passed
+            f"judge accepted (grade {check.score * 10:.0f}/10)"
+            if accepted
+            else f"judge failed: {check.detail}"
+            if not check.passed
             else f"judge grade {check.score:.2f} below threshold {threshold:.2f}"
         )
         return Decision(accepted, check.score, check.score, reason, threshold, [check], cost, completion.usage)

@@ -132,7 +132,8 @@ def tools_by_name(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any
     """Tool definitions keyed by name; accepts universal (`name`/`parameters`) and OpenAI (`function`) shapes."""
     out: dict[str, dict[str, Any]] = {}
     for t in tools or []:
-        fn = t.get("function") if isinstance(t.get("function"), dict) else t
+        inner = t.get("function")
+        fn: dict[str, Any] = inner if isinstance(inner, dict) else t
         name = fn.get("name")
         if isinstance(name, str):
             out[name] = fn
@@ -220,7 +221,9 @@ class PromptDifficultyPrior(Check):
 
     name = "difficulty_prior"
 
-    def __init__(self, start_words: int = 50, span_words: int = 60, floor: float = 0.7, max_chars: int = 20_000) -> None:
+    def __init__(
+        self, start_words: int = 50, span_words: int = 60, floor: float = 0.7, max_chars: int = 20_000
+    ) -> None:
         self.start_words = start_words
         self.span_words = span_words
         self.floor = floor

@@ -20,6 +20,12 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients closing keep-alive connections early is normal here (cancellation tests, aborts).
+        logger.debug("replay: connection from %s ended abruptly", client_address, exc_info=True)
+
+
 @dataclass
 class Reply:
     """One scripted response.
@@ -67,7 +73,7 @@ class ReplayServer:
         self._routes: list[_Route] = []
         self._lock = threading.Lock()
         self.stats = Stats()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

@@ -2,7 +2,8 @@
 
 It speaks the real wire formats (built by `cascadeflow_integrations.replay.wire`, shaped like the
 recorded OpenAI / Anthropic streams) over HTTP/1.1 keep-alive with a chunked SSE body, one
-`send` per SSE event (TCP_NODELAY), like a real provider's streaming front end.
+write per SSE event (TCP_NODELAY), like a real provider's streaming front end. It is a single
+asyncio process, so 1,000+ concurrent connections cost it no threads.
 
     python bench/_server.py --words 2000 [--pace-us 0]
 
@@ -12,20 +13,18 @@ prints `PORT <n>` once listening on 127.0.0.1, then serves until killed.
   path and the request's `model`; `stream: false` gets a JSON body.
 * A model named `hold-...` streams only up to its first content chunk, then holds the connection
   open (no further bytes) until the client closes it: used to keep 1,000 streams open at once.
-* One thread per connection; the listen backlog is 4096 so 1,000 clients can connect at once.
+* The listen backlog is 4096, so 1,000 clients can connect at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
 import socket
-import socketserver
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -64,7 +63,6 @@ class Replies:
         self.pieces = words_n(n_words)
         self.n_words = n_words
         self._cache: dict[tuple[str, str], tuple[list[bytes], int]] = {}
-        self._lock = threading.Lock()
 
     def stream(self, fmt: str, model: str) -> tuple[list[bytes], int]:
         """Chunked frames, and how many frames come up to and including the first content chunk."""
@@ -79,8 +77,7 @@ class Replies:
                 events = openai_stream(model, self.pieces, usage=usage)
                 first = 2  # role chunk, first content chunk
             got = ([_frame(e) for e in events], first)
-            with self._lock:
-                self._cache[key] = got
+            self._cache[key] = got
         return got
 
     def body(self, fmt: str, model: str) -> bytes:
@@ -91,116 +88,107 @@ class Replies:
         return openai_body(model, text, usage=usage).encode()
 
 
-class Handler(socketserver.StreamRequestHandler):
-    server: Server  # type: ignore[assignment]
+async def handle(replies: Replies, pace: float, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+    try:
+        await _serve(replies, pace, reader, writer)
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        pass  # the client went away
+    finally:
+        writer.close()
 
-    def setup(self) -> None:
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def handle(self) -> None:
-        try:
-            self._handle()
-        except OSError:  # the client went away
-            pass
-
-    def _handle(self) -> None:
-        rfile = self.rfile
-        sock = self.request
+async def _serve(replies: Replies, pace: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    transport = writer.transport
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        if line in (b"\r\n", b"\n"):
+            continue
+        method, path, _ = line.decode("latin-1").split(" ", 2)
+        length = 0
+        close = False
         while True:
-            line = rfile.readline(65537)
-            if not line:
-                return
-            if line in (b"\r\n", b"\n"):
-                continue
-            try:
-                method, path, _ = line.decode("latin-1").split(" ", 2)
-            except ValueError:
-                return
-            length = 0
-            close = False
-            while True:
-                h = rfile.readline(65537)
-                if h in (b"\r\n", b"\n", b""):
-                    break
-                name, _, value = h.decode("latin-1").partition(":")
-                name = name.strip().lower()
-                if name == "content-length":
-                    length = int(value.strip())
-                elif name == "connection" and value.strip().lower() == "close":
-                    close = True
-            raw = rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                body = {}
-            path = path.split("?", 1)[0]
-            if method != "POST" or not (path.endswith("/chat/completions") or path.endswith("/messages")):
-                msg = b'{"error":{"message":"not found","type":"not_found"}}'
-                sock.sendall(b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\n\r\n%s" % (len(msg), msg))
-                continue
-            fmt = "anthropic" if path.endswith("/messages") else "openai"
-            model = str(body.get("model", "m"))
-            if not body.get("stream"):
-                data = self.server.replies.body(fmt, model)
-                sock.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                             b"x-request-id: req_bench\r\n\r\n%s" % (len(data), data))
-                if close:
-                    return
-                continue
-            frames, first = self.server.replies.stream(fmt, model)
-            sock.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-                         b"transfer-encoding: chunked\r\ncache-control: no-cache\r\nx-request-id: req_bench\r\n\r\n")
-            try:
-                if model.startswith("hold-"):
-                    for f in frames[:first]:
-                        sock.sendall(f)
-                    while sock.recv(65536):  # hold until the client hangs up
-                        pass
-                    return
-                pace = self.server.pace
-                send = sock.sendall
-                if pace:
-                    sleep = time.sleep
-                    for f in frames:
-                        send(f)
-                        sleep(pace)
-                else:
-                    for f in frames:
-                        send(f)
-                send(b"0\r\n\r\n")
-            except OSError:
-                return
+            h = await reader.readline()
+            if h in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = h.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value.strip())
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        raw = await reader.readexactly(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        path = path.split("?", 1)[0]
+        if method != "POST" or not (path.endswith("/chat/completions") or path.endswith("/messages")):
+            msg = b'{"error":{"message":"not found","type":"not_found"}}'
+            writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n"
+                         b"content-length: %d\r\n\r\n%s" % (len(msg), msg))
+            continue
+        fmt = "anthropic" if path.endswith("/messages") else "openai"
+        model = str(body.get("model", "m"))
+        if not body.get("stream"):
+            data = replies.body(fmt, model)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                         b"x-request-id: req_bench\r\n\r\n%s" % (len(data), data))
+            await writer.drain()
             if close:
                 return
-
-
-class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 4096
-
-    def __init__(self, port: int, replies: Replies, pace: float) -> None:
-        self.replies = replies
-        self.pace = pace
-        super().__init__(("127.0.0.1", port), Handler)
+            continue
+        frames, first = replies.stream(fmt, model)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+                     b"transfer-encoding: chunked\r\ncache-control: no-cache\r\nx-request-id: req_bench\r\n\r\n")
+        if model.startswith("hold-"):
+            for f in frames[:first]:
+                writer.write(f)
+            await writer.drain()
+            while await reader.read(65536):  # hold until the client hangs up
+                pass
+            return
+        # One write per event: with an empty buffer, asyncio sends each at once (one send() each).
+        write = writer.write
+        for f in frames:
+            write(f)
+            if pace:
+                await asyncio.sleep(pace)
+            elif transport.get_write_buffer_size() > 65536:
+                await writer.drain()
+        write(b"0\r\n\r\n")
+        await writer.drain()
+        if close:
+            return
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--words", type=int, default=2000)
-    ap.add_argument("--pace-us", type=float, default=0.0, help="sleep between SSE events (microseconds)")
+    ap.add_argument("--pace-us", type=float, default=0.0,
+                    help="sleep between SSE events (microseconds; asyncio timers have ~1 ms resolution)")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 8192:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(8192, hard), hard))
-    threading.stack_size(256 * 1024)
-    srv = Server(args.port, Replies(args.words), args.pace_us / 1e6)
-    print(f"PORT {srv.server_address[1]}", flush=True)
+    replies = Replies(args.words)
+    pace = args.pace_us / 1e6
+
+    async def serve() -> None:
+        srv = await asyncio.start_server(lambda r, w: handle(replies, pace, r, w), "127.0.0.1", args.port,
+                                         backlog=4096, limit=1 << 20)
+        print(f"PORT {srv.sockets[0].getsockname()[1]}", flush=True)
+        async with srv:
+            await srv.serve_forever()
+
     try:
-        srv.serve_forever(poll_interval=0.5)
+        asyncio.run(serve())
     except KeyboardInterrupt:
         pass
 

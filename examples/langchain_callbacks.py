@@ -58,11 +58,21 @@ async def main(base_url):
     print(f"  answer: {answer.content}\n")
 
     print("2. astream_events(version='v2'):")
+    drafted = 0
     async for ev in llm.astream_events(HARD, version="v2"):
-        if ev["event"] == "on_custom_event" and ev["name"] != "cascade_draft_chunk":
+        if ev["event"] == "on_custom_event":
+            if ev["name"] == "cascade_draft_chunk":
+                drafted += 1
+                continue
+            if drafted:
+                print(f"  ({drafted} cascade_draft_chunk events)")
+                drafted = 0
             print(f"  on_custom_event {ev['name']}")
-        elif ev["event"] == "on_chat_model_stream" and ev["data"]["chunk"].content:
-            print(f"  token {ev['data']['chunk'].content!r}")
+            if ev["name"] == "cascade_switch":
+                print("  tokens: ", end="", flush=True)
+        elif ev["event"] == "on_chat_model_stream":
+            print(ev["data"]["chunk"].content, end="", flush=True)
+    print()
 
     print("\n3. get_cascade_callback() over concurrent calls:")
     with get_cascade_callback() as cb:

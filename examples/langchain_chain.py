@@ -45,8 +45,9 @@ def main(base_url):
     prompt = ChatPromptTemplate.from_messages([("system", "Answer accurately and concisely."), ("human", "{q}")])
     chain = prompt | llm | StrOutputParser()
 
-    print(f"\nQ: {Q1}\nA: {chain.invoke({'q': Q1})}")
-    info = (prompt | llm).invoke({"q": Q1}).response_metadata["cascade"]
+    message = (prompt | llm).invoke({"q": Q1})
+    print(f"\nQ: {Q1}\nA: {message.content}")
+    info = message.response_metadata["cascade"]
     print(f"   model {info['model_used']}, draft accepted: {info['draft_accepted']}, cost ${info['total_cost']:.6f}")
 
     print(f"\nQ: {Q2}\nA: ", end="", flush=True)

@@ -18,11 +18,9 @@ from _replay import Reply, models, openai_stream, replay, say, words
 from langchain_core.messages import AIMessageChunk
 from langchain_core.tools import tool
 
-from cascadeflow_integrations.langchain import CascadeCallbackHandler, ChatCascade, get_cascade_callback
+from langgraph.prebuilt import create_react_agent
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # create_react_agent moved to langchain.agents.create_agent in LangGraph 1.0
-    from langgraph.prebuilt import create_react_agent
+from cascadeflow_integrations.langchain import CascadeCallbackHandler, ChatCascade, get_cascade_callback
 
 QUESTION = "What's the weather in Paris right now?"
 
@@ -55,7 +53,9 @@ def recordings(server):
 
 async def main(base_url):
     llm = ChatCascade(models=models(base_url), max_tokens=200)
-    agent = create_react_agent(llm, [get_weather])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # moved to langchain.agents.create_agent (needs `langchain`) in LangGraph 1.0
+        agent = create_react_agent(llm, [get_weather])
     print(f"Q: {QUESTION}\nA: ", end="", flush=True)
     with get_cascade_callback() as cost:
         async for chunk, meta in agent.astream({"messages": [("user", QUESTION)]}, stream_mode="messages",

@@ -18,22 +18,11 @@ STRONG = "gpt-4o"
 #: list prices, USD per 1K tokens (input, output)
 PRICES = {CHEAP: (0.00015, 0.0006), STRONG: (0.0025, 0.01)}
 
-JANET_Q = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for "
-           "her friends every day with four. She sells the remainder at the farmers' market daily for $2 per "
-           "fresh duck egg. How much in dollars does she make every day at the farmers' market?")
-JANET_DRAFT = ("Janet starts with 16 eggs per day.\nShe eats 3 for breakfast, so she has 16 - 3 = 13 eggs left.\n"
-               "She uses 4 for baking, so she has 13 - 4 = 9 eggs left.\nShe sells these 9 eggs at the farmers' "
-               "market for 9 * $2 = $18.\n#### 18")
-MARIE_Q = ("Marie ordered one chicken meal that costs $12, 5 packs of milk that costs $3 each, 4 apples that cost "
-           "$1.50 each, and some boxes of pizza. Marie paid a total of $50. How many boxes of pizza did Marie "
-           "order if each box costs $8.50?")
-MARIE_DRAFT = ("Marie spent 12 (chicken meal) + 5 * 3 (milk) + 4 * 1.5 (apples) = $39 before buying the pizza.\n"
-               "She bought pizza for 50 - 39 = $11.\nSince each box costs $8.50, Marie bought 11 / 8.5 = 1.3 ≈ 1 "
-               "box of pizza.\n#### 1")
-MARIE_FINAL = ("Marie spent $12 on the chicken meal.\nShe spent 5 * $3 = $15 on milk.\nShe spent 4 * $1.50 = $6 on "
-               "apples.\nSo far, Marie has spent $12 + $15 + $6 = $33.\nMarie paid a total of $50, so the amount "
-               "spent on pizza is $50 - $33 = $17.\nEach box of pizza costs $8.50, so the number of boxes she "
-               "ordered is $17 / $8.50 = 2 boxes of pizza.\n#### 2")
+JANET_Q = "Janet’s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?"
+JANET_DRAFT = "Janet starts with 16 eggs per day.\nShe eats 3 for breakfast, so she has 16 - 3 = 13 eggs left.\nShe uses 4 for baking, so she has 13 - 4 = 9 eggs left.\nShe sells these 9 eggs at the farmers' market for 9 * $2 = $<<9*2=18>>18.\n#### 18"
+MARIE_Q = 'Marie ordered one chicken meal that costs $12, 5 packs of milk that costs $3 each, 4 apples that cost $1.50 each, and some boxes of pizza. Marie paid a total of $50. How many boxes of pizza did Marie order if each box costs $8.50?'
+MARIE_DRAFT = 'Marie spent 12 (chicken meal) + 5 * 3 (milk) + 4 * 1.5 (apples) = $<<12+5*3+4*1.5=39>>39 before buying the pizza.\nShe bought pizza for 50 - 39 = $<<50-39=11>>11.\nSince each box costs $8.50, Marie bought 11 / 8.5 = <<11/8.5=1.3>>1.3 ≈ 1 box of pizza.\nSince the number of boxes should be a whole number, the closest reasonable value is that Marie bought 1 box of pizza.\n#### 1'
+MARIE_FINAL = 'Marie spent $12 on the chicken meal.\nShe spent 5 * $3 = $<<5*3=15>>15 on milk.\nShe spent 4 * $1.50 = $<<4*1.5=6>>6 on apples.\nSo far, Marie has spent $12 + $15 + $6 = $<<12+15+6=33>>33.\n\nMarie paid a total of $50, so the amount spent on pizza is $50 - $33 = $<<50-33=17>>17.\n\nEach box of pizza costs $8.50, so the number of boxes she ordered is $17 / $8.50 = <<17/8.5=2>>2 boxes of pizza.'
 WEATHER_Q = "What's the weather in Paris right now, in celsius?"
 WEATHER_TOOL = {"name": "get_weather", "description": "Get current weather for a location",
                 "parameters": {"type": "object", "properties": {

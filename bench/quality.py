@@ -145,6 +145,29 @@ def table(label: str, methods: list[MethodResult], target: float, extra: str) ->
     return "\n".join(lines)
 
 
+def reading(methods: list[MethodResult], target: float) -> str:
+    """Plain-language summary against the goal (>= target quality at <= 50% cost, ahead at every cost)."""
+    ours, ref = methods[0], methods[1]
+    at50 = ours.curve[0.5]
+    ahead = all(
+        (o.quality_share if o else 0.0) >= (r.quality_share if r else 0.0)
+        for o, r in ((ours.curve[lvl], ref.curve[lvl]) for lvl in COST_LEVELS)
+    )
+    h = ours.heldout
+    return (
+        f"Reading: with the threshold fitted on the fit half, ours keeps {h.quality_share:.1%} of the strong model's "
+        f"quality at {h.cost_share:.1%} of its cost ({'meets' if h.quality_share >= target else 'misses'} the "
+        f"{target:.0%} target on held-out data). Best held-out point at ≤50% cost: "
+        + (
+            f"{at50.quality_share:.1%} quality at {at50.cost_share:.1%} cost (threshold {at50.threshold:.3f})"
+            if at50
+            else "none"
+        )
+        + f". Ours is {'ahead of or equal to' if ahead else 'NOT ahead of'} cascadeflow 1.2.0 at every cost level. "
+        "The oracle rows have only two operating points (accept all, or escalate exactly the worse drafts)."
+    )
+
+
 def router_latency(prompts: list[str], words: int = 5000, runs: int = 300) -> tuple[float, float]:
     text_words: list[str] = []
     i = 0
@@ -200,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         methods, extra = evaluate_dataset(label, items, args.target, ours)
         ref_ms = (time.perf_counter() - t0) / len(items) * 1000 / 2  # reference_scores validates twice per item
         extra += f" Validation time per draft: ours {ours_ms:.2f} ms, cascadeflow ≈{ref_ms:.1f} ms."
-        out.append(table(label, methods, args.target, extra))
+        out.append(table(label, methods, args.target, extra) + "\n\n" + reading(methods, args.target))
     med, p95 = router_latency([r["prompt"] for r in gsm])
     (mi, mo), (si, so) = PRICES_PER_M.values()
     body = f"""## Quality

@@ -45,9 +45,8 @@ def recordings(server):
     for _ in range(3):
         server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", words(
             "The 2008 crisis began when"), finish="length", usage=(28, 6)), delay=0.01), match="2008")
-        say(server, "gpt-4o", "Lax lending fed a US housing bubble whose mortgages were packaged into opaque, "
-            "highly leveraged securities. When house prices fell, losses spread through banks that had too "
-            "little capital, freezing credit worldwide.", match="2008", usage=(28, 45))
+        say(server, "gpt-4o", "Cheap credit fed a housing bubble; when it burst, losses on leveraged "
+            "mortgage securities froze the banks.", match="2008", usage=(28, 20))
 
 
 async def main(base_url):
@@ -68,11 +67,8 @@ async def main(base_url):
                 print(f"  ({drafted} cascade_draft_chunk events)")
                 drafted = 0
             print(f"  on_custom_event {ev['name']}")
-            if ev["name"] == "cascade_switch":
-                print("  tokens: ", end="", flush=True)
-        elif ev["event"] == "on_chat_model_stream":
-            print(ev["data"]["chunk"].content, end="", flush=True)
-    print()
+        elif ev["event"] == "on_chat_model_stream" and ev["data"]["chunk"].content:
+            print(f"  on_chat_model_stream {ev['data']['chunk'].content!r}")
 
     print("\n3. get_cascade_callback() over concurrent calls:")
     with get_cascade_callback() as cb:

@@ -23,9 +23,9 @@ from cascadeflow_integrations.llama_index import (
     CascadeCompleteEvent,
     CascadeDecisionEvent,
     CascadeEvent,
+    CascadeLLM,
     CascadeSwitchEvent,
 )
-from cascadeflow_integrations.llama_index import CascadeLLM
 
 QUESTION = "A box holds 12 eggs. How many eggs are in 37 boxes?"
 
@@ -62,7 +62,8 @@ class PrintCascade(BaseEventHandler):
         elif isinstance(event, CascadeSwitchEvent):
             print(f"  [cascade] escalating {event.from_model} -> {event.to_model}")
         elif isinstance(event, CascadeCompleteEvent):
-            print(f"  [cascade] step answered by {event.model_used}, cost ${event.total_cost:.6f}")
+            after_text = "\n" if event.result["content"] else ""  # the answer text was just streamed
+            print(f"{after_text}  [cascade] step answered by {event.model_used}, cost ${event.total_cost:.6f}")
 
 
 async def main(base_url):

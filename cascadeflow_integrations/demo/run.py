@@ -107,30 +107,32 @@ def _row(name: str, result: CascadeResult | None, expect_escalation: bool | None
 Scenario = Callable[[CascadeAgent, PlainView], Awaitable[Row]]
 
 
-def _core(title: str, query: str, expect_escalation: bool, **kw: Any) -> Scenario:
+def _core(title: str, label: str, query: str, expect_escalation: bool, **kw: Any) -> Scenario:
     async def run(agent: CascadeAgent, view: PlainView) -> Row:
         st = ScenarioState(title, query)
         view.begin(st)
         result = await show(agent.stream_events(query, max_tokens=400, temperature=0, **kw), st, view)
-        return _row(title, result, expect_escalation)
+        return _row(label, result, expect_escalation)
 
     return run
 
 
 SCENARIOS: list[Scenario] = [
-    _core("1 · simple question: the cheap draft answers", rec.JANET_Q, False, streaming_mode="optimistic"),
-    _core("2 · hard question: the draft's arithmetic fails, escalate", rec.MARIE_Q, True,
+    _core("1 · simple question: the cheap draft answers", "simple", rec.JANET_Q, False,
           streaming_mode="optimistic"),
-    _core("3 · tool call: arguments stream as they form", rec.WEATHER_Q, False, tools=[rec.WEATHER_TOOL]),
-    _core("4 · guarded mode: a refusing draft is aborted early", rec.REFUSAL_Q, True, streaming_mode="guarded",
-          live_drafts=True),
+    _core("2 · hard question: the draft's arithmetic fails, escalate", "bad arithmetic", rec.MARIE_Q, True,
+          streaming_mode="optimistic"),
+    _core("3 · tool call: arguments stream as they form", "tool call", rec.WEATHER_Q, False,
+          tools=[rec.WEATHER_TOOL]),
+    _core("4 · guarded mode: a refusing draft is aborted early", "guarded abort", rec.REFUSAL_Q, True,
+          streaming_mode="guarded", live_drafts=True),
 ]
 
 
 def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
     """The closing table: every query's model, cost, cost if sent to the strongest model, latency."""
-    headers = ["scenario", "model used", "outcome", "cost", f"cost on {rec.STRONG} only", "latency", "TTFT"]
-    cells = [[r.scenario.split(" · ")[0] + " " + r.scenario.split(" · ")[-1][:38], r.model_used, r.outcome,
+    headers = ["scenario", "model", "outcome", "cost", f"all on {rec.STRONG}", "latency", "TTFT"]
+    cells = [[r.scenario, r.model_used, r.outcome,
               f"${r.cost:.6f}", f"${r.baseline:.6f}", f"{r.latency_ms:.0f} ms",
               f"{r.ttft_ms:.0f} ms" if r.ttft_ms is not None else "-"] for r in rows]
     total, base = sum(r.cost for r in rows), sum(r.baseline for r in rows)

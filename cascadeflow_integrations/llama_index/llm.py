@@ -24,7 +24,7 @@ from llama_index.core.instrumentation.span import active_span_id
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
 from .._sync import iter_sync
 from ..agent import CascadeAgent
@@ -102,6 +102,11 @@ class CascadeLLM(FunctionCallingLLM):
     @classmethod
     def _safe_mode(cls, v: str) -> str:
         return _check_mode(v)
+
+    @field_serializer("models")
+    def _dump_models(self, models: list[ModelConfig]) -> list[dict[str, Any]]:
+        # JSON mode masks API keys, so `to_json()`/`to_dict()` never leak them and never fail on SecretStr
+        return [m.model_dump(mode="json") for m in models]
 
     @classmethod
     def class_name(cls) -> str:

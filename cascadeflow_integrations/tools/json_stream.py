@@ -114,7 +114,7 @@ class ProgressiveJSONParser:
         "_is_key",
         "_str_box",
         "_str_slot",
-        "_str_start",
+        "_tok_start",
         "_pending",
         "_visible",
         "_hex",
@@ -142,10 +142,9 @@ class ProgressiveJSONParser:
         self._is_key = False
         self._str_box: Any = None  # container holding the in-progress value string (None: root)
         self._str_slot: Any = None  # its key or index there
-        self._str_start = 0
+        self._tok_start = 0  # offset where the current string/number began (for errors)
         self._pending = 0  # chars appended to _parts since the value string was last published
         self._visible = 0  # length of the published in-progress string
-        self._in_value_str_reset()
         self._hex = ""
         self._high = -1  # pending high surrogate waiting for its low half
         self._num_state = 0
@@ -306,7 +305,7 @@ class ProgressiveJSONParser:
                 if st == _OBJ_KEY or st == _OBJ_FIRST:
                     if c == '"':
                         self._is_key = True
-                        self._str_start = self._offset + i
+                        self._tok_start = self._offset + i
                         st = _STRING
                     elif c == "}" and st == _OBJ_FIRST:
                         stack.pop()
@@ -337,7 +336,7 @@ class ProgressiveJSONParser:
                     self._str_box = box
                     self._pending = self._visible = 0
                     self._is_key = False
-                    self._str_start = self._offset + i
+                    self._tok_start = self._offset + i
                     st = _STRING
                     i += 1
                     continue
@@ -360,7 +359,7 @@ class ProgressiveJSONParser:
                 if ns is not None:
                     self._num_state = ns
                     self._num_parts = []
-                    self._str_start = self._offset + i
+                    self._tok_start = self._offset + i
                     st = _NUMBER
                     i = self._scan_number(fragment, i + 1, n, i)
                     if i < 0:  # the number ended inside this fragment at -i - 1
@@ -483,7 +482,7 @@ class ProgressiveJSONParser:
         try:
             return int(text) if self._num_state in _NUM_INT_STATES else float(text)
         except ValueError as e:  # e.g. more digits than sys.get_int_max_str_digits()
-            err = JSONStreamError(str(e), self._str_start, self._line, 1)
+            err = JSONStreamError(str(e), self._tok_start, self._line, 1)
             self._error = err
             self._state = _FAILED
             raise err from None
@@ -541,7 +540,7 @@ class ProgressiveJSONParser:
             st = self._state = _AFTER
         if not (st == _AFTER and not self._stack and self._has_root):
             if _STRING <= st <= _SURR_U:
-                raise self._fail(f"Unterminated string starting at char {self._str_start}", 0, "")
+                raise self._fail(f"Unterminated string starting at char {self._tok_start}", 0, "")
             if st == _LITERAL:
                 raise self._fail(f"Invalid literal, expecting {self._lit!r}", 0, "")
             if self._stack:

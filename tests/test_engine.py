@@ -8,6 +8,8 @@ import time
 import pytest
 
 from cascadeflow_integrations import CascadeAgent, ModelConfig
+
+pytestmark = pytest.mark.compat
 from cascadeflow_integrations.errors import OverloadedError, ProviderTimeoutError, RateLimitError
 from cascadeflow_integrations.replay import Reply, ReplayServer
 from cascadeflow_integrations.replay.wire import error_body, openai_stream, words

@@ -11,12 +11,20 @@ import pytest
 pytest.importorskip("llama_index.core")
 
 from llama_index.core.base.llms.base import BaseLLM
-from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock, ToolCallBlock
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    MessageRole,
+    TextBlock,
+    ToolCallBlock,
+)
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
-from llama_index.core.instrumentation.events.llm import LLMChatStartEvent, LLMCompletionStartEvent
+from llama_index.core.instrumentation.events.llm import (
+    LLMChatStartEvent,
+    LLMCompletionStartEvent,
+)
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool, ToolMetadata
 from pydantic import BaseModel, Field
@@ -33,7 +41,7 @@ from cascadeflow_integrations.llama_index import (
     CascadeSwitchEvent,
     to_universal_tools,
 )
-from cascadeflow_integrations.replay import Reply, ReplayServer
+from cascadeflow_integrations.replay import ReplayServer, Reply
 from cascadeflow_integrations.replay.server import Stats
 from cascadeflow_integrations.replay.wire import error_body, openai_stream, words
 

@@ -9,18 +9,29 @@ import pytest
 pytest.importorskip("llama_index.core")
 
 from llama_index.core import Document, VectorStoreIndex
-from llama_index.core.agent.workflow import AgentStream, AgentWorkflow, FunctionAgent, ReActAgent, ToolCallResult
+from llama_index.core.agent.workflow import (
+    AgentStream,
+    AgentWorkflow,
+    FunctionAgent,
+    ReActAgent,
+    ToolCallResult,
+)
 from llama_index.core.embeddings import MockEmbedding
-from llama_index.core.llms import MockLLM
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.llms import MockLLM
 from llama_index.core.tools import FunctionTool, QueryEngineTool
 from pydantic import Field
 
 from cascadeflow_integrations import ModelConfig
-from cascadeflow_integrations.llama_index import CascadeEvent, CascadeLLM, CascadeSwitchEvent, to_universal_tools
-from cascadeflow_integrations.replay import Reply, ReplayServer
+from cascadeflow_integrations.llama_index import (
+    CascadeEvent,
+    CascadeLLM,
+    CascadeSwitchEvent,
+    to_universal_tools,
+)
+from cascadeflow_integrations.replay import ReplayServer, Reply
 from cascadeflow_integrations.replay.server import Stats
 from cascadeflow_integrations.replay.wire import openai_stream, words
 

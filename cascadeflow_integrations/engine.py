@@ -134,7 +134,7 @@ class CascadeRun:
                        streaming_mode=opts.mode.value)
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
         chain = agent.models if routing.strategy == "cascade" else [agent.models[-1]]
-        vreq = ValidationRequest(self.messages, opts.tools, routing.complexity)
+        vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice)
         threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
 
         for level, cfg in enumerate(chain):

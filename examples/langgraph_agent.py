@@ -17,7 +17,6 @@ import warnings
 from _replay import Reply, models, openai_stream, replay, say, words
 from langchain_core.messages import AIMessageChunk
 from langchain_core.tools import tool
-
 from langgraph.prebuilt import create_react_agent
 
 from cascadeflow_integrations.langchain import CascadeCallbackHandler, ChatCascade, get_cascade_callback

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from cascadeflow_integrations import ModelConfig
-from cascadeflow_integrations.replay import Reply, ReplayServer
+from cascadeflow_integrations.replay import ReplayServer, Reply
 from cascadeflow_integrations.replay.wire import openai_stream, words
 
 CHEAP = "gpt-4o-mini"
@@ -38,8 +38,8 @@ STANDARD_SCRIPT: list[tuple[str | None, str | None, list[tuple[str, dict[str, An
     ("weather in San Francisco", None, [("get_weather", {"location": "San Francisco, CA"})]),
     ("What is 3 + 4", None, [("my_adder_tool", {"a": 3, "b": 4})]),
     ("What is 1 + 2", "1 + 2 equals 3.", []),
-    ("haikus", "Soft rain on the roof, the garden drinks in silence, green wakes everywhere.\n\n"
-               "Cold moon over snow, a fox crosses the white field, tracks fill before dawn.", []),
+    ("haikus", ("Soft rain on the roof, the garden drinks in silence, green wakes everywhere.\n\n"
+                "Cold moon over snow, a fox crosses the white field, tracks fill before dawn."), []),
     (None, "Hello! How can I help you today?", []),
 ]
 

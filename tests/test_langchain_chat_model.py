@@ -18,7 +18,7 @@ from typing_extensions import TypedDict
 from cascadeflow_integrations.errors import ProviderError
 from cascadeflow_integrations.langchain import ChatCascade
 from cascadeflow_integrations.quality.base import Decision, ValidationRequest, Validator
-from cascadeflow_integrations.replay import Reply, ReplayServer
+from cascadeflow_integrations.replay import ReplayServer, Reply
 from cascadeflow_integrations.replay.wire import error_body
 
 

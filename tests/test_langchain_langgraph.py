@@ -8,11 +8,10 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 from langchain_core.tools import tool
 from langchain_scripts import CHEAP, STRONG, configs, reply, stop_soon
+from langgraph.prebuilt import create_react_agent
 
 from cascadeflow_integrations.langchain import ChatCascade, get_cascade_callback
 from cascadeflow_integrations.replay import ReplayServer
-
-from langgraph.prebuilt import create_react_agent
 
 # still the brief's API; langchain.agents.create_agent (its successor) needs the `langchain` package
 pytestmark = pytest.mark.filterwarnings("ignore:create_react_agent has been moved")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_scripts import OVERRIDE, configs, standard_server
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
-from langchain_scripts import OVERRIDE, configs, standard_server
 
 from cascadeflow_integrations import ModelConfig
 from cascadeflow_integrations.langchain import ChatCascade

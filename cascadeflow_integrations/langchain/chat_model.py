@@ -8,9 +8,9 @@ accepted (released then) or rejected (dropped). The live draft is visible throug
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing
-from typing import Any, Literal, Union, cast
+from typing import Any, Literal, cast
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
@@ -38,7 +38,7 @@ from .messages import to_engine_messages, to_engine_tool_choice
 __all__ = ["ChatCascade"]
 
 #: What the engine stream becomes: message chunks, or (event name, data) to dispatch.
-_Item = Union[ChatGenerationChunk, tuple[str, dict[str, Any]]]
+_Item = ChatGenerationChunk | tuple[str, dict[str, Any]]
 
 _CONTENT_EVENTS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_call_delta"})
 
@@ -214,7 +214,7 @@ class ChatCascade(BaseChatModel):
         config, run_id = _pin_run_id(config)
         manager = CallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose,
                                             config.get("tags"), self.tags, config.get("metadata"), self.metadata)
-        it = super().stream(input, config, stop=stop, **kwargs)
+        it = cast(Generator[AIMessageChunk, None, None], super().stream(input, config, stop=stop, **kwargs))
         try:
             token = current_sink.set(EventSink(manager, run_id))
             try:
@@ -234,7 +234,7 @@ class ChatCascade(BaseChatModel):
         manager = AsyncCallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose,
                                                  config.get("tags"), self.tags, config.get("metadata"),
                                                  self.metadata)
-        it = super().astream(input, config, stop=stop, **kwargs)
+        it = cast(AsyncGenerator[AIMessageChunk, None], super().astream(input, config, stop=stop, **kwargs))
         try:
             token = current_sink.set(EventSink(manager, run_id))
             try:
@@ -301,12 +301,12 @@ class ChatCascade(BaseChatModel):
                 yield item
 
     async def _items(self, messages: list[BaseMessage], stop: list[str] | None,
-                     kwargs: dict[str, Any]) -> AsyncIterator[_Item]:
+                     kwargs: dict[str, Any]) -> AsyncGenerator[_Item, None]:
         agent, options = self._call_options(stop, kwargs)
         events = agent.stream_events(to_engine_messages(messages), **options)
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""
-        async with aclosing(events) as stream:  # type: ignore[type-var]
+        async with aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
             async for ev in stream:
                 kind = ev.type.value
                 data = ev.data

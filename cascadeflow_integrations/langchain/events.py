@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypedDict, Union
+from typing import Any, TypedDict
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler, CallbackManager
@@ -118,8 +118,8 @@ def jsonable(value: Any) -> Any:
 
 # ---- dispatch ----------------------------------------------------------------------------------
 
-Manager = Union[CallbackManager, AsyncCallbackManager]
-RunManager = Union[CallbackManagerForLLMRun, AsyncCallbackManagerForLLMRun]
+Manager = CallbackManager | AsyncCallbackManager
+RunManager = CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ def _one(m: BaseMessage) -> Message:
         return Message(role, _content(m.content), name=m.name)  # type: ignore[arg-type]
     if isinstance(m, FunctionMessage):
         raise ValueError("FunctionMessage (legacy function calling) is not supported: use ToolMessage")
-    raise ValueError(f"unsupported message type {type(m).__name__}")
+    raise TypeError(f"unsupported message type {type(m).__name__}")
 
 
 def _content(content: str | list[Any], assistant: bool = False) -> str | list[dict[str, Any]]:

@@ -104,7 +104,7 @@ def _tool_calls(m: ChatMessage, i: int) -> list[ToolCall]:
         d = raw.model_dump() if hasattr(raw, "model_dump") else raw
         if not isinstance(d, dict):
             raise ValueError(f"message {i} has a tool call of unknown shape {raw!r}")
-        fn = d.get("function") if isinstance(d.get("function"), dict) else d
+        fn: dict[str, Any] = d["function"] if isinstance(d.get("function"), dict) else d
         calls.append(ToolCall(id=d.get("id") or "", name=fn.get("name") or "",
                               arguments=fn.get("arguments", fn.get("args")) or {}))
     return calls

@@ -558,30 +558,72 @@ def memory(url: str, n_streams: int) -> list[dict[str, Any]]:
 
 # ---- profiling --------------------------------------------------------------------------------
 
+_CATEGORIES = [
+    ("our provider: SSE decode + JSON", ("providers/_sse.py",)),
+    ("our provider: chunk -> delta", ("cascadeflow_integrations/providers/",)),
+    ("our engine: events, CascadeRun", ("cascadeflow_integrations/engine.py", "cascadeflow_integrations/streaming.py",
+                                        "cascadeflow_integrations/types.py")),
+    ("our other code (routing, validation, result)", ("cascadeflow_integrations/",)),
+    ("openai / anthropic SDK", ("site-packages/openai/", "site-packages/anthropic/")),
+    ("HTTP transport (httpx2, httpcore2, h11, anyio)", ("site-packages/httpx2/", "site-packages/httpcore2/",
+                                                        "site-packages/h11/", "site-packages/anyio/")),
+    ("asyncio event loop + selectors", ("/asyncio/", "selectors.py")),
+    ("json module", ("/json/",)),
+    ("the benchmark's consumer loop", ("bench/overhead.py",)),
+]
+
+
+def _category(filename: str) -> str:
+    if filename == "~":
+        return "C builtins (dict.get, len, socket recv, ...)"
+    for name, needles in _CATEGORIES:
+        if any(n in filename for n in needles):
+            return name
+    return "other stdlib (contextlib, typing, ...)"
+
+
 def profile_b(url: str, n: int, mode: str = "optimistic", provider: str = "openai") -> str:
+    """cProfile (CPU-time clock, so other load on the machine does not skew it) of the floor, our
+    provider alone and the cascade, summarised as each layer's share of the profiled CPU time.
+    cProfile's own per-call cost inflates absolute numbers several-fold, so only shares are shown;
+    the unprofiled a0 -> p -> b table rows give the absolute split (provider vs engine)."""
     import cProfile
-    import io
     import pstats
 
+    out: list[str] = []
+
     async def go() -> None:
-        run, aclose = make_b(url, mode, provider, label=f"profile-{provider}-{mode}")
-        await run()
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(3):
+        makers = {"floor": lambda: make_a0(url, "httpx2", provider),
+                  "provider alone": lambda: make_prov(url, provider),
+                  f"CascadeAgent {mode}": lambda: make_b(url, mode, provider, label=f"profile-{provider}-{mode}")}
+        for name, make in makers.items():
+            run, aclose = make()
             await run()
-        prof.disable()
-        await aclose()
-        s = io.StringIO()
-        st = pstats.Stats(prof, stream=s)
-        st.sort_stats("tottime").print_stats(30)
-        print(s.getvalue())
-        s2 = io.StringIO()
-        pstats.Stats(prof, stream=s2).sort_stats("cumulative").print_stats(45)
-        print(s2.getvalue())
+            prof = cProfile.Profile(time.process_time)
+            prof.enable()
+            for _ in range(3):
+                await run()
+            prof.disable()
+            if aclose is not None:
+                await aclose()
+            st = pstats.Stats(prof)
+            cats: dict[str, float] = {}
+            total = 0.0
+            for (filename, _line, _func), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+                cats[_category(filename)] = cats.get(_category(filename), 0.0) + tt
+                total += tt
+            chunks = 3 * n
+            out.append(f"- {provider} {name}: " + "; ".join(
+                f"{k} {v / total:.0%}" for k, v in sorted(cats.items(), key=lambda kv: -kv[1]) if v / total >= 0.005))
+            if name.startswith("CascadeAgent"):
+                ours = sorted(((tt, f"{os.path.relpath(fn, ROOT)}:{ln}({fu})") for (fn, ln, fu), (_c, _n, tt, _ct, _cl)
+                               in st.stats.items() if "cascadeflow_integrations" in fn),  # type: ignore[attr-defined]
+                              reverse=True)[:8]
+                out.append("  - our functions by own time (share of the profiled total): " + "; ".join(
+                    f"{f} {tt / total:.1%}" for tt, f in ours if tt / total >= 0.001))
 
     asyncio.run(go())
-    return ""
+    return "\n".join(out)
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -714,14 +756,16 @@ def main() -> None:
     repeats = args.repeats or (3 if args.quick else 7)
     n_streams = args.streams or (100 if args.quick else 1000)
     only = set(args.only.split(",")) if args.only else None
+    load0 = os.getloadavg()[0]
     server = ServerProc(n, args.pace_us)
     try:
         print(f"server pid {server.proc.pid} at {server.url}; {n} chunks, {repeats} repeats", file=sys.stderr)
         cases = asyncio.run(bench(server.url, n, repeats, only))
         mem = [] if args.no_memory else memory(server.url, n_streams)
+        profile = []
         if args.profile:
-            profile_b(server.url, n, "optimistic", "openai")
-            profile_b(server.url, n, "optimistic", "anthropic")
+            profile = [profile_b(server.url, n, "optimistic", "openai"),
+                       profile_b(server.url, n, "optimistic", "anthropic")]
     finally:
         server.stop()
 
@@ -741,10 +785,14 @@ def main() -> None:
     notes = [f"- ({k}) {v}" for k, v in CHECK.notes.items()]
     date = datetime.date.today().isoformat()
     out = "\n".join([
-        f"Measured {date} on {machine()}; {n} one-word chunks per stream, {repeats} repeats (median / min).",
+        f"Measured {date} on {machine()}; {n} one-word chunks per stream, {repeats} repeats (median / min); "
+        f"1-minute load average {load0:.1f} before / {os.getloadavg()[0]:.1f} after the run "
+        f"(other work on the machine makes wall times and the first-chunk times noisier than CPU times).",
         f"Versions: {versions()}.", "", rows, "", "Goals (medians):", *goals, "",
         f"Memory per concurrent stream ({n_streams} streams open at once, each past its first chunk):",
         *(mem_lines or ["- not measured"]), "", "Checks:", *(notes or ["- none"]),
+        *(["", "Profile (cProfile, CPU-time clock, 3 streams each; share of profiled CPU time per layer):", *profile]
+          if profile else []),
     ])
     print(out)
     if not (args.quick or args.no_write or only or args.chunks or args.repeats):

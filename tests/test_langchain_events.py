@@ -213,3 +213,11 @@ async def test_cost_callback_under_concurrency(llm):
     llm.invoke("Capital of France?")  # outside the block: not counted
     assert cb.requests == 11
     assert "Cascade requests: 11" in repr(cb)
+
+
+def test_stream_events_v3_protocol_path(llm):
+    rec = Recorder()
+    stream = llm.stream_events("Explain quicksort", version="v3", config={"callbacks": [rec]})
+    list(stream)
+    assert stream.output.text == "Quicksort averages O(n log n)."
+    check(rec, ESCALATED)

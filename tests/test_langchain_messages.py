@@ -50,7 +50,7 @@ def test_invalid_tool_calls_are_resent():
 
 
 def test_unsupported_messages_raise():
-    with pytest.raises(ValueError, match="ToolMessage"):
+    with pytest.raises(TypeError, match="ToolMessage"):
         to_engine_messages([FunctionMessage("x", name="f")])
     with pytest.raises(ValueError, match="role"):
         to_engine_messages([ChatMessage(role="wizard", content="x")])

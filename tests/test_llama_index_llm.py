@@ -68,8 +68,7 @@ def _shared_server():
 
 @pytest.fixture
 def server(_shared_server):
-    _shared_server._routes.clear()  # no scripted reply leaks from one test into the next
-    _shared_server.stats = Stats()
+    _shared_server.reset()  # no scripted reply leaks from one test into the next
     return _shared_server
 
 

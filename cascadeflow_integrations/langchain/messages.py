@@ -49,7 +49,7 @@ def _one(m: BaseMessage) -> Message:
             raise ValueError(f"ChatMessage role {m.role!r} is not supported: use one of {', '.join(_CHAT_ROLES)}")
         return Message(role, _content(m.content), name=m.name)  # type: ignore[arg-type]
     if isinstance(m, FunctionMessage):
-        raise ValueError("FunctionMessage (legacy function calling) is not supported: use ToolMessage")
+        raise TypeError("FunctionMessage (legacy function calling) is not supported: use ToolMessage")
     raise TypeError(f"unsupported message type {type(m).__name__}")
 
 

@@ -85,6 +85,12 @@ class ReplayServer:
             self._routes.append(_Route(model, reply, match, repeat))
         return self
 
+    def reset(self) -> None:
+        """Drop every queued reply and the statistics (reuse one server across tests)."""
+        with self._lock:
+            self._routes.clear()
+        self.stats = Stats()
+
     def pending(self) -> list[str]:
         """Models whose non-repeating replies were never requested."""
         with self._lock:
@@ -111,7 +117,9 @@ class ReplayServer:
         return self.url + "/v1"
 
     def start(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay-server", daemon=True)
+        # a short poll interval keeps stop() quick (the default 0.5 s adds up across tests)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="replay-server", daemon=True)
         self._thread.start()
         return self
 

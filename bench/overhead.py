@@ -346,14 +346,36 @@ class Case:
     cpu: list[float] = field(default_factory=list)     # s per chunk
     wall: list[float] = field(default_factory=list)    # s per chunk
     ttfc: list[float] = field(default_factory=list)    # s
+    connects: list[int] = field(default_factory=list)  # new TCP connections per call
     error: str | None = None
+
+
+_CONNECTS = [0]
+
+
+def _count_connects() -> None:
+    """Count new TCP connections (every client here connects through loop.create_connection)."""
+    import asyncio.base_events as be
+
+    orig = be.BaseEventLoop.create_connection
+    if getattr(orig, "_bench_counted", False):
+        return
+
+    async def create_connection(self: Any, *a: Any, **k: Any) -> Any:
+        _CONNECTS[0] += 1
+        return await orig(self, *a, **k)
+
+    create_connection._bench_counted = True  # type: ignore[attr-defined]
+    be.BaseEventLoop.create_connection = create_connection  # type: ignore[method-assign]
 
 
 async def _measure(case: Case, n_expected: int) -> None:
     gc.collect()
+    k0 = _CONNECTS[0]
     c0, w0 = time.process_time(), time.perf_counter()
     first, n = await case.run()
     c1, w1 = time.process_time(), time.perf_counter()
+    case.connects.append(_CONNECTS[0] - k0)
     if n != n_expected:
         raise RuntimeError(f"({case.key}) got {n} content chunks, expected {n_expected}")
     case.cpu.append((c1 - c0) / n)
@@ -391,7 +413,7 @@ async def bench(url: str, n: int, repeats: int, only: set[str] | None) -> list[C
             run, aclose = factory(url)
             case = Case(key, label, run, aclose)
             await _measure(case, n)  # warm-up (connections, imports, lazy clients)
-            case.cpu.clear(), case.wall.clear(), case.ttfc.clear()
+            case.cpu.clear(), case.wall.clear(), case.ttfc.clear(), case.connects.clear()
         except Exception as exc:  # noqa: BLE001 - reported in the table
             c = Case(key, label, None, None)  # type: ignore[arg-type]
             c.error = f"{type(exc).__name__}: {exc}"[:300]
@@ -646,12 +668,12 @@ def table(cases: list[Case]) -> tuple[str, list[str]]:
         return c is not None and c.error is None and bool(c.cpu)
 
     rows = ["| | path | CPU µs/chunk (median / min) | × floor (median / min) | wall µs/chunk (median / min) "
-            "| first chunk ms (median / min) | first chunk − floor, ms (median) |",
-            "|---|---|---|---|---|---|---|"]
+            "| first chunk ms (median / min) | first chunk − floor, ms (median) | new TCP connections per call |",
+            "|---|---|---|---|---|---|---|---|"]
     for c in cases:
         floor = by.get("A0") if c.key[0] in "ABP" else by.get("a0")
         if not ok(c):
-            rows.append(f"| {c.key} | {c.label} | not measured: {c.error} | | | | |")
+            rows.append(f"| {c.key} | {c.label} | not measured: {c.error} | | | | | |")
             continue
         ratio = added = ""
         if ok(floor):
@@ -659,7 +681,7 @@ def table(cases: list[Case]) -> tuple[str, list[str]]:
             added = f"{(med(c, 'ttfc') - med(floor, 'ttfc')) * 1e3:+.2f}"
         rows.append(f"| {c.key} | {c.label} | {_us(med(c, 'cpu'))} / {_us(min(c.cpu))} | {ratio} "
                     f"| {_us(med(c, 'wall'))} / {_us(min(c.wall))} | {_ms(med(c, 'ttfc'))} / {_ms(min(c.ttfc))} "
-                    f"| {added} |")
+                    f"| {added} | {sum(c.connects) / len(c.connects):.1f} |")
 
     goals: list[str] = []
 
@@ -695,8 +717,11 @@ def table(cases: list[Case]) -> tuple[str, list[str]]:
 
 
 def versions() -> str:
-    out = []
-    for pkg in ("cascadeflow-integrations", "openai", "anthropic", "httpx", "httpx2", "langchain-core",
+    out: list[str] = []
+    import cascadeflow_integrations
+
+    out.append(f"cascadeflow-integrations {cascadeflow_integrations.__version__} (this tree)")
+    for pkg in ("openai", "anthropic", "httpx", "httpx2", "langchain-core",
                 "langchain-openai", "cascadeflow"):
         try:
             out.append(f"{pkg} {metadata.version(pkg)}")
@@ -760,6 +785,7 @@ def main() -> None:
     server = ServerProc(n, args.pace_us)
     try:
         print(f"server pid {server.proc.pid} at {server.url}; {n} chunks, {repeats} repeats", file=sys.stderr)
+        _count_connects()
         cases = asyncio.run(bench(server.url, n, repeats, only))
         mem = [] if args.no_memory else memory(server.url, n_streams)
         profile = []
@@ -802,16 +828,22 @@ def main() -> None:
 
 METHOD = """\
 `python bench/overhead.py` (`--quick` for a smoke run). A loopback server in its own process
-(`bench/_server.py`, one thread per connection) streams 2,000 one-word chunks in the real OpenAI
-or Anthropic wire format (built by `cascadeflow_integrations.replay.wire`: chunked SSE, one send
-per event, keep-alive, usage at the end). In the client process each repeat measures CPU
+(`bench/_server.py`, asyncio) streams 2,000 one-word chunks in the real OpenAI or Anthropic wire
+format (built by `cascadeflow_integrations.replay.wire`: chunked SSE, one write per event,
+keep-alive, usage at the end). In the client process each repeat measures CPU
 (`time.process_time()`) and wall time (`time.perf_counter()`) around consuming the whole stream,
 divided by the chunk count, and the wall time from the call to the first content chunk. After one
 warm-up call per path, repeats run round-robin over the paths; clients and agents are built once
 and reused. Ratios are to the floor of the same wire format ((a0) for OpenAI, (A0) for Anthropic).
 Cascade paths use 2 models with the default validator, which accepts the draft (checked on the
 first call), so only the draft model is called; in buffered mode the first chunk only arrives after
-the whole draft was validated, so its time to first chunk is the full stream by design.
+the whole draft was validated, so its time to first chunk is the full stream by design (the same
+holds for (e): `ChatCascade` only offers buffered/guarded modes). "new TCP connections per call"
+counts `loop.create_connection` calls during a measured call: 0 means the keep-alive connection was
+reused; 1 means the client dropped the previous connection, so every call pays a new connect (a
+TLS handshake against a real provider). The memory test opens the streams in waves of 50 (each
+wave past its first chunk before the next) and measures RSS (`/proc/self/statm`) and, in a second
+run, tracemalloc, after a warm-up, in a fresh child process per path.
 """
 
 

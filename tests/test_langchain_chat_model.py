@@ -337,3 +337,16 @@ def test_message_history_round_trips_to_the_wire(server):
     assert sent[0] == {"role": "user", "content": [{"type": "text", "text": "Weather?"}], "name": "ann"}
     assert sent[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Oslo"}'}
     assert sent[2] == {"role": "tool", "tool_call_id": "c1", "content": "Sunny in Oslo."}
+
+
+def test_built_from_an_agent_or_with_shared_settings(server):
+    from cascadeflow_integrations import CascadeAgent, ModelConfig
+
+    server.add(CHEAP, reply(CHEAP, "From the agent."))
+    llm = ChatCascade(agent=CascadeAgent(configs(server)), validator=accept)
+    assert llm.invoke("q?").content == "From the agent."
+    bare = [ModelConfig(name=n, base_url=server.openai_url) for n in (CHEAP, STRONG)]
+    shared = ChatCascade(models=bare, api_key="sk-shared", max_retries=0)
+    assert [m.api_key.get_secret_value() for m in shared.cascade_agent.models] == ["sk-shared", "sk-shared"]
+    assert [m.max_retries for m in shared.cascade_agent.models] == [0, 0]
+    assert "sk-shared" not in repr(shared)

@@ -42,7 +42,6 @@ from cascadeflow_integrations.llama_index import (
     to_universal_tools,
 )
 from cascadeflow_integrations.replay import ReplayServer, Reply
-from cascadeflow_integrations.replay.server import Stats
 from cascadeflow_integrations.replay.wire import error_body, openai_stream, words
 
 CHEAP, STRONG = "gpt-4o-mini", "gpt-4o"

@@ -239,7 +239,8 @@ def main() -> None:
     machine = (
         f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
         f"{os.cpu_count()} cores; fragment {FRAGMENT} chars, partial read after each; "
-        f"median of {a.repeats} runs; sizes predicted to exceed {a.budget:.0f} s skipped"
+        f"median of {a.repeats} runs; sizes predicted to exceed {a.budget:.0f} s skipped; "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     table = "\n".join(lines)
     print(table)

@@ -1,8 +1,10 @@
 """Safe arithmetic: find `expr = value` statements in text and check they hold.
 
 No `eval`: a tiny recursive-descent parser over numbers, + - * / ^ and parentheses, in exact
-fractions. Statements whose left side has words between numbers (units) are skipped rather
-than guessed, so a skipped statement never counts as an error.
+fractions. Prose is normalised first: a line is cut into clauses at sentence ends ("= 39. 50 - 39 =
+11" is two statements), word-only parentheticals are dropped ("12 (chicken meal) + 5 * 3 (milk)") and a
+unit word directly after a number and before an operator is dropped ("5 hours/week * 4 weeks = 20").
+Anything still ambiguous is skipped rather than guessed, so a skipped statement never counts as an error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,33 @@ _EQ_SPLIT_RE = re.compile(r"(?<![<>!=])=(?![=>])")
 _HAS_OP_RE = re.compile(r"\d\s?%?\s*(?:[-+*/^×÷·−–]|[xX](?=\s*[\d($]))\s*[\d($]")
 # "20% of 50" is a product; rewritten so the parser needs no words.
 _PERCENT_OF_RE = re.compile(r"(\d\s?%)\s+of\s+(?=\$?\d)")
+# Clause ends: a sentence stop or semicolon followed by space, or ", " before a word. A decimal point
+# or a thousands comma is never followed by a space, so numbers are not cut.
+_CLAUSE_RE = re.compile(r"[.;!?](?=\s)|,\s+(?=[A-Za-z])")
+# "(chicken meal)", "(Collins')": a parenthetical with letters and no digits annotates, it is not arithmetic.
+_WORD_PAREN_RE = re.compile(r"\s*\((?=[^()]*[A-Za-z])[^()\d=]*\)")
+# One or two unit words after a number, directly before an operator or "=": "5 hours/week * 4 weeks =".
+# Operator and multiplier words ("x", "times", "dozen", "half", ...) are never units.
+_NOT_UNIT = (
+    r"(?!(?:[xX×]|times|of|and|or|per|is|are|was|to|from|by|plus|minus|dozens?|hundreds?|thousands?|millions?"
+    r"|billions?|half|halves|thirds?|quarters?|score)\b)"
+)
+_UNIT_RE = re.compile(
+    rf"(?<=[\d%])\s+{_NOT_UNIT}([A-Za-z][A-Za-z'’]*(?:\s+{_NOT_UNIT}[A-Za-z][A-Za-z'’]*)?(?:/[A-Za-z]+)?)"
+    r"(?=\s*(?:[-+*/×÷·−–=]|[xX]\s*[\d$(]))"
+)
+# The unit written after a result: "= 12 inches" (a conversion "12 inches = 1 foot" shows up as two units).
+_RESULT_UNIT_RE = re.compile(r"=\s*\$?\d[\d,]*(?:\.\d+)?\s+([A-Za-z]+(?:/[A-Za-z]+)?)")
+# Units that convert into one another: "1 year / 3 months = 4" and "12 inches = 1 foot" are right, yet
+# read as plain numbers they are not. A statement mixing one of these with another unit is skipped.
+_CONVERTIBLE = frozenset(
+    "second minute hour day week month year decade century inch foot yard mile meter metre centimeter cm mm km "
+    "kilometer ounce oz pound lb gram kg kilogram ton cup pint quart gallon liter litre ml tablespoon teaspoon "
+    "cent penny nickel dime dollar".split()
+)
+_IRREGULAR = {"feet": "foot", "pence": "penny", "lbs": "lb", "cents": "cent", "pennies": "penny"}
+# "5-10 minutes": a hyphenated pair written without spaces, lower first, reads as a range, not a subtraction.
+_RANGE_RE = re.compile(r"^\$?(\d+)-\$?(\d+)$")
 _MAX_TOKENS = 64  # expressions longer than this are not prose arithmetic; skip them
 
 
@@ -184,7 +213,10 @@ def _lhs_expr(segment: str) -> str | None:
     expr = _clean_side(segment[start:])
     before = segment[:start]
     # An expression glued to a word ("total/2", "week * 4", "-x + 3") is partial: skip, never guess.
-    if not expr or (before and (before[-1].isalnum() or before.rstrip()[-1:] in set("*/^+-×÷·−–"))):
+    if not expr or (before and (before[-1].isalnum() or before[-1] in ":/" or before.rstrip()[-1:] in set("*/^+-×÷·−–"))):
+        return None
+    # "3:30 + 2" is a time and "2024-01-15" a date: the tail is a fragment of a larger token.
+    if (m2 := _RANGE_RE.match(expr)) and int(m2.group(1)) < int(m2.group(2)):
         return None
     return expr
 
@@ -197,6 +229,9 @@ def _rhs_expr(segment: str) -> str | None:
     after = segment[m.end() :]
     # "= 3x" or "= 5 apples/day": the value runs into a word; take the leading part only if separated.
     if after[:1].isalnum() and m.group(0)[-1:].isalnum():
+        return None
+    # "= 5:30" (a time) or "= 3/4ths": the value continues past what was read; do not guess.
+    if after[:1] == ":" and after[1:2].isdigit():
         return None
     return expr or None
 
@@ -267,6 +302,41 @@ def check_text(text: str) -> list[Statement]:
         out.append(Statement(m.group(1), m.group(2), lv, rv, holds, rounded))
     body = _PERCENT_OF_RE.sub(r"\1 * ", _ANNOTATION_RE.sub(" ", text))
     for line in body.splitlines():
-        if "=" in line:
-            out.extend(check_line(line))
+        if "=" not in line:
+            continue
+        for clause in _CLAUSE_RE.split(_WORD_PAREN_RE.sub("", line)):
+            if "=" in clause:
+                out.extend(check_line(_strip_units(clause)))
     return out
+
+
+def _unit_key(word: str) -> str:
+    """A unit's singular, lower-case form ("Inches" -> "inch"), good enough to compare units."""
+    w = word.lower().strip("'’")
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("ches", "shes", "xes", "sses")):
+        return w[:-2]
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+
+
+def _strip_units(clause: str) -> str:
+    """The clause with unit words after numbers removed, unless its units convert into one another."""
+    units = [m.group(1) for m in _UNIT_RE.finditer(clause)]
+    if not units:
+        return clause
+    keys: set[str] = set()
+    for u in units + _RESULT_UNIT_RE.findall(clause):
+        keys.add("/".join(_unit_key(w) for w in u.split()[-1].split("/")))
+    # A rate times its denominator cancels: "hours/week * 4 weeks" is in hours.
+    for k in [k for k in keys if "/" in k]:
+        num, _, den = k.partition("/")
+        if den in keys:
+            keys -= {k, den}
+            keys.add(num)
+    parts = {p for k in keys for p in k.split("/")}
+    if len(keys) > 1 and parts & _CONVERTIBLE:
+        return clause  # leave the words in: the statement is then skipped, never guessed
+    return _UNIT_RE.sub("", clause)

@@ -87,6 +87,11 @@ class ToolResult:
         return self.error is not None
 
     @property
+    def success(self) -> bool:
+        """`not is_error` (the seed API's name)."""
+        return self.error is None
+
+    @property
     def content(self) -> str:
         """The text a model sees: the error, the string result, or the result as JSON."""
         if self.error is not None:

@@ -25,14 +25,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from cascadeflow_integrations.tools.json_stream import ProgressiveJSONParser  # noqa: E402
+from cascadeflow_integrations.tools.json_stream import ProgressiveJSONParser
 
 SIZES = [1_000, 10_000, 100_000, 1_000_000]
 FRAGMENT = 8
-WORDS = (
-    "the quick brown fox jumps over lazy dog weather forecast paris tokyo invoice customer order "
-    "shipping refund delayed package café naïve résumé 東京 données ünïcødé"
-).split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "weather", "forecast", "paris", "tokyo", "invoice", "customer", "order", "shipping", "refund", "delayed", "package", "café", "naïve", "résumé", "東京", "données", "ünïcødé"]
 
 
 def make_args(target: int, seed: int = 7) -> str:

@@ -282,3 +282,18 @@ def test_api_key_never_in_repr():
     cfg = ModelConfig(name="gpt-4o", provider="openai", api_key="sk-supersecretvalue123456")
     assert "supersecret" not in repr(cfg) and "supersecret" not in str(cfg)
     assert "supersecret" not in repr(CascadeAgent([cfg]))
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_consecutive_calls_reuse_the_connection(server, provider):
+    from cascadeflow_integrations.replay.wire import anthropic_stream
+
+    for _ in range(3):
+        events_ = (openai_stream(STRONG, words("ok then")) if provider == "openai"
+                   else anthropic_stream(STRONG, words("ok then")))
+        server.add(STRONG, Reply(events=events_))
+    a = CascadeAgent([model(server, STRONG, provider=provider)])
+    for _ in range(3):
+        assert (await a.run("q?")).content == "ok then"
+    # The stream is read to the end of the body, so the pooled connection is reused.
+    assert len(server.stats.peers) == 3 and len(set(server.stats.peers)) == 1

@@ -11,13 +11,14 @@ import functools
 import inspect
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 from ..config import API_KEY_ENV, ModelConfig
 from ._errors import missing_key_error
 
-__all__ = ["KEYLESS_PROVIDERS", "ClientCache", "accepted_params", "resolve_key", "split_params"]
+__all__ = ["KEYLESS_PROVIDERS", "ClientCache", "accepted_params", "raw_post", "resolve_key", "split_params"]
 
 log = logging.getLogger("cascadeflow_integrations.providers")
 
@@ -98,3 +99,26 @@ def split_params(method: Callable[..., Any], body: dict[str, Any]) -> dict[str, 
     if extra:
         kwargs["extra_body"] = extra
     return kwargs
+
+
+#: The Stainless SDKs' request option for "return the raw, unread response" (what their
+#: `with_streaming_response` wrappers set); shared by openai and groq, old and new majors.
+_RAW_STREAM = {"headers": {"X-Stainless-Raw-Response": "stream"}}
+
+
+@asynccontextmanager
+async def raw_post(client: Any, path: str, body: dict[str, Any]) -> AsyncIterator[Any]:
+    """POST `body` through the SDK client's public `post` and yield the unread response.
+
+    The client still authenticates, retries before the first byte, applies timeouts and raises
+    status errors; unlike `create()`, it sends the body as given, skipping a per-call parameter
+    transformation that costs about a millisecond before the request leaves.
+    """
+    extra = body.pop("extra_body", None)
+    if isinstance(extra, dict):
+        body.update(extra)
+    resp = await client.post(path, cast_to=object, body=body, stream=True, options=_RAW_STREAM)
+    try:
+        yield resp
+    finally:
+        await resp.close()

@@ -121,6 +121,10 @@ class AnthropicProvider(Provider):
             async with messages_api.with_streaming_response.create(**kwargs) as resp:
                 started = True
                 async for chunk in resp.http_response.aiter_bytes():
+                    if done:
+                        # Read to the end of the body (it ends right after the end marker) so the
+                        # connection goes back to the pool instead of being dropped.
+                        continue
                     for _event, data in decoder.feed(chunk):
                         obj = loads(data)
                         kind = obj.get("type")
@@ -164,8 +168,6 @@ class AnthropicProvider(Provider):
                         elif kind == "error":
                             raise self._stream_error(obj)
                         # ping and unknown event types are ignored
-                    if done:
-                        break
                 else:
                     for _event, data in decoder.flush():
                         obj = loads(data)

@@ -22,6 +22,7 @@ class GroqProvider(OpenAIProvider):
     supports_logprobs = False
     tool_format = ToolCallFormat.GROQ
     _usage_in_x_groq = True
+    _path = "/openai/v1/chat/completions"
 
     def _make_client(self, **kwargs: Any) -> Any:
         import groq

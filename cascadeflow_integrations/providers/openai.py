@@ -26,7 +26,7 @@ from ..types import (
     Usage,
     UsageDelta,
 )
-from ._client import ClientCache, split_params
+from ._client import ClientCache, raw_post, split_params
 from ._convert import openai_messages, openai_tool_choice, openai_tools
 from ._errors import classify_exception, is_sdk_or_transport_error, stream_error, truncated_stream_error
 from ._sse import DONE, SSEDecoder, loads
@@ -73,6 +73,8 @@ class OpenAIProvider(Provider):
     tool_format = ToolCallFormat.OPENAI
     #: Groq reports usage on the finish chunk, sometimes only under `x_groq.usage`
     _usage_in_x_groq = False
+    #: chat completions, relative to the client's base URL
+    _path = "/chat/completions"
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -135,8 +137,8 @@ class OpenAIProvider(Provider):
     # ---- streaming -----------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
-        completions = self._completions()  # raises AuthenticationError before any network call
-        kwargs = split_params(type(completions).create, self._body(request, stream=True))
+        client = self._clients.get()  # raises AuthenticationError before any network call
+        body = self._body(request, stream=True)
         provider, model, x_groq = self.config.provider, self.config.name, self._usage_in_x_groq
         want_logprobs = request.logprobs
         decoder = SSEDecoder()
@@ -146,9 +148,13 @@ class OpenAIProvider(Provider):
         finish: str | None = None
         done = False
         try:
-            async with completions.with_streaming_response.create(**kwargs) as resp:
+            async with raw_post(client, self._path, body) as resp:
                 started = True
                 async for chunk in resp.http_response.aiter_bytes():
+                    if done:
+                        # Read to the end of the body (it ends right after the end marker) so the
+                        # connection goes back to the pool instead of being dropped.
+                        continue
                     for _event, data in decoder.feed(chunk):
                         if data == DONE:
                             done = True
@@ -191,8 +197,6 @@ class OpenAIProvider(Provider):
                             usage = xg.get("usage") if xg else None
                         if usage:
                             yield UsageDelta(_usage(usage))
-                    if done:
-                        break
                 else:
                     for _event, data in decoder.flush():
                         if data == DONE:

@@ -327,15 +327,18 @@ def _strip_units(clause: str) -> str:
     units = [m.group(1) for m in _UNIT_RE.finditer(clause)]
     if not units:
         return clause
-    keys: set[str] = set()
-    for u in units + _RESULT_UNIT_RE.findall(clause):
-        keys.add("/".join(_unit_key(w) for w in u.split()[-1].split("/")))
-    # A rate times its denominator cancels: "hours/week * 4 weeks" is in hours.
+
+    def key(u: str) -> str:
+        return "/".join(_unit_key(w) for w in u.split()[-1].split("/"))
+
+    keys = {key(u) for u in units}
+    # A rate and its denominator on the same side cancel: "5 hours/week * 4 weeks" is in hours.
     for k in [k for k in keys if "/" in k]:
         num, _, den = k.partition("/")
         if den in keys:
             keys -= {k, den}
             keys.add(num)
+    keys |= {key(u) for u in _RESULT_UNIT_RE.findall(clause)}
     parts = {p for k in keys for p in k.split("/")}
     if len(keys) > 1 and parts & _CONVERTIBLE:
         return clause  # leave the words in: the statement is then skipped, never guessed

@@ -57,8 +57,10 @@ class Stats:
     requests: list[dict[str, Any]] = field(default_factory=list)
     completed: int = 0
     disconnected: int = 0
-    #: per request: monotonic time the client went away early (None when it read to the end)
+    #: monotonic times at which a client went away before the end of a stream
     disconnect_times: list[float] = field(default_factory=list)
+    #: the client address of each request (one entry per request; repeats mean a reused connection)
+    peers: list[tuple[str, int]] = field(default_factory=list)
 
 
 class ReplayServer:
@@ -137,6 +139,9 @@ class ReplayServer:
 def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Each SSE event is its own small write: without this, Nagle's algorithm and delayed ACKs
+        # add ~40 ms stalls that no real provider has.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             logger.debug("replay: " + format, *args)
@@ -149,6 +154,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = {}
             server.stats.requests.append(body)
+            server.stats.peers.append(self.client_address[:2])
             model = str(body.get("model", ""))
             reply = server._take(model, raw)
             if reply is None:

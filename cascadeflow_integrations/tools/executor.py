@@ -103,7 +103,7 @@ class ToolResult:
     def to_message(self, fmt: ToolCallFormat = ToolCallFormat.OPENAI) -> dict[str, Any]:
         """A message feeding the result back to a model (OpenAI-style `role: tool` by default)."""
         if fmt is ToolCallFormat.ANTHROPIC:
-            block = {"type": "tool_result", "tool_use_id": self.call_id, "content": self.content}
+            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": self.call_id, "content": self.content}
             if self.is_error:
                 block["is_error"] = True
             return {"role": "user", "content": [block]}
@@ -157,7 +157,7 @@ class ToolExecutor:
         scope: anyio.CancelScope | None = None
         try:
             with anyio.fail_after(timeout) as scope:
-                if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+                if _is_async(fn):
                     out = await fn(**kwargs)
                 else:
                     # Blocking work runs in a thread; on timeout the thread is abandoned, not killed.
@@ -186,6 +186,11 @@ class ToolExecutor:
             for i, call in enumerate(calls):
                 tg.start_soon(one, i, call)
         return [r for r in results if r is not None]
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    """An async function, or an object whose __call__ is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))  # noqa: B004
 
 
 class _ToolFailure(Exception):

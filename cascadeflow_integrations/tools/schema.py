@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-ToolChoice = Union[None, Literal["auto", "required", "none"], dict[str, str]]
+ToolChoice = Union[None, Literal["auto", "required", "none"], dict[str, str]]  # noqa: UP007 (3.10 runtime alias)
 
 
 @runtime_checkable
@@ -279,8 +279,8 @@ _OTHER_SECTION = re.compile(r"^(Returns?|Yields?|Raises|Examples?|Notes?|See Als
 def _param_docs(doc: str) -> dict[str, str]:
     """Parameter descriptions from Google, NumPy or Sphinx style docstrings."""
     out: dict[str, str] = {}
-    for m in re.finditer(r":param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.+?)(?=\n\s*:|\n\s*\n|\Z)", doc, re.S):
-        out[m.group(1)] = " ".join(m.group(2).split())
+    for sm in re.finditer(r":param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.+?)(?=\n\s*:|\n\s*\n|\Z)", doc, re.DOTALL):
+        out[sm.group(1)] = " ".join(sm.group(2).split())
     lines = doc.splitlines()
     i = 0
     while i < len(lines):
@@ -321,6 +321,14 @@ def _param_docs(doc: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------- tool choice
 
 
+_MODES: dict[str, Literal["auto", "required", "none"]] = {
+    "auto": "auto",
+    "required": "required",
+    "none": "none",
+    "any": "required",  # Anthropic's name for "required"
+}
+
+
 def normalize_tool_choice(tool_choice: Any, tools: Sequence[Any] | None) -> ToolChoice:
     """`None | "auto" | "required" | "none" | {"name": str}` from any provider's tool_choice form."""
     if tool_choice is None:
@@ -335,13 +343,13 @@ def normalize_tool_choice(tool_choice: Any, tools: Sequence[Any] | None) -> Tool
     name: Any = None
     if isinstance(tool_choice, str):
         mode = tool_choice.strip().lower()
-        if mode in ("auto", "required", "none", "any"):
-            return "required" if mode == "any" else mode  # type: ignore[return-value]
+        if mode in _MODES:
+            return _MODES[mode]
         name = tool_choice
     elif isinstance(tool_choice, Mapping):
         kind = tool_choice.get("type")
-        if kind in ("auto", "required", "none", "any"):
-            return "required" if kind == "any" else kind  # type: ignore[return-value]
+        if isinstance(kind, str) and kind in _MODES:
+            return _MODES[kind]
         if kind == "function" and isinstance(tool_choice.get("function"), Mapping):
             name = tool_choice["function"].get("name")
         elif kind in ("function", "tool", None):
@@ -398,7 +406,7 @@ def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
 
 
 def validate_tool_call(call: ToolCall, tools_by_name: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Problems with a tool call, human-readable; an empty list means valid.
+    """Problems with a tool call, human-readable (without the tool name); an empty list means valid.
 
     `tools_by_name` maps a name to its universal tool dict (or to its parameters schema).
     """
@@ -407,10 +415,10 @@ def validate_tool_call(call: ToolCall, tools_by_name: Mapping[str, Mapping[str, 
         avail = ", ".join(tools_by_name) or "(none)"
         return [f"unknown tool {call.name!r}; available tools: {avail}"]
     if call.parse_error:
-        return [f"{call.name}: {call.parse_error}"]
+        return [call.parse_error]
     schema = _params_of(tool)
     errors = sorted(_validator(schema).iter_errors(call.arguments), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{call.name}: {_path(e.absolute_path)}: {e.message}" for e in errors]
+    return [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
 
 
 def _path(parts: Sequence[Any]) -> str:
@@ -433,8 +441,8 @@ def partial_arguments_violation(name: str, partial_obj: Any, tool_schema: Mappin
     Cost is linear in the size of `partial_obj`.
     """
     schema = _params_of(tool_schema)
-    reason = _partial_check(partial_obj, schema, schema, "arguments", 0)
-    return f"{name}: {reason}" if reason else None
+    # `name` is accepted for symmetry with validate_tool_call; callers prefix it to the reason.
+    return _partial_check(partial_obj, schema, schema, "arguments", 0)
 
 
 _JSON_TYPES: dict[type, tuple[str, ...]] = {

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 import pytest
 
-from cascadeflow_integrations.quality.calibrate import calibrate, main, to_items
+from cascadeflow_integrations.quality import COMPLEXITIES, Thresholds
+from cascadeflow_integrations.quality.calibrate import (
+    Item,
+    bootstrap_quality_lower,
+    calibrate,
+    calibrate_scored,
+    choose_threshold_robust,
+    classify_items,
+    main,
+    to_items,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "calibration_small.csv"
 
@@ -60,3 +71,85 @@ def test_cli_prints_curve(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(FIXTURE), "--target", "0.9"]) == 0
     out = capsys.readouterr().out
     assert "threshold  quality  escalated  cost" in out and "chosen threshold" in out
+
+
+def _synthetic(n: int = 400, seed: int = 1) -> tuple[list[Item], list[float]]:
+    # Scores carry signal: a wrong draft scores lower on average; two levels with different error rates.
+    rnd = random.Random(seed)
+    items, scores = [], []
+    for i in range(n):
+        level = "simple" if i % 3 else "moderate"
+        right = rnd.random() < (0.8 if level == "simple" else 0.6)
+        items.append(Item(f"q{i}", "d", float(right), 1.0, 0.01, 1.0, complexity=level))
+        scores.append(round(min(1.0, max(0.0, rnd.gauss(0.8 if right else 0.55, 0.15))), 3))
+    return items, scores
+
+
+def test_bootstrap_is_more_conservative_than_point_estimate() -> None:
+    items, scores = _synthetic()
+    point_res = calibrate_scored(items, scores, 0.95, method="point")
+    boot = calibrate_scored(items, scores, 0.95, method="bootstrap", confidence=0.9, n_boot=300)
+    assert boot.threshold >= point_res.threshold
+    assert boot.fit.quality_share >= point_res.fit.quality_share
+    assert boot.fit_quality_lower >= 0.95 or boot.threshold > 1.0
+    # The lower bound is below the point estimate it protects.
+    assert boot.fit_quality_lower <= boot.fit.quality_share + 1e-9
+    assert boot.method == "bootstrap" and boot.to_dict()["confidence"] == 0.9
+
+
+def test_bootstrap_numpy_and_pure_python_agree_closely() -> None:
+    items, scores = _synthetic()
+    cands = [0.0, 0.5, 0.6, 0.7, 0.8]
+    a = bootstrap_quality_lower(items, scores, cands, 0.8, n_boot=400, use_numpy=True)
+    b = bootstrap_quality_lower(items, scores, cands, 0.8, n_boot=400, use_numpy=False)
+    # Different random streams: the same bound up to resampling noise.
+    assert all(abs(x - y) < 0.03 for x, y in zip(a, b))
+    assert all(0.0 <= x <= 1.5 for x in a)
+    t, lower = choose_threshold_robust(items, scores, 0.95, 0.8, n_boot=200, use_numpy=False)
+    assert lower >= 0.95 or t > 1.0
+
+
+def test_unreachable_target_escalates_all_and_says_so() -> None:
+    items, scores = _synthetic(60)
+    res = calibrate_scored(items, scores, 1.001, method="bootstrap", confidence=0.95, n_boot=200)
+    assert res.threshold > 1.0 and res.escalate_all and "route those levels direct" in res.notes[-1]
+    assert res.heldout.escalation_share == 1.0
+    assert all(v == 1.0 for v in res.thresholds.to_dict().values())
+
+
+def test_per_complexity_thresholds() -> None:
+    items, scores = _synthetic()
+    res = calibrate_scored(items, scores, 0.95, per_complexity=True, min_level_records=50, n_boot=300)
+    assert set(res.per_level) == {"simple", "moderate"}
+    assert res.level_counts["simple"] + res.level_counts["moderate"] == res.n_fit
+    d = res.thresholds.to_dict()
+    assert set(d) == set(COMPLEXITIES)
+    assert d["simple"] == pytest.approx(min(1.0, res.per_level["simple"]))
+    # Levels without enough records keep the global threshold.
+    assert d["hard"] == pytest.approx(min(1.0, res.threshold))
+    # Starting from the global threshold, the per-level fit is never costlier on the fit split.
+    glob = calibrate_scored(items, scores, 0.95, n_boot=300)
+    assert res.fit.cost_share <= glob.fit.cost_share + 1e-9
+    assert Thresholds().override(d) == res.thresholds
+    # Too few records everywhere: the global threshold for every level.
+    small = calibrate_scored(items, scores, 0.95, per_complexity=True, min_level_records=10_000, n_boot=100)
+    assert small.per_level == {} and len(set(small.thresholds.to_dict().values())) == 1
+
+
+def test_per_complexity_uses_the_router_when_records_have_none() -> None:
+    items = [Item("hi", "hello", 1.0, 1.0, 0.0, 1.0), Item("What is 12 * 7 + 3? Calculate it.", "87", 1.0, 1.0, 0.0, 1.0)]
+    assert classify_items(items)[0] == "trivial"
+
+
+def test_cli_per_complexity(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(FIXTURE), "--target", "0.9", "--per-complexity", "--min-level-records", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "per complexity" in out and "quality_threshold=" in out
+
+
+def test_bad_method_and_confidence() -> None:
+    items, scores = _synthetic(20)
+    with pytest.raises(ValueError, match="method"):
+        calibrate_scored(items, scores, method="magic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="confidence"):
+        calibrate_scored(items, scores, confidence=1.0)

@@ -297,3 +297,35 @@ async def test_consecutive_calls_reuse_the_connection(server, provider):
         assert (await a.run("q?")).content == "ok then"
     # The stream is read to the end of the body, so the pooled connection is reused.
     assert len(server.stats.peers) == 3 and len(set(server.stats.peers)) == 1
+
+
+async def test_thresholds_are_overridable_per_agent_and_per_call(server):
+    for _ in range(3):
+        say(server, CHEAP, "The capital of France is Paris.")
+    a = CascadeAgent([model(server, CHEAP), model(server, STRONG)], quality_threshold={"trivial": 0.11,
+                                                                                       "simple": 0.12})
+    ev = [e async for e in a.stream_events("What is the capital of France?", complexity_hint="simple")]
+    assert next(e for e in ev if e.type is StreamEventType.DRAFT_DECISION).data["threshold"] == 0.12
+    ev = [e async for e in a.stream_events("What is the capital of France?", complexity_hint="simple",
+                                           quality_threshold=0.33)]
+    assert next(e for e in ev if e.type is StreamEventType.DRAFT_DECISION).data["threshold"] == 0.33
+    ev = [e async for e in a.stream_events("What is the capital of France?", complexity_hint="simple",
+                                           quality_threshold={"simple": 0.44})]
+    assert next(e for e in ev if e.type is StreamEventType.DRAFT_DECISION).data["threshold"] == 0.44
+
+
+async def test_judge_validator_calls_its_model_and_its_cost_is_counted(server):
+    from cascadeflow_integrations.quality import JudgeValidator
+    from cascadeflow_integrations.replay.wire import openai_body
+
+    say(server, CHEAP, "The capital of Australia is Sydney.", usage=(15, 8))
+    server.add("judge-model", Reply(body=openai_body("judge-model", "VERDICT: INCORRECT\nGRADE: 2", usage=(60, 6))))
+    say(server, STRONG, "The capital of Australia is Canberra.", usage=(15, 8))
+    judge = JudgeValidator(model=model(server, "judge-model", cost=0.001))
+    a = CascadeAgent([model(server, CHEAP, cost=0.0001), model(server, STRONG, cost=0.01)], validator=judge)
+    r = await a.run("What is the capital of Australia?")
+    assert r.content == "The capital of Australia is Canberra." and not r.draft_accepted
+    assert r.validator_cost == pytest.approx(66 * 0.001 / 1000)
+    assert r.total_cost == pytest.approx((23 * 0.0001 + 23 * 0.01 + 66 * 0.001) / 1000)
+    judged = server.stats.requests[1]
+    assert judged["model"] == "judge-model" and "Sydney" in str(judged["messages"])

@@ -176,9 +176,14 @@ def table(label: str, methods: list[MethodResult], target: float, extra: str) ->
     lines += ["", extra, "", f"#### {label}: best held-out quality share at a cost share ≤ level (trade-off curve)", ""]
     lines.append("| method | " + " | ".join(f"≤{lvl:.0%}" for lvl in COST_LEVELS) + " |")
     lines.append("|---|" + "---|" * len(COST_LEVELS))
+    seen: list[dict[float, Point | None]] = []
     for m in methods:
+        if m.curve in seen:
+            continue  # same scores, same curve: the threshold choice does not change the sweep
+        seen.append(m.curve)
         cells = [f"{p.quality_share:.1%}" if p else "—" for p in (m.curve[lvl] for lvl in COST_LEVELS)]
-        lines.append(f"| {m.name} | " + " | ".join(cells) + " |")
+        name = m.name.split(",")[0] + (" (default_validator)" if m.name.startswith("ours") else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

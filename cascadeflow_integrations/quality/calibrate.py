@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DRAFT_PRICE = PRICES_PER_M[CHEAP_MODEL]
 DEFAULT_STRONG_PRICE = PRICES_PER_M[STRONG_MODEL]
-#: Above every score: the threshold that escalates every draft.
-ESCALATE_ALL = 1.01
+#: Above every score (validator scores are in [0, 1], but callers may sweep any score): escalate every draft.
+ESCALATE_ALL = float("inf")
 Method = Literal["bootstrap", "point"]
 
 
@@ -345,8 +345,9 @@ def _allocate(
     pos = {g: len(res.thresholds[g]) - 1 for g in groups}  # escalate all: always feasible
     if start:
         for g in groups:
-            t = start.get(g, ESCALATE_ALL)
-            pos[g] = min(range(len(res.thresholds[g])), key=lambda j: abs(res.thresholds[g][j] - t))
+            t, ths = start.get(g, ESCALATE_ALL), res.thresholds[g]
+            # The smallest candidate >= t accepts exactly the drafts t accepts.
+            pos[g] = next((j for j, v in enumerate(ths) if v >= t), len(ths) - 1)
     chosen = {g: res.prefix[g][pos[g]] for g in groups}
     lower = 1.0
     for _ in range(4):

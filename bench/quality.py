@@ -95,7 +95,7 @@ def run_method(
     _, test_i = split_items(len(items), 0.5, 0)
     test, ts = [items[i] for i in test_i], [scores[i] for i in test_i]
     res = calibrate_scored(items, scores, target, method=method, per_complexity=per_complexity)  # type: ignore[arg-type]
-    t = float("inf") if res.threshold > 1.0 else res.threshold  # escalate-everything: keep it explicit
+    t = res.threshold  # inf = escalate everything, shown as such
     if per_complexity and res.per_level:
         shown = ", ".join(f"{c} {v:.3f}" for c, v in res.per_level.items())
         note = f"{shown}; others {t:.3f}"
@@ -187,7 +187,7 @@ def table(label: str, methods: list[MethodResult], target: float, extra: str) ->
     return "\n".join(lines)
 
 
-def reading(label: str, methods: list[MethodResult], target: float) -> str:
+def reading(label: str, methods: list[MethodResult], target: float, breakdown: str = "") -> str:
     """Plain-language summary against the goal (>= target quality at <= 50% cost on held-out data)."""
     boot, pt, per, ref = methods[0], methods[1], methods[2], methods[4]
     at50 = boot.curve[0.5]
@@ -211,12 +211,41 @@ def reading(label: str, methods: list[MethodResult], target: float) -> str:
     )
     if label.startswith("MT-Bench"):
         text += (
-            " On open-ended MT-Bench answers the free lexical validator gives no useful signal (expected: it "
-            "checks arithmetic, refusals, truncation and structure, not the quality of an essay); the fitted "
-            "thresholds accept nearly everything and its curve is noise on 40 held-out questions. For such "
-            "traffic use the opt-in `JudgeValidator` (a model grading the draft), which costs a model call per draft."
+            " Do not read the MT-Bench numbers as a win: on open-ended answers the free lexical validator gives no "
+            "useful signal, as expected (it checks arithmetic, refusals, truncation and structure, not the quality "
+            "of an essay). Its held-out curve is flat (the same quality at every budget: no threshold ranks the "
+            "answers), there are 40 held-out questions, and the escalations land by category as follows "
+            "(escalated / drafts worse than GPT-4's, of n, at the default method's threshold): " + breakdown + ". "
+            "For open-ended traffic use the opt-in `JudgeValidator` (a model grades the draft; one model call per draft)."
         )
     return text
+
+
+def confidence_table(items: Sequence[Item], scores: Sequence[float], target: float) -> str:
+    """How the bootstrap confidence moves the fitted threshold (fit-half numbers decide; held-out is shown)."""
+    lines = [
+        "| confidence | threshold | fit quality | fit cost | held-out quality | held-out cost |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in (0.5, 0.7, 0.8, 0.9):
+        r = calibrate_scored(items, scores, target, confidence=c)
+        t = "escalate all" if r.threshold == float("inf") else f"{r.threshold:.3f}"
+        lines.append(
+            f"| {c:.0%} | {t} | {r.fit.quality_share:.1%} | {r.fit.cost_share:.1%} | "
+            f"{r.heldout.quality_share:.1%} | {r.heldout.cost_share:.1%} |"
+        )
+    return "Bootstrap confidence, ours on GSM8K:\n\n" + "\n".join(lines)
+
+
+def category_breakdown(items: Sequence[Item], scores: Sequence[float], threshold: float) -> str:
+    _, test_i = split_items(len(items), 0.5, 0)
+    cats: dict[str, list[int]] = {}
+    for i in test_i:
+        c = cats.setdefault(items[i].category or "?", [0, 0, 0])
+        c[0] += 1
+        c[1] += scores[i] < threshold
+        c[2] += items[i].draft_quality < items[i].strong_quality
+    return ", ".join(f"{k} {e}/{w} of {n}" for k, (n, e, w) in sorted(cats.items()))
 
 
 def router_latency(prompts: list[str], words: int = 5000, runs: int = 300) -> tuple[float, float]:
@@ -246,13 +275,17 @@ def validator_latency(items: Sequence[Item], score: Callable[[Sequence[Item]], o
 
 
 def replace_section(readme: str, body: str) -> None:
+    """Replace the `## Quality` section in place (other sections and their order are left alone)."""
     old = open(readme, encoding="utf-8").read() if os.path.exists(readme) else "# Benchmarks\n"
     start = old.find("\n## Quality")
-    if start >= 0:
+    if start < 0:
+        new = old.rstrip() + "\n\n" + body.rstrip() + "\n"
+    else:
         nxt = old.find("\n## ", start + 1)
-        old = old[:start] + (old[nxt:] if nxt >= 0 else "")
+        rest = old[nxt:] if nxt >= 0 else ""
+        new = old[:start].rstrip() + "\n\n" + body.rstrip() + "\n" + (rest if rest else "")
     with open(readme, "w", encoding="utf-8") as f:
-        f.write(old.rstrip() + "\n\n" + body.rstrip() + "\n")
+        f.write(new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         methods, extra = evaluate_dataset(label, items, args.target, ours)
         ref_ms = (time.perf_counter() - t0) / len(items) * 1000 / 2  # reference_scores validates twice per item
         extra += f" Validation time per draft: ours {ours_ms:.2f} ms, cascadeflow ≈{ref_ms:.1f} ms."
-        out.append(table(label, methods, args.target, extra) + "\n\n" + reading(label, methods, args.target))
+        breakdown = category_breakdown(items, ours, methods[0].threshold)
+        if label.startswith("GSM8K"):
+            extra += "\n\n" + confidence_table(items, ours, args.target)
+        out.append(table(label, methods, args.target, extra) + "\n\n" + reading(label, methods, args.target, breakdown))
     med, p95 = router_latency([r["prompt"] for r in gsm])
     (mi, mo), (si, so) = PRICES_PER_M.values()
     body = f"""## Quality
@@ -288,12 +324,27 @@ Accept/escalate decisions on recorded drafts (RouteLLM eval outputs), `bench/qua
   escalated) / always-GPT-4 cost. Prices per 1M tokens: Mixtral ${mi}/${mo} (Together/Anyscale list), GPT-4-1106
   ${si}/${so}. **Token counts are estimated as characters / 4** for the question (input; the few-shot preamble
   the models actually saw is not in the data) and for each answer (output).
-* Split: seed 0, 50/50. Each method's threshold is chosen on the fit half (cheapest reaching the target); the
-  curve tables sweep all thresholds on the held-out half (descriptive, not a fitted result).
+* Split: seed 0, 50/50. Thresholds are chosen on the fit half only, by `calibrate()`: **bootstrap** (default) =
+  the cheapest threshold whose 70% bootstrap lower bound of the fit quality share reaches the target (1000
+  resamples); **point estimate** (the previous method) = the cheapest whose fit quality share reaches it, which
+  overfits: it picks the threshold whose fit quality came out luckily high. **Per complexity** = one threshold per
+  level as `Router().route()` classifies the prompt (levels with < 50 fit records keep the global threshold),
+  fitted jointly under the same bootstrap bound. The curve tables sweep all thresholds on the held-out half
+  (descriptive, chosen with hindsight, not a fitted result). Held-out numbers are what to judge by.
+* Oracle: knows every label; at a threshold it escalates exactly the drafts worse than GPT-4's; under a cost
+  budget it escalates the largest quality loss per unit of GPT-4 cost first (judge scores are graded, so some
+  worse drafts matter more than others). It is not fitted.
 * cascadeflow 1.2.0: score = `ProductionConfidenceEstimator("together").estimate(draft, query).final_confidence`
   (no logprobs in the data), and -1 when `QualityValidator(QualityConfig.for_cascade()).validate(...)` fails
   on its non-confidence checks; sweeping that confidence is the most favourable reading of the reference.
-* The default validator's penalties and the `moderate` threshold were tuned on the GSM8K fit half only.
+* The default validator's penalties, the prose-arithmetic parsing and the fractional-"how many" penalty were
+  developed on the GSM8K fit half only; the shipped `moderate` threshold (0.801) is the bootstrap result above.
+  The confidence 70% was set from the fit half alone: at 80% the fit-half cost already exceeds 60%, at 90% no
+  threshold reaches the target (escalate everything), because the validator's quality share plateaus at ~96%
+  above threshold 0.8 on the fit half.
+* Prose arithmetic (`arith.py` now checks spaced statements split at sentence ends, with unit words and word-only
+  parentheticals dropped): drafts with a failing step, measured when the change was made, fit half: right
+  drafts 1 → 1, wrong drafts 40 → 43; held-out: right 7 → 7, wrong 53 → 55 (no new false flags).
 
 {chr(10).join(o + chr(10) for o in out)}
 #### Router latency

@@ -69,7 +69,7 @@ class CallOptions:
 
 
 class _ToolState:
-    __slots__ = ("index", "id", "name", "parts", "parser", "started", "done", "error", "size", "next_check")
+    __slots__ = ("index", "id", "name", "parts", "parser", "started", "call", "error", "size", "next_check")
 
     def __init__(self, index: int, parser: Any) -> None:
         self.index = index
@@ -78,7 +78,7 @@ class _ToolState:
         self.parts: list[str] = []
         self.parser = parser
         self.started = False
-        self.done = False
+        self.call: ToolCall | None = None  # set when the call completes
         self.error: str | None = None
         self.size = 0
         self.next_check = 0
@@ -114,11 +114,6 @@ class CascadeRun:
 
     def _ev(self, kind: str, content: str = "", **data: Any) -> Event:
         return self._E(type=getattr(self._T, kind), content=content, data=data)
-
-    def _remaining(self) -> float | None:
-        if self._deadline is None:
-            return None
-        return self._deadline - time.perf_counter()
 
     # ---- the run ---------------------------------------------------------------------------
 
@@ -179,7 +174,7 @@ class CascadeRun:
                     yield self._ev("ERROR", str(error), error=error, model=cfg.name, phase=phase,
                                    provider=cfg.provider, partial_content=draft.text)
                     return
-                self._finish(draft, attempt, cfg, accepted=routing.strategy == "direct" or level == 0)
+                self._finish(draft, attempt, cfg, accepted=False)
                 yield self._ev("COMPLETE", result=res)
                 return
 
@@ -334,7 +329,7 @@ class CascadeRun:
             # Filled even when the stream fails or is aborted: the ERROR event carries what was shown.
             attempt.latency_ms = (time.perf_counter() - t_start) * 1000
             draft.text = "".join(text_parts)
-            draft.tool_calls = [ToolCall(id=s.id, name=s.name, arguments="".join(s.parts))
+            draft.tool_calls = [s.call or ToolCall(id=s.id, name=s.name, arguments="".join(s.parts))
                                 for s in sorted(tools.values(), key=lambda s: s.index)]
             draft.finish_reason = attempt.finish_reason
             draft.logprobs = logprobs or None
@@ -343,7 +338,7 @@ class CascadeRun:
     def _complete_tools(self, open_tools: list[_ToolState], model: str) -> list[Event]:
         out = []
         for st in open_tools:
-            call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
+            call = st.call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
             out.append(self._E(type=self._T.TOOL_CALL_COMPLETE, data={
                 "index": st.index, "tool_call": call.to_dict(), "valid_json": call.parse_error is None,
                 "error": call.parse_error, "model": model}))
@@ -353,9 +348,6 @@ class CascadeRun:
     # ---- accounting ------------------------------------------------------------------------
 
     def _close_attempt(self, attempt: ModelAttempt, cfg: Any) -> None:
-        if attempt.latency_ms == 0.0:
-            attempt.latency_ms = (time.perf_counter() - self._t0) * 1000 - sum(
-                a.latency_ms for a in self.result.attempts if a is not attempt)
         if attempt.usage.total_tokens == 0 and attempt.chunks:
             # The stream closed before the provider reported usage (abort, error): estimate
             # output tokens as chunks (about one token each) and input from a sibling call.

@@ -14,6 +14,7 @@ from cascadeflow_integrations.quality import (
     LogprobConfidence,
     PartialDraft,
     RefusalCheck,
+    Thresholds,
     ToolCallCheck,
     ValidationRequest,
     evaluate,
@@ -237,4 +238,4 @@ async def test_evaluate_offline() -> None:
 
 def test_evaluate_sync_with_logprobs() -> None:
     d = evaluate_sync("Capital of France?", "Paris.", logprobs=[-0.01, -0.02], complexity="simple")
-    assert d.accepted and d.threshold == 0.7
+    assert d.accepted and d.threshold == Thresholds().simple

@@ -27,7 +27,13 @@ from typing import Any, Literal
 
 from .._sync import run_sync
 from .base import COMPLEXITIES, Draft, ValidationRequest, Validator
-from .routellm import CHEAP_MODEL, PRICES_PER_M, STRONG_MODEL, est_tokens, routellm_row_to_record
+from .routellm import (
+    CHEAP_MODEL,
+    PRICES_PER_M,
+    STRONG_MODEL,
+    est_tokens,
+    routellm_row_to_record,
+)
 from .thresholds import Thresholds
 
 try:  # numpy makes the bootstrap ~50x faster; the pure-Python path gives the same kind of answer
@@ -449,7 +455,8 @@ def calibrate_scored(
     boots = n_boot if method == "bootstrap" else 0
     q = 1.0 - confidence if method == "bootstrap" else 0.0
     one = _Resamples(fit, fs, [""] * len(fit), boots, seed, use_numpy)
-    (t, lower) = (lambda r: (r[0][""], r[1]))(_allocate(one, target_quality, q))
+    chosen, lower = _allocate(one, target_quality, q)
+    t = chosen[""]
     levels = classify_items(items) if per_complexity else ["moderate"] * len(items)
     counts = {c: sum(1 for i in fit_i if levels[i] == c) for c in COMPLEXITIES}
     per_level: dict[str, float] = {}

@@ -38,7 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) -m pip install -q cascadeflow==1.2.0 langchain-openai partial-json-parser jiter
 	$(PY) bench/overhead.py
 	$(PY) bench/json_parse.py
-	$(PY) bench/quality.py
+	$(PY) bench/quality.py --readme bench/README.md
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis

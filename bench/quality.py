@@ -1,6 +1,6 @@
 """Benchmark: accept/escalate quality of validators on recorded RouteLLM drafts, and router latency.
 
-Datasets (`/work/shared/data/routellm` or --data): GSM8K (1319; Mixtral-8x7B drafts, GPT-4-1106 strong,
+Datasets (`../shared/data/routellm` beside the repo, or --data): GSM8K (1319; Mixtral-8x7B drafts, GPT-4-1106 strong,
 correctness labels) and MT-Bench turn 1 (80; GPT-4 judge scores 1-10). Fit on one half, report on the
 other (seed 0). Methods: ours (`default_validator()`), cascadeflow 1.2.0 (`ProductionConfidenceEstimator`
 + `QualityValidator(QualityConfig.for_cascade())`), the oracle, and the best answer-length threshold.
@@ -11,6 +11,7 @@ Run: `.venv/bin/python bench/quality.py [--data DIR] [--readme bench/README.md]`
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import asyncio
 import logging
 import os
@@ -290,7 +291,7 @@ def replace_section(readme: str, body: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="/work/shared/data/routellm")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
     ap.add_argument("--target", type=float, default=0.95)
     ap.add_argument("--readme", default=None, help="write the ## Quality section into this README")
     args = ap.parse_args(argv)

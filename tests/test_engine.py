@@ -279,7 +279,7 @@ async def test_verbose_logs_decisions_and_never_prints(server, capsys, caplog):
 
 
 def test_api_key_never_in_repr():
-    cfg = ModelConfig(name="gpt-4o", provider="openai", api_key="sk-supersecretvalue123456")
+    cfg = ModelConfig(name="gpt-4o", provider="openai", api_key="sk-supersecret-value-1234")
     assert "supersecret" not in repr(cfg) and "supersecret" not in str(cfg)
     assert "supersecret" not in repr(CascadeAgent([cfg]))
 

@@ -49,7 +49,7 @@ INDEX: dict[str, dict[str, Any]] = (
 )
 KEY = {
     "openai": "sk-fidelity-SECRET-0123456789",
-    "anthropic": "sk-ant-fidelity-SECRET-01234",
+    "anthropic": "sk-ant-fid-SECRET-1",
     "groq": "gsk_fidelitySECRET0123",
 }
 URI = {"openai": OPENAI_URI, "anthropic": ANTHROPIC_URI, "groq": GROQ_URI}

@@ -41,12 +41,23 @@ def models(base_url: str | None, api_key: str | None) -> list[ModelConfig]:
             for name, p in rec.PRICES.items()]
 
 
-async def show(events: AsyncIterator[Any], st: ScenarioState, view: PlainView) -> CascadeResult | None:
-    """Feed engine events into the view; return the result (None on error)."""
+async def show(events: AsyncIterator[Any], st: ScenarioState, view: PlainView,
+               spent: float = 0.0) -> CascadeResult | None:
+    """Feed engine events into the view; return the result (None on error).
+
+    The stats line runs live: elapsed time and time to first token as tokens arrive, then cost.
+    """
     result: CascadeResult | None = None
+    t0 = time.perf_counter()
+    ttft: float | None = None
     async for ev in events:
         kind = ev.type.value
         d = ev.data
+        now = (time.perf_counter() - t0) * 1000
+        if ttft is None and kind in ("chunk", "text_chunk", "tool_call_start"):
+            ttft = now
+        st.stats = (f"elapsed {now:.0f} ms · TTFT {'…' if ttft is None else f'{ttft:.0f} ms'}"
+                    f" · demo cost so far ${spent:.6f}")
         if kind == "routing":
             st.routing = f"{d['strategy']} · complexity {d['complexity']} · {d['reason']}"
             view.routing(st)
@@ -105,13 +116,15 @@ def _row(name: str, result: CascadeResult | None, expect_escalation: bool | None
 
 
 Scenario = Callable[[CascadeAgent, PlainView], Awaitable[Row]]
+_spent = [0.0]  # running demo cost, shown in each scenario's live stats line
 
 
 def _core(title: str, label: str, query: str, expect_escalation: bool, **kw: Any) -> Scenario:
     async def run(agent: CascadeAgent, view: PlainView) -> Row:
         st = ScenarioState(title, query)
         view.begin(st)
-        result = await show(agent.stream_events(query, max_tokens=400, temperature=0, **kw), st, view)
+        result = await show(agent.stream_events(query, max_tokens=400, temperature=0, **kw), st, view, _spent[0])
+        _spent[0] += result.total_cost if result else 0.0
         return _row(label, result, expect_escalation)
 
     return run
@@ -161,6 +174,7 @@ def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
 
 
 async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Scenario]) -> int:
+    _spent[0] = 0.0
     view = make_view(out, plain)
     is_plain = type(view) is PlainView
     server: ReplayServer | None = None

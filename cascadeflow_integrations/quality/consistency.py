@@ -61,7 +61,12 @@ class ConsistencyCheck(Check):
         steps = check_text(text) if "=" in text else []
         wrong = [s for s in steps if not s.holds]
         if wrong:
-            shown = ", ".join(f"{s.lhs} = {s.rhs} (is {float(s.lhs_value):g})" for s in wrong[:3])
+            # The same statement often appears twice (prose and a calculator annotation): show it once.
+            seen: dict[str, str] = {}
+            for s in wrong:
+                key = re.sub(r"[\s$]", "", f"{s.lhs}={s.rhs}")
+                seen.setdefault(key, f"{s.lhs} = {s.rhs} (is {float(s.lhs_value):g})")
+            shown = ", ".join(list(seen.values())[:3])
             return CheckResult(self.name, False, 0.05, f"arithmetic does not hold: {shown}")
         fa = final_answer(text)
         count_factor, count_note = 1.0, ""

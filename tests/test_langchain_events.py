@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,7 @@ import pytest
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_scripts import CHEAP, STRONG, configs, reply, stop_soon
 
 from cascadeflow_integrations.langchain import CascadeCallbackHandler, ChatCascade, get_cascade_callback
@@ -153,7 +154,11 @@ async def test_lcel_chain_astream_events(llm):
 async def test_inside_a_langgraph_node(llm):
     from langgraph.graph import END, START, MessagesState, StateGraph
 
-    async def node(state: MessagesState) -> dict[str, Any]:
+    async def node(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
+        if sys.version_info < (3, 11):
+            # LangChain cannot propagate callbacks into async code implicitly before Python 3.11
+            # (tasks do not inherit its context); its documented rule is to pass `config` on.
+            return {"messages": [await llm.ainvoke(state["messages"], config)]}
         return {"messages": [await llm.ainvoke(state["messages"])]}
 
     graph = StateGraph(MessagesState)

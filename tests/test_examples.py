@@ -79,3 +79,20 @@ def test_cli_dispatches_demo_and_calibrate():
     proc = _run(["-m", "cascadeflow_integrations.cli", "calibrate", "tests/fixtures/calibration_small.csv"])
     assert proc.returncode == 0, proc.stderr
     assert "threshold" in proc.stdout.lower()
+
+
+async def test_demo_exits_non_zero_when_a_scenario_fails():
+    import io
+
+    from cascadeflow_integrations.demo.run import main_async
+
+    async def broken(agent, view):
+        raise RuntimeError("scenario exploded")
+
+    out = io.StringIO()
+    code = await main_async(False, out, True, [broken])
+    text = out.getvalue()
+    assert code == 1
+    assert "scenario failed: RuntimeError: scenario exploded" in text and "FAILED: " in text
+    # the other scenarios still ran and the summary was printed
+    assert "bad arithmetic | gpt-4o | escalated" in text

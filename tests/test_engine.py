@@ -329,3 +329,21 @@ async def test_judge_validator_calls_its_model_and_its_cost_is_counted(server):
     assert r.total_cost == pytest.approx((23 * 0.0001 + 23 * 0.01 + 66 * 0.001) / 1000)
     judged = server.stats.requests[1]
     assert judged["model"] == "judge-model" and "Sydney" in str(judged["messages"])
+
+
+async def test_verbose_true_turns_logging_on(server, capsys):
+    import logging
+
+    say(server, CHEAP, "ok then")
+    lg = logging.getLogger("cascadeflow_integrations")
+    before = list(lg.handlers)
+    try:
+        await agent(server, validator=accept, verbose=True).run("q?")
+        agent(server, validator=accept, verbose=True)  # a second agent adds no second handler
+        assert len(lg.handlers) == len(before) + 1
+        out, err = capsys.readouterr()
+        assert out == "" and "[cascadeflow] decision on gpt-4o-mini: accept" in err
+    finally:
+        for h in lg.handlers[len(before):]:
+            lg.removeHandler(h)
+        lg.setLevel(logging.NOTSET)

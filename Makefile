@@ -37,7 +37,7 @@ test-compat: $(COMPAT_VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q cascadeflow==1.2.0 langchain-openai partial-json-parser jiter
 	$(PY) bench/overhead.py
-	$(PY) bench/json_parse.py
+	$(PY) bench/json_parse.py --readme bench/README.md
 	$(PY) bench/quality.py --readme bench/README.md
 
 clean:

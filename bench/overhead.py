@@ -634,7 +634,6 @@ def profile_b(url: str, n: int, mode: str = "optimistic", provider: str = "opena
             for (filename, _line, _func), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
                 cats[_category(filename)] = cats.get(_category(filename), 0.0) + tt
                 total += tt
-            chunks = 3 * n
             out.append(f"- {provider} {name}: " + "; ".join(
                 f"{k} {v / total:.0%}" for k, v in sorted(cats.items(), key=lambda kv: -kv[1]) if v / total >= 0.005))
             if name.startswith("CascadeAgent"):

@@ -28,7 +28,7 @@ from ..types import (
 )
 from ._client import ClientCache, split_params
 from ._convert import anthropic_messages, anthropic_tool_choice, anthropic_tools
-from ._errors import classify_exception, is_sdk_or_transport_error, stream_error, truncated_stream_error
+from ._errors import is_sdk_or_transport_error, truncated_stream_error
 from ._sse import SSEDecoder, loads
 from .base import Provider
 
@@ -93,20 +93,6 @@ class AnthropicProvider(Provider):
         body.update(self.config.extra_params)
         body.update(request.extra)
         return body
-
-    def _error(self, exc: BaseException, started: bool) -> ProviderError:
-        return classify_exception(
-            exc,
-            provider=self.config.provider,
-            model=self.config.name,
-            api_key=self.config.resolved_api_key(),
-            started=started,
-        )
-
-    def _stream_error(self, obj: dict[str, Any]) -> ProviderError:
-        return stream_error(
-            obj, provider=self.config.provider, model=self.config.name, api_key=self.config.resolved_api_key()
-        )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         messages_api = self._clients.get().messages  # raises AuthenticationError before any network call
@@ -187,14 +173,7 @@ class AnthropicProvider(Provider):
     async def complete(self, request: ChatRequest) -> Completion:
         messages_api = self._clients.get().messages
         kwargs = split_params(type(messages_api).create, self._body(request, stream=False))
-        try:
-            async with messages_api.with_streaming_response.create(**kwargs) as resp:
-                raw = await resp.http_response.aread()
-        except Exception as exc:
-            if not is_sdk_or_transport_error(exc):
-                raise
-            raise self._error(exc, False) from exc
-        obj = json.loads(raw)
+        obj = await self._fetch_json(messages_api.with_streaming_response.create, kwargs)
         if obj.get("type") == "error":
             raise self._stream_error(obj)
         text: list[str] = []

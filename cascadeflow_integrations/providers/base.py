@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from ..config import ModelConfig
+from ..errors import ProviderError
 from ..types import ChatRequest, Completion, Delta
+from ._errors import classify_exception, is_sdk_or_transport_error, stream_error
 
 
 class Provider(abc.ABC):
@@ -37,6 +41,30 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:
         """Close SDK clients held by this provider."""
+
+    # ---- shared by the SDK providers -------------------------------------------------------
+
+    def _error(self, exc: BaseException, started: bool) -> ProviderError:
+        """Our error for an SDK or transport exception (`started`: after the response began)."""
+        return classify_exception(exc, provider=self.config.provider, model=self.config.name,
+                                  api_key=self.config.resolved_api_key(), started=started)
+
+    def _stream_error(self, obj: dict[str, Any]) -> ProviderError:
+        """Our error for an error payload inside a response body (HTTP status already 200)."""
+        return stream_error(obj, provider=self.config.provider, model=self.config.name,
+                            api_key=self.config.resolved_api_key())
+
+    async def _fetch_json(self, create: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A whole JSON response from an SDK `with_streaming_response.create`, errors classified."""
+        try:
+            async with create(**kwargs) as resp:
+                raw = await resp.http_response.aread()
+        except Exception as exc:
+            if not is_sdk_or_transport_error(exc):
+                raise
+            raise self._error(exc, False) from exc
+        obj: dict[str, Any] = json.loads(raw)
+        return obj
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.config.name!r}, provider={self.config.provider!r})"

@@ -7,7 +7,6 @@ SDK's typed chunk objects, which keeps per-chunk cost near plain `json.loads`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,7 +27,7 @@ from ..types import (
 )
 from ._client import ClientCache, raw_post, split_params
 from ._convert import openai_messages, openai_tool_choice, openai_tools
-from ._errors import classify_exception, is_sdk_or_transport_error, stream_error, truncated_stream_error
+from ._errors import is_sdk_or_transport_error, truncated_stream_error
 from ._sse import DONE, SSEDecoder, loads
 from .base import Provider
 
@@ -125,15 +124,6 @@ class OpenAIProvider(Provider):
     def _stream_extras(self) -> dict[str, Any]:
         return {"stream_options": {"include_usage": True}}
 
-    def _error(self, exc: BaseException, started: bool) -> ProviderError:
-        return classify_exception(
-            exc,
-            provider=self.config.provider,
-            model=self.config.name,
-            api_key=self.config.resolved_api_key(),
-            started=started,
-        )
-
     # ---- streaming -----------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
@@ -161,9 +151,7 @@ class OpenAIProvider(Provider):
                             break
                         obj = loads(data)
                         if "error" in obj:
-                            raise stream_error(
-                                obj, provider=provider, model=model, api_key=self.config.resolved_api_key()
-                            )
+                            raise self._stream_error(obj)
                         if not model_seen and obj.get("model"):
                             model_seen = True
                             yield ModelDelta(obj["model"])
@@ -204,9 +192,7 @@ class OpenAIProvider(Provider):
                         elif '"error"' in data:
                             obj = loads(data)
                             if "error" in obj:
-                                raise stream_error(
-                                    obj, provider=provider, model=model, api_key=self.config.resolved_api_key()
-                                )
+                                raise self._stream_error(obj)
         except ProviderError:
             raise
         except Exception as exc:
@@ -222,18 +208,9 @@ class OpenAIProvider(Provider):
     async def complete(self, request: ChatRequest) -> Completion:
         completions = self._completions()
         kwargs = split_params(type(completions).create, self._body(request, stream=False))
-        try:
-            async with completions.with_streaming_response.create(**kwargs) as resp:
-                raw = await resp.http_response.aread()
-        except Exception as exc:
-            if not is_sdk_or_transport_error(exc):
-                raise
-            raise self._error(exc, False) from exc
-        obj = json.loads(raw)
+        obj = await self._fetch_json(completions.with_streaming_response.create, kwargs)
         if "error" in obj:
-            raise stream_error(
-                obj, provider=self.config.provider, model=self.config.name, api_key=self.config.resolved_api_key()
-            )
+            raise self._stream_error(obj)
         return self._parse_completion(obj)
 
     def _parse_completion(self, obj: dict[str, Any]) -> Completion:

@@ -46,7 +46,7 @@ def iter_sync(agen: AsyncIterator[T]) -> Iterator[T]:
             done, item = fut.result()
             if done:
                 return
-            yield item
+            yield item  # type: ignore[misc]  # not None unless done
     finally:
         aclose = getattr(it, "aclose", None)
         if aclose is not None:

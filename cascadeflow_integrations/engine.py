@@ -239,6 +239,7 @@ class CascadeRun:
             dl = t_start + opts.draft_timeout
             deadline = dl if deadline is None else min(deadline, dl)
 
+        d: Any  # dispatched by exact type below (cheaper per chunk than isinstance chains)
         try:
             async with aclosing(provider.stream(request)) as it:
                 while True:

@@ -20,7 +20,7 @@ def to_messages(query: str | Sequence[Message | dict[str, Any]], system_prompt: 
     elif isinstance(query, Sequence):
         if not query:
             raise ValueError("query is an empty list: pass at least one message, e.g. [{'role': 'user', 'content': 'hi'}]")
-        msgs = [_one(m, i) for i, m in enumerate(query)]
+        msgs = [_one(m, i) for i, m in enumerate(query)]  # type: ignore[arg-type]  # _one rejects str items
     else:
         raise ValueError(f"query must be a string or a list of messages, got {type(query).__name__}")
     if system_prompt:

@@ -103,7 +103,7 @@ async def llamaindex_query(agent: CascadeAgent, view: PlainView) -> Row:
     dispatcher = get_dispatcher()
     dispatcher.add_event_handler(handler)
     try:
-        response = await engine.aquery(rec.LI_Q)
+        response: Any = await engine.aquery(rec.LI_Q)  # an AsyncStreamingResponse (streaming=True)
         async for token in response.async_response_gen():
             if not token:
                 continue

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from pydantic import SecretStr
+
 from .. import CascadeAgent, ModelConfig
 from ..replay import ReplayServer
 from ..result import CascadeResult
@@ -37,7 +39,7 @@ class Row:
 def models(base_url: str | None, api_key: str | None) -> list[ModelConfig]:
     """The demo's two-model chain, at list prices."""
     return [ModelConfig(name=name, provider="openai", input_cost=p[0], output_cost=p[1], base_url=base_url,
-                        api_key=api_key, max_retries=0 if base_url else 2)
+                        api_key=SecretStr(api_key) if api_key else None, max_retries=0 if base_url else 2)
             for name, p in rec.PRICES.items()]
 
 

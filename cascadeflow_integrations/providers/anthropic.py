@@ -9,7 +9,7 @@ with `error_type` set to Anthropic's type, e.g. `overloaded_error`.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..config import ModelConfig
@@ -94,7 +94,7 @@ class AnthropicProvider(Provider):
         body.update(request.extra)
         return body
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         messages_api = self._clients.get().messages  # raises AuthenticationError before any network call
         kwargs = split_params(type(messages_api).create, self._body(request, stream=True))
         decoder = SSEDecoder()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from ..config import ModelConfig
@@ -32,7 +32,7 @@ class Provider(abc.ABC):
         return self.config.name
 
     @abc.abstractmethod
-    def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         """Stream the response as normalised deltas."""
 
     @abc.abstractmethod

@@ -7,7 +7,7 @@ SDK's typed chunk objects, which keeps per-chunk cost near plain `json.loads`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..config import ModelConfig
@@ -126,7 +126,7 @@ class OpenAIProvider(Provider):
 
     # ---- streaming -----------------------------------------------------------------------
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         client = self._clients.get()  # raises AuthenticationError before any network call
         body = self._body(request, stream=True)
         provider, model, x_groq = self.config.provider, self.config.name, self._usage_in_x_groq

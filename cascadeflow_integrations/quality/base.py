@@ -129,7 +129,7 @@ class FunctionValidator(Validator):
 
     def __init__(self, fn: ValidatorFn, name: str | None = None) -> None:
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "custom")
+        self.name = str(name or getattr(fn, "__name__", "custom"))
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         out = self.fn(request, draft)

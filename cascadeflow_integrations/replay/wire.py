@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from typing import Any
 
 _ids = itertools.count(1)
@@ -45,7 +46,7 @@ def _openai_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def openai_stream(model: str, pieces: list[str] = (), *, tool_calls: list[tuple[str, str, str]] = (),
+def openai_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[tuple[str, str, str]] = (),
                   fragment: int = 12, usage: tuple[int, int] = (20, 10), finish: str | None = None,
                   logprob: float | None = None) -> list[str]:
     """An OpenAI chat-completions stream with `include_usage`: text pieces then tool calls.
@@ -79,7 +80,7 @@ def openai_stream(model: str, pieces: list[str] = (), *, tool_calls: list[tuple[
     return events
 
 
-def openai_body(model: str, text: str | None = "", *, tool_calls: list[tuple[str, str, str]] = (),
+def openai_body(model: str, text: str | None = "", *, tool_calls: Sequence[tuple[str, str, str]] = (),
                 usage: tuple[int, int] = (20, 10), finish: str | None = None) -> str:
     """A non-streaming chat-completions body."""
     message: dict[str, Any] = {"role": "assistant", "content": text if text or not tool_calls else None,
@@ -94,7 +95,7 @@ def openai_body(model: str, text: str | None = "", *, tool_calls: list[tuple[str
         "usage": _openai_usage(*usage), "service_tier": "default", "system_fingerprint": "fp_d0469e1700"})
 
 
-def groq_stream(model: str, pieces: list[str] = (), *, tool_calls: list[tuple[str, str, str]] = (),
+def groq_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[tuple[str, str, str]] = (),
                 usage: tuple[int, int] = (20, 10), finish: str | None = None) -> list[str]:
     """A Groq stream: whole tool calls in one delta, usage in `x_groq.usage` on the finish chunk."""
     cid = _oid("chatcmpl-")
@@ -122,7 +123,7 @@ def groq_stream(model: str, pieces: list[str] = (), *, tool_calls: list[tuple[st
     return events
 
 
-def anthropic_stream(model: str, pieces: list[str] = (), *, tool_calls: list[tuple[str, str, str]] = (),
+def anthropic_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[tuple[str, str, str]] = (),
                      fragment: int = 12, usage: tuple[int, int] = (20, 10), stop: str | None = None) -> list[str]:
     """An Anthropic Messages stream (with the padding and `ping` the real API sends)."""
     mid = _oid("msg_01")
@@ -162,7 +163,7 @@ def anthropic_stream(model: str, pieces: list[str] = (), *, tool_calls: list[tup
     return events
 
 
-def anthropic_body(model: str, text: str = "", *, tool_calls: list[tuple[str, str, str]] = (),
+def anthropic_body(model: str, text: str = "", *, tool_calls: Sequence[tuple[str, str, str]] = (),
                    usage: tuple[int, int] = (20, 10), stop: str | None = None) -> str:
     """A non-streaming Messages body."""
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []

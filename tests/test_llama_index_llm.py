@@ -172,6 +172,16 @@ def test_chat_escalates_and_reports_the_cascade(server):
     assert r.additional_kwargs["prompt_tokens"] == 24
 
 
+async def test_sync_methods_work_inside_a_running_loop(server):
+    # Jupyter and LangGraph call sync entry points while an event loop is running in this thread.
+    escalation(server)
+    llm = make_llm(server, validator=reject)
+    assert llm.chat(Q).message.content == ANSWER
+    escalation(server)
+    deltas = [r.delta for r in llm.stream_chat(Q)]
+    assert "".join(d for d in deltas if d) == ANSWER
+
+
 async def test_achat_accepts_the_draft(server):
     say(server, CHEAP, ANSWER)
     r = await make_llm(server).achat(Q)

@@ -15,7 +15,12 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_scripts import CHEAP, STRONG, configs, reply, stop_soon
 
-from cascadeflow_integrations.langchain import CascadeCallbackHandler, ChatCascade, get_cascade_callback
+from cascadeflow_integrations.langchain import (
+    AsyncCascadeCallbackHandler,
+    CascadeCallbackHandler,
+    ChatCascade,
+    get_cascade_callback,
+)
 from cascadeflow_integrations.replay import ReplayServer
 
 ESCALATED = ["cascade_routing", "cascade_draft_chunk", "cascade_decision", "cascade_switch", "cascade_complete"]
@@ -201,6 +206,27 @@ def test_typed_handler_hooks(llm):
     assert "".join(v for k, v in h.calls if k == "draft") == "I am not sure."
     assert h.calls[-3:] == [("decision", False), ("switch", (CHEAP, STRONG, "quality_failed")),
                             ("complete", STRONG)]
+
+
+async def test_async_typed_handler_hooks(llm):
+    class Hooks(AsyncCascadeCallbackHandler):
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, Any]] = []
+
+        async def on_cascade_decision(self, data: Any, *, run_id: UUID) -> None:
+            await asyncio.sleep(0)
+            self.calls.append(("decision", data["accepted"]))
+
+        async def on_cascade_switch(self, data: Any, *, run_id: UUID) -> None:
+            self.calls.append(("switch", data["to_model"]))
+
+        async def on_cascade_complete(self, data: Any, *, run_id: UUID) -> None:
+            self.calls.append(("complete", data["model_used"]))
+
+    h = Hooks()
+    chunks = [c async for c in llm.astream("Explain quicksort", config={"callbacks": [h]})]
+    assert "".join(c.content for c in chunks) == "Quicksort averages O(n log n)."
+    assert h.calls == [("decision", False), ("switch", STRONG), ("complete", STRONG)]
 
 
 async def test_cost_callback_under_concurrency(llm):

@@ -10,6 +10,19 @@ except ImportError as e:  # pragma: no cover - depends on the install
     ) from e
 
 from .chat_model import ChatCascade
-from .events import CASCADE_EVENTS, CascadeCallbackHandler, CascadeCostCallback, get_cascade_callback
+from .events import (
+    CASCADE_EVENTS,
+    AsyncCascadeCallbackHandler,
+    CascadeCallbackHandler,
+    CascadeCostCallback,
+    get_cascade_callback,
+)
 
-__all__ = ["CASCADE_EVENTS", "CascadeCallbackHandler", "CascadeCostCallback", "ChatCascade", "get_cascade_callback"]
+__all__ = [
+    "CASCADE_EVENTS",
+    "AsyncCascadeCallbackHandler",
+    "CascadeCallbackHandler",
+    "CascadeCostCallback",
+    "ChatCascade",
+    "get_cascade_callback",
+]

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, TypedDict
 from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler, CallbackManager
+from langchain_core.callbacks import AsyncCallbackHandler, AsyncCallbackManager, BaseCallbackHandler, CallbackManager
 from langchain_core.callbacks.manager import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.tracers.context import register_configure_hook
 
@@ -191,6 +191,34 @@ class CascadeCallbackHandler(BaseCallbackHandler):
         """The call finished; `data` is `CascadeResult.to_dict()` (costs, usage, decisions)."""
 
     def on_cascade_error(self, data: ErrorData, *, run_id: UUID) -> None:
+        """The last model failed; the error is raised to the caller after this."""
+
+
+class AsyncCascadeCallbackHandler(AsyncCallbackHandler):
+    """The async twin of `CascadeCallbackHandler`: override the `async def on_cascade_*` hooks you need."""
+
+    async def on_custom_event(self, name: str, data: Any, *, run_id: UUID, tags: list[str] | None = None,
+                              metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        hook = _HOOKS.get(name)
+        if hook is not None:
+            await getattr(self, hook)(data, run_id=run_id)
+
+    async def on_cascade_routing(self, data: RoutingData, *, run_id: UUID) -> None:
+        """The cascade chose a strategy (cascade or direct) and a complexity."""
+
+    async def on_cascade_draft_chunk(self, data: DraftChunkData, *, run_id: UUID) -> None:
+        """A draft fragment, live, before the draft is judged (it may still be rejected)."""
+
+    async def on_cascade_decision(self, data: DecisionData, *, run_id: UUID) -> None:
+        """The validator accepted or rejected a draft."""
+
+    async def on_cascade_switch(self, data: SwitchData, *, run_id: UUID) -> None:
+        """The cascade escalated to the next model."""
+
+    async def on_cascade_complete(self, data: CompleteData, *, run_id: UUID) -> None:
+        """The call finished; `data` is `CascadeResult.to_dict()` (costs, usage, decisions)."""
+
+    async def on_cascade_error(self, data: ErrorData, *, run_id: UUID) -> None:
         """The last model failed; the error is raised to the caller after this."""
 
 

@@ -46,7 +46,7 @@ def _one(m: Message | dict[str, Any], i: int) -> Message:
     if role == "tool" and not m.get("tool_call_id"):
         raise ValueError(f"message {i} (role 'tool') has no tool_call_id: give the id of the call it answers")
     calls = [_call(c, i) for c in (m.get("tool_calls") or [])]
-    return Message(role, content, calls, m.get("tool_call_id"), m.get("name"))
+    return Message(role, content, calls, m.get("tool_call_id"), m.get("name"), bool(m.get("is_error")))
 
 
 def _call(c: Any, i: int) -> ToolCall:

@@ -23,6 +23,8 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    #: a tool result reporting a failure (sent as Anthropic's `is_error`; Chat Completions has no field)
+    is_error: bool = False
 
     @property
     def text(self) -> str:

@@ -39,6 +39,7 @@ def test_every_kind_keeps_its_structure():
     assert ai.content == [{"type": "text", "text": "Checking."}]  # tool_use/thinking blocks are not text
     assert [(c.id, c.name, c.arguments) for c in ai.tool_calls] == [("c1", "f", {"a": 1})]
     assert (msgs[3].tool_call_id, msgs[3].name, msgs[3].content) == ("c1", "f", "boom")
+    assert msgs[3].is_error and not msgs[4].is_error  # status="error" is kept (Anthropic's is_error)
     assert msgs[4].content == [{"type": "text", "text": "part"}]
 
 

@@ -236,3 +236,17 @@ def test_one_client_per_event_loop(provider: str) -> None:
         assert asyncio.run(run()) == "w0 w1 w2 "
         assert asyncio.run(run()) == "w0 w1 w2 "
         asyncio.run(p.aclose())
+
+
+def test_tool_error_flag_reaches_anthropic_as_is_error():
+    from cascadeflow_integrations.providers._convert import anthropic_messages
+    from cascadeflow_integrations.tools.call import ToolCall
+    from cascadeflow_integrations.types import Message
+
+    _, msgs = anthropic_messages([
+        Message("user", "weather?"),
+        Message("assistant", "", [ToolCall("t1", "get_weather", {"city": "Paris"})]),
+        Message("tool", "service unavailable", tool_call_id="t1", is_error=True),
+    ])
+    assert msgs[-1] == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": "service unavailable", "is_error": True}]}

@@ -41,8 +41,9 @@ def _one(m: BaseMessage) -> Message:
                   for c in m.invalid_tool_calls]
         return Message("assistant", _content(m.content, assistant=True), calls, name=m.name)
     if isinstance(m, ToolMessage):
-        # status="error" has no wire field in Chat Completions; the content carries the error text.
-        return Message("tool", _content(m.content), tool_call_id=m.tool_call_id, name=m.name)
+        # status="error" reaches Anthropic as `is_error`; Chat Completions has no field, the text carries it.
+        return Message("tool", _content(m.content), tool_call_id=m.tool_call_id, name=m.name,
+                       is_error=m.status == "error")
     if isinstance(m, ChatMessage):
         role = _CHAT_ROLES.get(m.role)
         if role is None:

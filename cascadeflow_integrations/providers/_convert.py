@@ -114,9 +114,10 @@ def anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dict[s
             continue
         if m.role == "tool":
             role = "user"
-            blocks: list[dict[str, Any]] = [
-                {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.text}
-            ]
+            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.text}
+            if m.is_error:
+                result["is_error"] = True
+            blocks: list[dict[str, Any]] = [result]
         else:
             role = m.role
             blocks = _anthropic_blocks(m.content)

@@ -81,3 +81,19 @@ def api_key(provider: str) -> str:
     return {"openai": "sk-test-0123456789abcdef", "anthropic": "sk-ant-test-0123456789", "groq": "gsk_test0123456789"}[
         provider
     ]
+
+
+@pytest.fixture(scope="module")
+def _module_replay_server() -> Any:
+    from cascadeflow_integrations.replay import ReplayServer
+
+    server = ReplayServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def module_replay_server(_module_replay_server: Any) -> Any:
+    """One loopback replay server per test module, emptied before each test."""
+    _module_replay_server.reset()
+    return _module_replay_server

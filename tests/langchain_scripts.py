@@ -82,6 +82,3 @@ def standard_server() -> ReplayServer:
         return _shared
 
 
-def stop_soon(server: ReplayServer) -> None:
-    """Stop a server without waiting out its serve loop's 0.5 s poll (keeps test teardown fast)."""
-    threading.Thread(target=server.stop, daemon=True).start()

@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.tools import tool
-from langchain_scripts import CHEAP, STRONG, configs, reply, stop_soon
+from langchain_scripts import CHEAP, STRONG, configs, reply
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
@@ -26,7 +26,7 @@ from cascadeflow_integrations.replay.wire import error_body
 def server():
     s = ReplayServer().start()
     yield s
-    stop_soon(s)
+    s.stop()
 
 
 def accept(request: Any, draft: Any) -> bool:

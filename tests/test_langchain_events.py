@@ -13,7 +13,7 @@ from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from langchain_scripts import CHEAP, STRONG, configs, reply, stop_soon
+from langchain_scripts import CHEAP, STRONG, configs, reply
 
 from cascadeflow_integrations.langchain import (
     AsyncCascadeCallbackHandler,
@@ -38,7 +38,7 @@ def server():
         s.add(name, reply(name, text), match="quicksort", repeat=True)
     s.add(CHEAP, reply(CHEAP, "Paris."), repeat=True)
     yield s
-    stop_soon(s)
+    s.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 from langchain_core.tools import tool
-from langchain_scripts import CHEAP, STRONG, configs, reply, stop_soon
+from langchain_scripts import CHEAP, STRONG, configs, reply
 from langgraph.prebuilt import create_react_agent
 
 from cascadeflow_integrations.langchain import ChatCascade, get_cascade_callback
@@ -31,7 +31,7 @@ def not_hedging(request: Any, draft: Any) -> bool:
 def server():
     s = ReplayServer().start()
     yield s
-    stop_soon(s)
+    s.stop()
 
 
 def script(server: ReplayServer) -> None:

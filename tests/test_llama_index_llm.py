@@ -57,18 +57,9 @@ def reject(request: Any, draft: Any) -> bool:
     return False
 
 
-@pytest.fixture(scope="module")
-def _shared_server():
-    # one server per module: stopping one takes half a second (the serve_forever poll interval)
-    s = ReplayServer().start()
-    yield s
-    s.stop()
-
-
 @pytest.fixture
-def server(_shared_server):
-    _shared_server.reset()  # no scripted reply leaks from one test into the next
-    return _shared_server
+def server(module_replay_server):
+    return module_replay_server
 
 
 def cfg(server: ReplayServer, name: str, **kw: Any) -> ModelConfig:

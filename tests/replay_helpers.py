@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from cascadeflow_integrations import CascadeAgent, ModelConfig
@@ -54,3 +58,15 @@ def accept(request: Any, draft: Any) -> bool:
 
 def reject(request: Any, draft: Any) -> bool:
     return False
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_offline(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run `python *args` from the repo root with no API key (examples and the demo replay offline)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "PYTHONIOENCODING": "utf-8"}
+    env.pop("OPENAI_API_KEY", None)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)

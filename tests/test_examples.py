@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from replay_helpers import run_offline
 
 EXPECTED = {
     "streaming_text.py": [
@@ -40,22 +35,16 @@ EXPECTED = {
 }
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"}
-    env.pop("OPENAI_API_KEY", None)
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_offline(name):
-    proc = _run([f"examples/{name}"])
+    proc = run_offline(f"examples/{name}")
     assert proc.returncode == 0, proc.stderr
     for line in EXPECTED[name]:
         assert line in proc.stdout, f"{name}: missing {line!r}\n{proc.stdout}"
 
 
 def test_demo_runs_offline_with_plain_output():
-    proc = _run(["-m", "cascadeflow_integrations.demo"])  # stdout is a pipe: plain lines
+    proc = run_offline("-m", "cascadeflow_integrations.demo")  # stdout is a pipe: plain lines
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "OFFLINE REPLAY" in out and "\x1b[" not in out  # says it replays; no control codes
@@ -74,9 +63,9 @@ def test_demo_runs_offline_with_plain_output():
 
 
 def test_cli_dispatches_demo_and_calibrate():
-    proc = _run(["-m", "cascadeflow_integrations.cli", "--help"])
+    proc = run_offline("-m", "cascadeflow_integrations.cli", "--help")
     assert proc.returncode == 0 and "demo" in proc.stdout and "calibrate" in proc.stdout
-    proc = _run(["-m", "cascadeflow_integrations.cli", "calibrate", "tests/fixtures/calibration_small.csv"])
+    proc = run_offline("-m", "cascadeflow_integrations.cli", "calibrate", "tests/fixtures/calibration_small.csv")
     assert proc.returncode == 0, proc.stderr
     assert "threshold" in proc.stdout.lower()
 

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from replay_helpers import run_offline
 
 EXPECTED = {
     "langchain_chain.py": [
@@ -45,10 +40,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_offline(name):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.pop("OPENAI_API_KEY", None)
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = run_offline(f"examples/{name}")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     pos = 0

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from replay_helpers import run_offline
 
 pytest.importorskip("llama_index.core")
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def run_example(name: str) -> str:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.pop("OPENAI_API_KEY", None)  # offline by default, whatever the environment holds
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name)], cwd=ROOT, env=env, check=False,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_offline(f"examples/{name}")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     return proc.stdout

@@ -451,3 +451,57 @@ async def test_astructured_predict_and_as_structured_llm(server):
     sllm = llm.as_structured_llm(Album)
     r = await sllm.achat([ChatMessage(role=MessageRole.USER, content="Describe Kind of Blue.")])
     assert r.raw == Album(title="Kind of Blue", year=1959)
+
+
+# Streamed structured output: llama-index-core's parser reads each partial response's
+# additional_kwargs["tool_calls"]; without them every streamed object had every field None.
+
+
+def _album_stream(server: ReplayServer) -> None:
+    say(server, CHEAP, tool_calls=[("c1", "Album", ALBUM_ARGS)])
+
+
+def _last_album(objs: list[Any]) -> Any:
+    assert objs, "no partial objects were streamed"
+    last = objs[-1]
+    return last.raw if hasattr(last, "raw") else last
+
+
+def test_stream_structured_predict_yields_the_tool_call_arguments(server):
+    _album_stream(server)
+    objs = list(make_llm(server).stream_structured_predict(Album, PromptTemplate("Describe {name}."),
+                                                           name="Kind of Blue"))
+    assert _last_album(objs) == Album(title="Kind of Blue", year=1959)
+
+
+async def test_astream_structured_predict_yields_the_tool_call_arguments(server):
+    _album_stream(server)
+    gen = await make_llm(server).astream_structured_predict(Album, PromptTemplate("Describe {name}."),
+                                                            name="Kind of Blue")
+    objs = [o async for o in gen]
+    assert _last_album(objs) == Album(title="Kind of Blue", year=1959)
+
+
+def test_structured_llm_stream_chat_yields_the_object(server):
+    _album_stream(server)
+    sllm = make_llm(server).as_structured_llm(Album)
+    responses = list(sllm.stream_chat([ChatMessage(role=MessageRole.USER, content="Describe Kind of Blue.")]))
+    assert _last_album(responses) == Album(title="Kind of Blue", year=1959)
+    assert json.loads(responses[-1].message.content) == {"title": "Kind of Blue", "year": 1959}
+
+
+async def test_structured_llm_astream_chat_yields_the_object(server):
+    _album_stream(server)
+    sllm = make_llm(server).as_structured_llm(Album)
+    gen = await sllm.astream_chat([ChatMessage(role=MessageRole.USER, content="Describe Kind of Blue.")])
+    responses = [r async for r in gen]
+    assert _last_album(responses) == Album(title="Kind of Blue", year=1959)
+
+
+def test_streamed_responses_carry_tool_calls_in_additional_kwargs(server):
+    _album_stream(server)
+    tool = FunctionTool.from_defaults(fn=multiply)
+    last = list(make_llm(server).stream_chat_with_tools([tool], user_msg="hi"))[-1]
+    (call,) = last.message.additional_kwargs["tool_calls"]
+    assert call["id"] == "c1" and call["function"]["name"] == "Album"
+    assert json.loads(call["function"]["arguments"]) == {"title": "Kind of Blue", "year": 1959}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -347,7 +348,18 @@ class _Responses:
 
 
 def _assistant(text: str, calls: list[dict[str, Any]]) -> ChatMessage:
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text), *tool_call_blocks(calls)])
+    # llama-index-core's streaming structured output (`process_streaming_objects`) looks for tool
+    # calls in additional_kwargs["tool_calls"] before reading them back through our blocks, so every
+    # response with calls carries them there too, in the OpenAI shape other integrations use.
+    extra = {"tool_calls": [_openai_call(c) for c in calls]} if calls else {}
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text), *tool_call_blocks(calls)],
+                       additional_kwargs=extra)
+
+
+def _openai_call(call: dict[str, Any]) -> dict[str, Any]:
+    args = call.get("arguments") or {}
+    return {"id": call.get("id") or "", "type": "function",
+            "function": {"name": call["name"], "arguments": args if isinstance(args, str) else json.dumps(args)}}
 
 
 def _emit(ev: Event, span_id: str | None) -> None:

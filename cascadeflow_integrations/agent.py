@@ -80,7 +80,7 @@ class CascadeAgent:
         self.verbose = verbose
         self.streaming_mode = _mode(streaming_mode)
         self.validator = _validator(validator)
-        self.thresholds = _thresholds(quality_threshold)
+        self.thresholds = _thresholds(check_threshold(quality_threshold))
         self._fixed_threshold = quality_threshold if isinstance(quality_threshold, (int, float)) else None
         if router is None:
             from .routing import Router

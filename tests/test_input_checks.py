@@ -114,6 +114,11 @@ async def test_bad_option_is_refused_before_any_request(server, kwargs, fragment
     assert server.stats.requests == []
 
 
+def test_bad_agent_threshold_fails_at_construction(server):
+    with pytest.raises(ValueError, match="quality_threshold must be a number between 0 and 1"):
+        agent(server, quality_threshold="0.9")
+
+
 def test_bad_model_limits_fail_at_construction():
     with pytest.raises(ValueError, match="max_output_tokens must be a positive number"):
         ModelConfig(name="m", max_output_tokens=0)

@@ -6,6 +6,16 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+from ._checks import (
+    check_complexity,
+    check_flag,
+    check_max_tokens,
+    check_seconds,
+    check_stop,
+    check_temperature,
+    check_threshold,
+    estimate_prompt_tokens,
+)
 from ._sync import iter_sync, run_sync
 from .config import ModelConfig
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
@@ -70,7 +80,7 @@ class CascadeAgent:
         self.verbose = verbose
         self.streaming_mode = _mode(streaming_mode)
         self.validator = _validator(validator)
-        self.thresholds = _thresholds(quality_threshold)
+        self.thresholds = _thresholds(check_threshold(quality_threshold))
         self._fixed_threshold = quality_threshold if isinstance(quality_threshold, (int, float)) else None
         if router is None:
             from .routing import Router
@@ -162,6 +172,7 @@ class CascadeAgent:
                              streaming_mode, validator, quality_threshold, stop, parallel_tool_calls,
                              timeout, draft_timeout, extra)
         opts.live_drafts = live_drafts
+        self._fit(messages, opts)
         return CascadeRun(self, messages, opts).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -219,15 +230,12 @@ class CascadeAgent:
                  tool_choice: Any, streaming_mode: Any, validator: Any, quality_threshold: Any, stop: Any,
                  parallel_tool_calls: Any, timeout: Any, draft_timeout: Any,
                  extra: dict[str, Any]) -> CallOptions:
-        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens <= 0):
-            raise ValueError(f"max_tokens must be a positive integer, got {max_tokens!r}")
-        if temperature is not None and not 0 <= temperature <= 2:
-            raise ValueError(f"temperature must be between 0 and 2, got {temperature!r}")
-        if complexity_hint is not None:
-            from .quality.base import COMPLEXITIES
-
-            if complexity_hint not in COMPLEXITIES:
-                raise ValueError(f"complexity_hint {complexity_hint!r} is not one of {', '.join(COMPLEXITIES)}")
+        max_tokens = check_max_tokens(max_tokens)
+        temperature = check_temperature(temperature)
+        check_complexity(complexity_hint)
+        stop = check_stop(stop)
+        check_flag("parallel_tool_calls", parallel_tool_calls)
+        check_threshold(quality_threshold)
         norm_tools = norm_choice = None
         if tools is not None:
             from .tools.schema import normalize_tool_choice, normalize_tools
@@ -236,11 +244,9 @@ class CascadeAgent:
             norm_choice = normalize_tool_choice(tool_choice, norm_tools)
         elif tool_choice is not None:
             raise ValueError("tool_choice was given without tools: pass tools=[...] too")
-        if isinstance(stop, str):
-            stop = [stop]
         fixed = quality_threshold if isinstance(quality_threshold, (int, float)) else self._fixed_threshold
         return CallOptions(
-            max_tokens=max_tokens, temperature=temperature, stop=list(stop) if stop else None,
+            max_tokens=max_tokens, temperature=temperature, stop=stop,
             tools=norm_tools, tool_choice=norm_choice, parallel_tool_calls=parallel_tool_calls,
             mode=_mode(streaming_mode) if streaming_mode is not None else self.streaming_mode,
             validator=_validator(validator) if validator is not None else self.validator,
@@ -249,6 +255,36 @@ class CascadeAgent:
             complexity_hint=complexity_hint, force_direct=bool(force_direct),
             timeout=_positive("timeout", timeout) or self.timeout,
             draft_timeout=_positive("draft_timeout", draft_timeout) or self.draft_timeout, extra=extra)
+
+
+    def _fit(self, messages: list[Message], opts: CallOptions) -> None:
+        """Clamp max_tokens to each model's `max_output_tokens`; skip models whose `context_window` is too small.
+
+        The prompt's size is estimated (characters / 4). Only limits set on the `ModelConfig` are enforced.
+        """
+        prompt: int | None = None
+        too_small: list[str] = []
+        for cfg in self.models:
+            out = opts.max_tokens
+            if out is not None and cfg.max_output_tokens is not None and out > cfg.max_output_tokens:
+                logger.info("max_tokens %d is above %s's max_output_tokens: clamped to %d", out, cfg.name,
+                            cfg.max_output_tokens)
+                out = opts.model_max_tokens[cfg.name] = cfg.max_output_tokens
+            if cfg.context_window is not None:
+                if prompt is None:
+                    prompt = estimate_prompt_tokens(messages, opts.tools)
+                if prompt + (out or 0) > cfg.context_window:
+                    too_small.append(f"{cfg.name}'s context_window is {cfg.context_window}")
+                    opts.skip_models.add(cfg.name)
+        if len(opts.skip_models) == len(self.models):
+            raise ValueError(
+                f"the prompt does not fit any model: about {prompt} tokens (estimated as characters / 4) plus "
+                f"max_tokens {opts.max_tokens or 0}, but {'; '.join(too_small)}: shorten the conversation, lower "
+                "max_tokens, or add a model with a larger context_window")
+        if too_small:
+            logger.warning("skipping %s for this call: the prompt (about %d tokens, estimated) plus max_tokens %d "
+                           "does not fit (%s)", ", ".join(sorted(opts.skip_models)), prompt, opts.max_tokens or 0,
+                           "; ".join(too_small))
 
 
 def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:
@@ -302,10 +338,8 @@ def _check_threshold(t: float | None) -> float | None:
     return t
 
 
-def _positive(name: str, v: float | None) -> float | None:
-    if v is not None and v <= 0:
-        raise ValueError(f"{name} must be > 0 seconds, got {v}")
-    return v
+def _positive(name: str, v: Any) -> float | None:
+    return check_seconds(name, v)
 
 
 def _enable_logging() -> None:

@@ -91,6 +91,14 @@ class ModelConfig(BaseModel):
             raise ValueError(f"ModelConfig.timeout must be > 0 seconds, got {v}")
         return v
 
+    @field_validator("context_window", "max_output_tokens", mode="before")
+    @classmethod
+    def _token_limit(cls, v: Any, info: Any) -> Any:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            raise ValueError(f"ModelConfig.{info.field_name} must be a positive number of tokens (e.g. 128000), "
+                             f"got {v!r}")
+        return v
+
     @model_validator(mode="after")
     def _compatible_needs_url(self) -> ModelConfig:
         if self.provider in ("vllm", "openai-compatible") and not self.base_url:

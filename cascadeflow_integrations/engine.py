@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Union
 
 from .cost import baseline_cost, usage_cost
-from .errors import ProviderError, ProviderTimeoutError
+from .errors import BadRequestError, ProviderError, ProviderTimeoutError
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
 from .result import CascadeResult, ModelAttempt
 from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
@@ -66,6 +66,10 @@ class CallOptions:
     #: yield draft events as they arrive even in buffered/guarded mode (adapters that buffer themselves)
     live_drafts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: max_tokens clamped to a model's max_output_tokens, by model name
+    model_max_tokens: dict[str, int] = field(default_factory=dict)
+    #: models whose context_window the prompt cannot fit: left out of this call's chain
+    skip_models: set[str] = field(default_factory=set)
 
 
 class _ToolState:
@@ -130,7 +134,8 @@ class CascadeRun:
                        reason=routing.reason, models=[m.name for m in agent.models],
                        streaming_mode=opts.mode.value)
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
-        chain = agent.models if routing.strategy == "cascade" else [agent.models[-1]]
+        models = [m for m in agent.models if m.name not in opts.skip_models]
+        chain = models if routing.strategy == "cascade" else [models[-1]]
         vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice)
         threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
 
@@ -169,7 +174,7 @@ class CascadeRun:
                 logger.warning("model %s failed: %s", cfg.name, e)
             self._close_attempt(attempt, cfg)
 
-            if last:
+            if last or (error is not None and _fails_for_every_model(error, cfg, chain[level + 1:])):
                 if error is not None:
                     yield self._ev("ERROR", str(error), error=error, model=cfg.name, phase=phase,
                                    provider=cfg.provider, partial_content=draft.text)
@@ -219,7 +224,7 @@ class CascadeRun:
         opts = self.opts
         provider = self.agent.provider_for(cfg)
         request = ChatRequest(
-            messages=self.messages, max_tokens=opts.max_tokens, temperature=opts.temperature, stop=opts.stop,
+            messages=self.messages, max_tokens=opts.model_max_tokens.get(cfg.name, opts.max_tokens), temperature=opts.temperature, stop=opts.stop,
             tools=opts.tools, tool_choice=opts.tool_choice, parallel_tool_calls=opts.parallel_tool_calls,
             logprobs=(not last) and provider.supports_logprobs, extra=opts.extra)
         E, T, chunk_type = self._E, self._T, self._chunk_type
@@ -391,3 +396,22 @@ class CascadeRun:
         res.latency_ms = (time.perf_counter() - self._t0) * 1000
         logger.info("complete: %s, cost $%.6f, saved ~$%.6f, %.0f ms", res.model_used, res.total_cost,
                     res.cost_saved, res.latency_ms)
+
+
+#: Words of a 400 that depend on the model (its name, limits or supported parameters): another model may accept it.
+_MODEL_SPECIFIC = ("model", "context", "maximum", "too long", "too large", "at most", "unsupported", "not supported",
+                   "does not support")
+
+
+def _fails_for_every_model(error: ProviderError, cfg: Any, rest: list[Any]) -> bool:
+    """A draft's 400 that the rest of the chain would get too: fail fast instead of paying for every refusal.
+
+    Only a 400/422 about the request itself, when every later model is behind the same provider endpoint;
+    a 400 naming the model, its limits or a parameter it does not support still escalates.
+    """
+    if not isinstance(error, BadRequestError) or error.status_code not in (400, 422):
+        return False
+    if any(m.sdk != cfg.sdk or m.resolved_base_url != cfg.resolved_base_url for m in rest):
+        return False
+    text = f"{error.error_type or ''} {error.message}".lower()
+    return not any(w in text for w in _MODEL_SPECIFIC)

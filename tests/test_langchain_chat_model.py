@@ -350,3 +350,36 @@ def test_built_from_an_agent_or_with_shared_settings(server):
     assert [m.api_key.get_secret_value() for m in shared.cascade_agent.models] == ["sk-shared", "sk-shared"]
     assert [m.max_retries for m in shared.cascade_agent.models] == [0, 0]
     assert "sk-shared" not in repr(shared)
+
+
+# ---- bad fields fail at construction, with the same rules as per-call options ------------------------
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("temperature", 5, "temperature must be a number between 0 and 2"),
+    ("temperature", "0.5", "temperature must be a number"),
+    ("max_tokens", True, "max_tokens must be a positive integer"),
+    ("max_tokens", 0, "max_tokens must be a positive integer"),
+    ("stop", 5, "stop must be"),
+    ("timeout", -1, "timeout must be a number of seconds"),
+    ("max_retries", -1, "max_retries must be an integer >= 0"),
+    ("quality_threshold", 1.5, "quality_threshold must be a number between 0 and 1"),
+    ("complexity_hint", "easy", "complexity_hint"),
+    ("force_direct", "yes", "force_direct must be True or False"),
+    ("validator", 42, "neither a Validator nor a function"),
+])
+def test_bad_field_fails_at_construction(server, field, value, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        ChatCascade(models=configs(server), **{field: value})
+    assert server.stats.requests == []
+
+
+def test_per_call_bad_option_and_bad_history_send_nothing(server):
+    llm = cascade(server)
+    with pytest.raises(ValueError, match="temperature"):
+        llm.invoke("q?", temperature="hot")
+    with pytest.raises(ValueError, match="with no result"):
+        llm.invoke([HumanMessage("q?"), AIMessage("", tool_calls=[{"id": "c1", "name": "f", "args": {}}])])
+    with pytest.raises(ValueError, match="empty or only whitespace"):
+        llm.invoke([HumanMessage("  ")])
+    assert server.stats.requests == []

@@ -232,8 +232,8 @@ async def test_acomplete_and_astream_complete(server):
 
 
 def test_provider_error_raises_after_an_error_event(server, handler):
-    for name in (CHEAP, STRONG):
-        server.add(name, Reply(status=400, body=error_body("openai", 400, "bad request", "invalid_request_error")))
+    server.add(CHEAP, Reply(status=429, body=error_body("openai", 429, "slow down", "rate_limit_error")))
+    server.add(STRONG, Reply(status=400, body=error_body("openai", 400, "bad request", "invalid_request_error")))
     with pytest.raises(ProviderError):
         make_llm(server).chat(Q)
     (err,) = handler.of(CascadeErrorEvent)
@@ -451,3 +451,86 @@ async def test_astructured_predict_and_as_structured_llm(server):
     sllm = llm.as_structured_llm(Album)
     r = await sllm.achat([ChatMessage(role=MessageRole.USER, content="Describe Kind of Blue.")])
     assert r.raw == Album(title="Kind of Blue", year=1959)
+
+
+# Streamed structured output: llama-index-core's parser reads each partial response's
+# additional_kwargs["tool_calls"]; without them every streamed object had every field None.
+
+
+def _album_stream(server: ReplayServer) -> None:
+    say(server, CHEAP, tool_calls=[("c1", "Album", ALBUM_ARGS)])
+
+
+def _last_album(objs: list[Any]) -> Any:
+    assert objs, "no partial objects were streamed"
+    last = objs[-1]
+    return last.raw if hasattr(last, "raw") else last
+
+
+def test_stream_structured_predict_yields_the_tool_call_arguments(server):
+    _album_stream(server)
+    objs = list(make_llm(server).stream_structured_predict(Album, PromptTemplate("Describe {name}."),
+                                                           name="Kind of Blue"))
+    assert _last_album(objs) == Album(title="Kind of Blue", year=1959)
+
+
+async def test_astream_structured_predict_yields_the_tool_call_arguments(server):
+    _album_stream(server)
+    gen = await make_llm(server).astream_structured_predict(Album, PromptTemplate("Describe {name}."),
+                                                            name="Kind of Blue")
+    objs = [o async for o in gen]
+    assert _last_album(objs) == Album(title="Kind of Blue", year=1959)
+
+
+def test_structured_llm_stream_chat_yields_the_object(server):
+    _album_stream(server)
+    sllm = make_llm(server).as_structured_llm(Album)
+    responses = list(sllm.stream_chat([ChatMessage(role=MessageRole.USER, content="Describe Kind of Blue.")]))
+    assert _last_album(responses) == Album(title="Kind of Blue", year=1959)
+    assert json.loads(responses[-1].message.content) == {"title": "Kind of Blue", "year": 1959}
+
+
+async def test_structured_llm_astream_chat_yields_the_object(server):
+    _album_stream(server)
+    sllm = make_llm(server).as_structured_llm(Album)
+    gen = await sllm.astream_chat([ChatMessage(role=MessageRole.USER, content="Describe Kind of Blue.")])
+    responses = [r async for r in gen]
+    assert _last_album(responses) == Album(title="Kind of Blue", year=1959)
+
+
+def test_streamed_responses_carry_tool_calls_in_additional_kwargs(server):
+    _album_stream(server)
+    tool = FunctionTool.from_defaults(fn=multiply)
+    last = list(make_llm(server).stream_chat_with_tools([tool], user_msg="hi"))[-1]
+    (call,) = last.message.additional_kwargs["tool_calls"]
+    assert call["id"] == "c1" and call["function"]["name"] == "Album"
+    assert json.loads(call["function"]["arguments"]) == {"title": "Kind of Blue", "year": 1959}
+
+
+# ---- bad fields fail at construction, with the same rules as per-call options ------------------------
+
+
+@pytest.mark.parametrize(("field", "value", "fragment"), [
+    ("temperature", 5, "temperature must be a number between 0 and 2"),
+    ("temperature", "0.5", "temperature must be a number"),
+    ("max_tokens", True, "max_tokens must be a positive integer"),
+    ("timeout", "5", "timeout must be a number of seconds"),
+    ("draft_timeout", 0, "draft_timeout must be a number of seconds"),
+    ("quality_threshold", "high", "quality_threshold must be a number"),
+    ("complexity_hint", "easy", "complexity_hint"),
+    ("validator", 42, "neither a Validator nor a function"),
+])
+def test_bad_field_fails_at_construction(server, field, value, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        make_llm(server, **{field: value}) if field != "validator" else make_llm(server, validator=value)
+    assert server.stats.requests == []
+
+
+def test_empty_user_message_and_orphan_tool_result_send_nothing(server):
+    llm = make_llm(server)
+    with pytest.raises(ValueError, match="empty or only whitespace"):
+        llm.chat([ChatMessage(role=MessageRole.USER, content=" ")])
+    orphan = ChatMessage(role=MessageRole.TOOL, content="42", additional_kwargs={"tool_call_id": "c9"})
+    with pytest.raises(ValueError, match="does not follow an assistant message"):
+        llm.chat([*Q, orphan])
+    assert server.stats.requests == []

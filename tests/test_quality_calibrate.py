@@ -153,3 +153,96 @@ def test_bad_method_and_confidence() -> None:
         calibrate_scored(items, scores, method="magic")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="confidence"):
         calibrate_scored(items, scores, confidence=1.0)
+
+
+# ---- the CLI on bad files: one line on stderr naming file, row and column, exit 2 -------------------
+
+GOOD_HEADER = "prompt,draft,draft_correct,strong_correct,draft_tokens,strong_tokens"
+GOOD_ROW = "What is 2+2?,4,True,True,1,1"
+
+
+def _bad_file(tmp_path: Path, text: str | bytes) -> Path:
+    p = tmp_path / "records.csv"
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _cli_error(capsys: pytest.CaptureFixture[str], path: Path) -> str:
+    from cascadeflow_integrations.cli import main as cli_main
+
+    assert cli_main(["calibrate", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert str(path) in lines[0] and "expected" in lines[0] and "Traceback" not in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("question,draft,draft_correct,strong_correct\nq,d,True,True\n", "row 1, column 'prompt'"),
+        (GOOD_HEADER.replace(",", ";") + "\n" + GOOD_ROW.replace(",", ";") + "\n", "row 1: "),
+        (f"{GOOD_HEADER}\n{GOOD_ROW}\nWhat is 3+3?,6,maybe,True,1,1\n", "row 3, column 'draft_correct'"),
+        (f"{GOOD_HEADER}\n{GOOD_ROW}\nWhat is 3+3?,6\n", "row 3, column 'draft_correct': missing"),
+        (f"{GOOD_HEADER}\n{GOOD_ROW},extra\n", "row 2, column 7"),
+        (f"{GOOD_HEADER}\n{GOOD_ROW}\nWhat is 3+3?,6,True,True,many,1\n", "row 3, column 'draft_tokens'"),
+        ("prompt,draft,draft_score,strong_score\n" + "q,d,0.5,1\n" * 3 + "q,d,1.7,1\n", "row 5, column 'draft_score'"),
+        ("prompt,draft,draft_score,strong_score\nq,d,0.5,nan\n", "row 2, column 'strong_score'"),
+        (f"{GOOD_HEADER}\n", "row 2: no records"),
+    ],
+    ids=["no-prompt-column", "semicolons", "non-label", "short-row", "long-row", "non-numeric-tokens",
+         "score-above-1", "score-nan", "no-records"],
+)
+def test_cli_bad_file_is_one_line_naming_row_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         text: str, where: str) -> None:
+    line = _cli_error(capsys, _bad_file(tmp_path, text))
+    assert where in line, line
+
+
+def test_cli_semicolon_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _cli_error(capsys, _bad_file(tmp_path, "prompt;draft;draft_correct;strong_correct\nq;d;True;True\n"))
+    assert "';'-delimited" in line and "comma-separated" in line
+
+
+def test_cli_score_out_of_range_is_refused_not_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = "".join(f"What is {i}+{i}?,{2 * i},{1.7 if i == 3 else 1},1\n" for i in range(8))
+    line = _cli_error(capsys, _bad_file(tmp_path, "prompt,draft,draft_score,strong_score\n" + rows))
+    assert "'1.7' is not a score in [0, 1]" in line and "row 5" in line
+
+
+def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _cli_error(capsys, tmp_path / "nope.csv")
+    assert "no such file" in line
+
+
+def test_cli_directory_instead_of_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _cli_error(capsys, tmp_path)
+    assert "cannot be read" in line
+
+
+def test_cli_non_utf8_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _bad_file(tmp_path, f"{GOOD_HEADER}\n{GOOD_ROW}\nCaf\xe9 au lait?,no,True,True,1,1\n".encode("latin-1"))
+    line = _cli_error(capsys, path)
+    assert "row 3, byte 4" in line and "not UTF-8" in line
+
+
+def test_cli_too_few_records_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _cli_error(capsys, _bad_file(tmp_path, f"{GOOD_HEADER}\n{GOOD_ROW}\n"))
+    assert "at least 4 records" in line
+
+
+def test_calibrate_module_cli_in_a_subprocess(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = _bad_file(tmp_path, "question,draft\nq,d\n")
+    proc = subprocess.run([sys.executable, "-m", "cascadeflow_integrations.quality.calibrate", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "row 1, column 'prompt'" in proc.stderr and str(path) in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,14 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
+from .._checks import (
+    check_complexity,
+    check_max_tokens,
+    check_seconds,
+    check_temperature,
+    check_threshold,
+    check_validator,
+)
 from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
@@ -106,6 +115,37 @@ class CascadeLLM(FunctionCallingLLM):
     @classmethod
     def _safe_mode(cls, v: str) -> str:
         return _check_mode(v)
+
+    # "before": the same rules as a per-call option (no coercion of "0.5" or True), at construction
+    @field_validator("temperature", mode="before")
+    @classmethod
+    def _temperature(cls, v: Any) -> Any:
+        return check_temperature(v)
+
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _max_tokens(cls, v: Any) -> Any:
+        return check_max_tokens(v)
+
+    @field_validator("timeout", "draft_timeout", mode="before")
+    @classmethod
+    def _seconds(cls, v: Any, info: Any) -> Any:
+        return check_seconds(info.field_name, v)
+
+    @field_validator("quality_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, v: Any) -> Any:
+        return check_threshold(v)
+
+    @field_validator("complexity_hint", mode="before")
+    @classmethod
+    def _complexity(cls, v: Any) -> Any:
+        return check_complexity(v)
+
+    @field_validator("validator", mode="before")
+    @classmethod
+    def _validator(cls, v: Any) -> Any:
+        return check_validator(v)
 
     @field_serializer("models")
     def _dump_models(self, models: list[ModelConfig]) -> list[dict[str, Any]]:
@@ -347,7 +387,18 @@ class _Responses:
 
 
 def _assistant(text: str, calls: list[dict[str, Any]]) -> ChatMessage:
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text), *tool_call_blocks(calls)])
+    # llama-index-core's streaming structured output (`process_streaming_objects`) looks for tool
+    # calls in additional_kwargs["tool_calls"] before reading them back through our blocks, so every
+    # response with calls carries them there too, in the OpenAI shape other integrations use.
+    extra = {"tool_calls": [_openai_call(c) for c in calls]} if calls else {}
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text), *tool_call_blocks(calls)],
+                       additional_kwargs=extra)
+
+
+def _openai_call(call: dict[str, Any]) -> dict[str, Any]:
+    args = call.get("arguments") or {}
+    return {"id": call.get("id") or "", "type": "function",
+            "function": {"name": call["name"], "arguments": args if isinstance(args, str) else json.dumps(args)}}
 
 
 def _emit(ev: Event, span_id: str | None) -> None:

@@ -86,8 +86,8 @@ def _anthropic_part(part: dict[str, Any]) -> dict[str, Any] | None:
     kind = part.get("type")
     if kind == "text":
         text = part.get("text") or ""
-        # Anthropic rejects empty text blocks
-        return {"type": "text", "text": text} if text else None
+        # Anthropic rejects empty and whitespace-only text blocks
+        return {"type": "text", "text": text} if text.strip() else None
     if kind == "image_url":
         url = part["image_url"]["url"] if isinstance(part.get("image_url"), dict) else str(part.get("image_url"))
         if url.startswith("data:") and ";base64," in url:
@@ -99,7 +99,7 @@ def _anthropic_part(part: dict[str, Any]) -> dict[str, Any] | None:
 
 def _anthropic_blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
+        return [{"type": "text", "text": content}] if content.strip() else []
     return [b for b in (_anthropic_part(p) for p in content) if b is not None]
 
 
@@ -136,7 +136,9 @@ def anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dict[s
             out.append({"role": role, "content": blocks})
     for msg in out:
         if not msg["content"]:
-            # an empty turn is rejected; keep the turn structure with a minimal text
+            if msg["role"] == "user":  # the engine refuses these before any request; never send a placeholder
+                raise ValueError("an empty user message cannot be sent to Anthropic: give it the user's text")
+            # an assistant turn with no text (a prefill or an empty earlier answer): keep the turn structure
             msg["content"] = [{"type": "text", "text": "."}]
     return ("\n\n".join(system) or None), out
 

@@ -18,11 +18,14 @@ import argparse
 import asyncio
 import bisect
 import csv
+import io
 import logging
+import math
 import random
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from .._sync import run_sync
@@ -528,7 +531,8 @@ def calibrate(
         raise ValueError(f"split must be in (0, 1), got {split}")
     items, notes = to_items(records, draft_price, strong_price)
     if len(items) < 4:
-        raise ValueError(f"calibration needs at least 4 records, got {len(items)}")
+        raise ValueError(f"calibration needs at least 4 records, got {len(items)}; expected more labelled records "
+                         "(half fit the threshold, half report on it)")
     try:
         asyncio.get_running_loop()
         scores = run_sync(score_items(items, validator))
@@ -557,6 +561,126 @@ def format_curve(points: Sequence[Point]) -> str:
     return "\n".join(lines)
 
 
+class RecordsFileError(ValueError):
+    """A records file that cannot be used; the message names the file, row and column, and what is expected."""
+
+
+_EXPECTED = "prompt,draft,draft_correct|draft_score,strong_correct|strong_score (or the RouteLLM format)"
+_LABELS = {"true": 1.0, "yes": 1.0, "1": 1.0, "false": 0.0, "no": 0.0, "0": 0.0}
+_COUNTS = ("input_tokens", "draft_tokens", "strong_tokens")
+_PRICES = ("draft_price", "strong_price")
+
+
+def read_records(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a records CSV (UTF-8, comma-separated, header first), each checked.
+
+    Scores in a file are in [0, 1] (scale a 1-10 judge grade by 1/10); labels are true/false, yes/no or
+    1/0. Raises `RecordsFileError` naming the file, the row (the header is row 1) and the column.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise RecordsFileError(f"{path}: no such file; expected a CSV of records with columns {_EXPECTED}") from None
+    except OSError as e:
+        raise RecordsFileError(f"{path}: cannot be read ({e.strerror or e}); expected a readable CSV file") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise RecordsFileError(f"{path}: row {line}, byte {col}: 0x{raw[e.start]:02x} is not UTF-8; "
+                               "expected a UTF-8 text file (re-save it as UTF-8)") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    n = 1
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        _check_header(path, header)
+        rows = []
+        for n, fields in enumerate(reader, start=2):
+            if not any(f.strip() for f in fields):
+                continue  # blank line
+            if len(fields) < len(header):
+                raise RecordsFileError(
+                    f"{path}: row {n}, column {header[len(fields)]!r}: missing (the row has {len(fields)} "
+                    f"value(s), the header {len(header)}); expected one value per column, values that contain "
+                    "commas in double quotes")
+            if len(fields) > len(header):
+                raise RecordsFileError(
+                    f"{path}: row {n}, column {len(header) + 1}: the row has {len(fields)} values, the header "
+                    f"{len(header)}; expected one value per column, values that contain commas in double quotes")
+            rec = dict(zip(header, fields))
+            _check_row(path, n, rec)
+            rows.append(rec)
+    except csv.Error as e:
+        raise RecordsFileError(f"{path}: row {n}: {e}; expected well-formed CSV") from None
+    if not rows:
+        raise RecordsFileError(f"{path}: row 2: no records after the header; expected one record per row")
+    return rows
+
+
+def _check_header(path: str | Path, header: list[str]) -> None:
+    if not any(header):
+        raise RecordsFileError(f"{path}: row 1: no header; expected a header row {_EXPECTED}")
+    if len(header) == 1 and (sep := next((d for d in ";\t|" if d in header[0]), None)):
+        raise RecordsFileError(f"{path}: row 1: the header is one column that looks {sep!r}-delimited; "
+                               f"expected comma-separated columns {_EXPECTED}")
+    if "prompt" in header and f"{CHEAP_MODEL}_response" in header:
+        required = [CHEAP_MODEL, STRONG_MODEL, f"{CHEAP_MODEL}_response", f"{STRONG_MODEL}_response"]
+    else:
+        required = ["prompt", "draft"]
+        required += [f"{s}_correct" for s in ("draft", "strong")
+                     if f"{s}_correct" not in header and f"{s}_score" not in header]
+    for col in required:
+        if col not in header:
+            found = ",".join(header)
+            found = found if len(found) <= 80 else found[:77] + "..."
+            raise RecordsFileError(f"{path}: row 1, column {col!r}: missing from the header ({found}); "
+                                   f"expected columns {_EXPECTED}")
+
+
+def _check_row(path: str | Path, n: int, rec: dict[str, str]) -> None:
+    def bad(col: str, problem: str, expected: str) -> RecordsFileError:
+        return RecordsFileError(f"{path}: row {n}, column {col!r}: {problem}; expected {expected}")
+
+    if not rec["prompt"].strip():
+        raise bad("prompt", "empty", "the request's text")
+    if f"{CHEAP_MODEL}_response" in rec:  # RouteLLM format: the model columns hold the labels
+        labels = [CHEAP_MODEL, STRONG_MODEL]
+    else:
+        labels = []
+        for side in ("draft", "strong"):
+            score = rec.get(f"{side}_score", "").strip()
+            if score:
+                try:
+                    x = float(score)
+                except ValueError:
+                    x = math.nan
+                if not 0.0 <= x <= 1.0:  # also false for nan
+                    raise bad(f"{side}_score", f"{score!r} is not a score in [0, 1]",
+                              "a number from 0 (wrong) to 1 (right); scale a 1-10 judge grade by 1/10")
+            elif f"{side}_correct" in rec:
+                labels.append(f"{side}_correct")
+            else:
+                raise bad(f"{side}_score", "empty", f"a score in [0, 1] (or a {side}_correct column)")
+    for col in labels:
+        if rec[col].strip().lower() not in _LABELS:
+            raise bad(col, f"{rec[col]!r} is not a label", "true or false (also yes/no or 1/0)")
+    for col in (*_COUNTS, *_PRICES):
+        v = rec.get(col, "").strip()
+        if not v:
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            x = math.nan
+        if not (x >= 0 and math.isfinite(x)):
+            what = "a token count, >= 0" if col in _COUNTS else "a price in USD per 1M tokens, >= 0"
+            raise bad(col, f"{v!r} is not a number >= 0", what)
+    complexity = rec.get("complexity", "").strip()
+    if complexity and complexity not in COMPLEXITIES:
+        raise bad("complexity", f"{complexity!r} is not a level", f"empty or one of {', '.join(COMPLEXITIES)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m cascadeflow_integrations.quality.calibrate", description=__doc__.split("\n")[0]
@@ -572,20 +696,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draft-price", type=float, nargs=2, default=DEFAULT_DRAFT_PRICE, metavar=("IN", "OUT"))
     ap.add_argument("--strong-price", type=float, nargs=2, default=DEFAULT_STRONG_PRICE, metavar=("IN", "OUT"))
     args = ap.parse_args(argv)
-    with open(args.csv, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    res = calibrate(
-        rows,
-        args.target,
-        split=args.split,
-        seed=args.seed,
-        draft_price=tuple(args.draft_price),
-        strong_price=tuple(args.strong_price),
-        method=args.method,
-        confidence=args.confidence,
-        per_complexity=args.per_complexity,
-        min_level_records=args.min_level_records,
-    )
+    try:
+        rows = read_records(args.csv)
+        res = calibrate(
+            rows,
+            args.target,
+            split=args.split,
+            seed=args.seed,
+            draft_price=tuple(args.draft_price),
+            strong_price=tuple(args.strong_price),
+            method=args.method,
+            confidence=args.confidence,
+            per_complexity=args.per_complexity,
+            min_level_records=args.min_level_records,
+        )
+    except ValueError as e:  # bad file or options: one line, no traceback
+        msg = str(e) if isinstance(e, RecordsFileError) else f"{args.csv}: {e}"
+        sys.stderr.write(f"calibrate: error: {' '.join(msg.split())}\n")
+        return 2
     print(
         f"records: {len(rows)} (fit {res.n_fit}, held-out {res.n_heldout}); prices per 1M tokens: "
         f"draft {args.draft_price}, strong {args.strong_price}"

@@ -1,0 +1,107 @@
+"""Checks of call options, shared by `CascadeAgent` and the adapters' fields.
+
+Each returns the normalised value or raises `ValueError` naming the problem and the fix, so bad input
+fails before any network call (and, for adapter fields, at construction).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .types import Message
+
+
+def _show(v: Any) -> str:
+    r = repr(v)
+    return (r if len(r) <= 60 else r[:57] + "...") + ("" if v is None else f" ({type(v).__name__})")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_max_tokens(v: Any, name: str = "max_tokens") -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        raise ValueError(f"{name} must be a positive integer (a number of tokens, e.g. 512), got {_show(v)}")
+    return v
+
+
+def check_temperature(v: Any) -> float | None:
+    if v is None:
+        return None
+    if not _number(v) or not 0 <= v <= 2:
+        raise ValueError(f"temperature must be a number between 0 and 2 (e.g. 0.7), got {_show(v)}")
+    return float(v)
+
+
+def check_stop(v: Any) -> list[str] | None:
+    """None, a string or a list of non-empty strings, as a list (None when empty)."""
+    if v is None:
+        return None
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, (list, tuple)) or not all(isinstance(s, str) and s for s in items):
+        raise ValueError(f"stop must be a non-empty string or a list of them (e.g. stop=['\\n\\n']), got {_show(v)}")
+    return list(items) or None
+
+
+def check_seconds(name: str, v: Any) -> float | None:
+    if v is None:
+        return None
+    if not _number(v) or v <= 0:
+        raise ValueError(f"{name} must be a number of seconds > 0 (e.g. {name}=30), got {_show(v)}")
+    return float(v)
+
+
+def check_threshold(v: Any) -> float | dict[str, float] | None:
+    """None, one threshold in [0, 1], or a dict of them per complexity level."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        for k, t in v.items():
+            if not _number(t) or not 0 <= t <= 1:
+                raise ValueError(f"quality_threshold[{k!r}] must be a number between 0 and 1, got {_show(t)}")
+        return v
+    if not _number(v) or not 0 <= v <= 1:
+        raise ValueError("quality_threshold must be a number between 0 and 1 (or a dict of them per complexity "
+                         f"level), got {_show(v)}")
+    return float(v)
+
+
+def check_complexity(v: Any) -> str | None:
+    from .quality.base import COMPLEXITIES
+
+    if v is not None and (not isinstance(v, str) or v not in COMPLEXITIES):
+        raise ValueError(f"complexity_hint {_show(v)} is not one of {', '.join(COMPLEXITIES)}")
+    return v
+
+
+def check_flag(name: str, v: Any) -> bool | None:
+    if v is not None and not isinstance(v, bool):
+        raise ValueError(f"{name} must be True, False or None, got {_show(v)}")
+    return v
+
+
+def check_validator(v: Any) -> Any:
+    """A validator, a function, or a list of them (None: the default)."""
+    from .quality.base import as_validator
+
+    for x in v if isinstance(v, (list, tuple)) else [] if v is None else [v]:
+        as_validator(x)
+    return v
+
+
+def estimate_prompt_tokens(messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None) -> int:
+    """A provider-free estimate of the prompt's size: characters / 4 (text, tool calls and schemas)."""
+    chars = 0
+    for m in messages:
+        chars += len(m.text)
+        for c in m.tool_calls:
+            chars += len(c.name) + len(c.raw_arguments or "")
+    if tools:
+        chars += len(json.dumps(list(tools), default=str))
+    return math.ceil(chars / 4)

@@ -263,13 +263,18 @@ def test_non_standard_constants_like_json_loads() -> None:
     assert math.isnan(v[0]) and v[1:] == [math.inf, -math.inf]
 
 
-def test_value_is_the_live_tree() -> None:
+def test_live_is_the_tree_updated_in_place_and_value_a_snapshot() -> None:
     p = ProgressiveJSONParser()
     p.feed('{"a": [1, {"b": "x')
-    first = p.value
-    p.feed('y"}]}')
-    assert p.value is first
-    assert first == {"a": [1, {"b": "xy"}]}
+    live, snap = p.live, p.value
+    assert live == snap == {"a": [1, {"b": "x"}]} and live is not snap
+    p.feed('y"}], "c": [true]')
+    assert p.live is live and live == {"a": [1, {"b": "xy"}], "c": [True]}
+    assert snap == {"a": [1, {"b": "x"}]}  # the snapshot did not move
+    later = p.value
+    assert later["a"] is live["a"]  # a closed array is shared, not copied
+    p.feed("}")
+    assert p.value is live and p.finish() is live  # closed: nothing left to copy
 
 
 def test_empty_fragments_and_whitespace() -> None:

@@ -132,9 +132,9 @@ class ProgressiveJSONParser:
         "_pending",
         "_root",
         "_snap",
-        "_snap_at",
         "_credit",
         "_credit_at",
+        "_dirty",
         "_stack",
         "_state",
         "_str_box",
@@ -171,7 +171,7 @@ class ProgressiveJSONParser:
         self._error: JSONStreamError | None = None
         self._finished = False
         self._snap: Any = None  # the last snapshot handed out while containers were open
-        self._snap_at = -1  # the offset it was taken at
+        self._dirty = False  # the tree changed visibly since the last snapshot (strings: _pending)
         self._credit = 0  # entries the next snapshots may still copy beyond the free ones
         self._credit_at = 0  # offset up to which _credit has been earned
         #: Characters copied while publishing in-progress strings (a work counter for tests).
@@ -205,15 +205,16 @@ class ProgressiveJSONParser:
         stack = self._stack
         if not stack:  # a closed value, a scalar or a root string: nothing left to copy
             return self.live
-        offset = self._offset
-        if offset == self._snap_at:
+        growing = self._pending and not self._is_key and _STRING <= self._state <= _SURR_U
+        if not (self._dirty or growing):
             return self._snap
+        offset = self._offset
         credit = self._credit + _SLOT_CREDIT * (offset - self._credit_at)
         self._credit_at = offset
         if credit < 0 and (len(stack) > _FREE_SLOTS or sum(map(len, stack)) > _FREE_SLOTS):
             self._credit = credit
             return self._snap  # lag: an exact snapshot of an earlier prefix
-        if self._pending and not self._is_key and _STRING <= self._state <= _SURR_U:
+        if growing:
             self._publish_string()
         child: Any = None
         live_child: Any = None
@@ -231,8 +232,11 @@ class ProgressiveJSONParser:
                     cp[key] = child
             child, live_child = cp, c
         self.slots_copied += slots
-        self._credit = credit - max(slots - _FREE_SLOTS, 0)
-        self._snap, self._snap_at = child, offset
+        if slots > _FREE_SLOTS:
+            credit -= slots - _FREE_SLOTS
+        self._credit = credit
+        self._snap = child
+        self._dirty = False
         return child
 
     @property
@@ -330,6 +334,7 @@ class ProgressiveJSONParser:
                     else:
                         self._store(s)
                         self._in_value_str_reset()
+                        self._dirty = True
                         st = _AFTER
                 elif c == "\\":
                     # Fast path: a simple escape whose second char is in this fragment.
@@ -401,6 +406,7 @@ class ProgressiveJSONParser:
                         box.append("")
                     self._str_box = box
                     self._pending = self._visible = 0
+                    self._dirty = True
                     self._is_key = False
                     self._tok_start = self._offset + i
                     st = _STRING
@@ -418,6 +424,7 @@ class ProgressiveJSONParser:
                         self._root = new
                         self._has_root = True
                     stack.append(new)
+                    self._dirty = True
                     st = _OBJ_FIRST if c == "{" else _ARR_FIRST
                     i += 1
                     continue
@@ -554,6 +561,7 @@ class ProgressiveJSONParser:
             raise err from None
 
     def _place_scalar(self, v: Any) -> None:
+        self._dirty = True
         stack = self._stack
         if not stack:
             self._root = v

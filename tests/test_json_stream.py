@@ -413,3 +413,15 @@ def test_deep_nesting_snapshots_stay_consistent() -> None:
     for i, v in enumerate(kept):
         consistent(v, final)
         consistent(v, _exact(text[: i + 1]))
+
+
+def test_snapshot_of_a_repeated_key_holding_an_open_container() -> None:
+    text = '{"a": 1, "b": 2, "a": {"c": [1, {"d": "xyz"}]}}'
+    p = ProgressiveJSONParser()
+    kept = []
+    for i, c in enumerate(text):
+        p.feed(c)
+        kept.append((p.value, text[: i + 1]))
+    for v, prefix in kept:
+        assert same(v, _exact(prefix)), prefix
+    assert same(p.finish(), json.loads(text))

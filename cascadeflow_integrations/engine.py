@@ -8,6 +8,7 @@ token, and its cost is measured in `bench/overhead.py`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -228,8 +229,8 @@ class CascadeRun:
             tools=opts.tools, tool_choice=opts.tool_choice, parallel_tool_calls=opts.parallel_tool_calls,
             logprobs=(not last) and provider.supports_logprobs, extra=opts.extra)
         E, T, chunk_type = self._E, self._T, self._chunk_type
-        # One dict shared by every chunk event of this model: it is read-only for consumers, and
-        # copying it per token was a measurable share of the engine's per-chunk cost.
+        # Copied into each chunk event (`dict(data_text)` below): every event owns its `data`, so
+        # nothing a consumer does to one event's data shows up in another's.
         data_text = {"model": cfg.name, "phase": phase, "provider": cfg.provider}
         tool_mode = self.tool_mode
         validator = opts.validator
@@ -345,11 +346,26 @@ class CascadeRun:
         out = []
         for st in open_tools:
             call = st.call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
+            tool_call = call.to_dict()
+            # The event gets the parser's final tree (never changed again; it shares closed parts
+            # with the last TOOL_CALL_DELTA), not `call.arguments`, which the result hands out.
+            tool_call["arguments"] = self._final_arguments(st, call)
             out.append(self._E(type=self._T.TOOL_CALL_COMPLETE, data={
-                "index": st.index, "tool_call": call.to_dict(), "valid_json": call.parse_error is None,
+                "index": st.index, "tool_call": tool_call, "valid_json": call.parse_error is None,
                 "error": call.parse_error, "model": model}))
         open_tools.clear()
         return out
+
+    @staticmethod
+    def _final_arguments(st: _ToolState, call: ToolCall) -> dict[str, Any]:
+        if call.parse_error is None and st.error is None:
+            try:
+                final = st.parser.finish()
+            except ValueError:  # e.g. blank arguments, which ToolCall reads as {}
+                final = None
+            if type(final) is dict:
+                return final
+        return copy.deepcopy(call.arguments)
 
     # ---- accounting ------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ async def test_partial_arguments_grow_with_each_fragment(server):
     async for e in CascadeAgent([model(server, CHEAP), model(server, STRONG)]).stream_events(
             "Weather?", tools=[WEATHER]):
         if e.type is T.TOOL_CALL_DELTA:
-            # `arguments` is a live view updated in place (linear cost): read it as the event arrives
+            # each event carries its own snapshot of the partial arguments
             seen.append(json.dumps(e.data["arguments"]))
     assert len(seen) == len(range(0, len(PARIS), 3))
     assert '{"location": "Pari"}' in seen  # an unfinished string shows as it grows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import sys
@@ -263,13 +264,18 @@ def test_non_standard_constants_like_json_loads() -> None:
     assert math.isnan(v[0]) and v[1:] == [math.inf, -math.inf]
 
 
-def test_value_is_the_live_tree() -> None:
+def test_live_is_the_tree_updated_in_place_and_value_a_snapshot() -> None:
     p = ProgressiveJSONParser()
     p.feed('{"a": [1, {"b": "x')
-    first = p.value
-    p.feed('y"}]}')
-    assert p.value is first
-    assert first == {"a": [1, {"b": "xy"}]}
+    live, snap = p.live, p.value
+    assert live == snap == {"a": [1, {"b": "x"}]} and live is not snap
+    p.feed('y"}], "c": [true]')
+    assert p.live is live and live == {"a": [1, {"b": "xy"}], "c": [True]}
+    assert snap == {"a": [1, {"b": "x"}]}  # the snapshot did not move
+    later = p.value
+    assert later["a"] is live["a"]  # a closed array is shared, not copied
+    p.feed("}")
+    assert p.value is live and p.finish() is live  # closed: nothing left to copy
 
 
 def test_empty_fragments_and_whitespace() -> None:
@@ -324,3 +330,98 @@ def test_work_is_linear_in_input_size() -> None:
 def test_reading_a_huge_string_after_every_fragment_copies_linearly() -> None:
     copied = [_stream(json.dumps({"content": "abcdefg\n" * (n // 8)})).chars_copied for n in (100_000, 1_000_000)]
     assert copied[1] / copied[0] < 12  # quadratic would be ~100
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+
+def _exact(prefix: str) -> Any:
+    """The exact partial value of `prefix`: a fresh parser fed it at once (its tree is ours alone)."""
+    p = ProgressiveJSONParser()
+    p.feed(prefix)
+    return p.live
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=serialised(), points=st.lists(st.integers(min_value=0, max_value=10_000), max_size=25))
+def test_every_kept_snapshot_matches_its_prefix_and_never_changes(text: str, points: list[int]) -> None:
+    expected = json.loads(text)
+    p = ProgressiveJSONParser()
+    kept: list[tuple[Any, Any, str, bool]] = []
+    seen = ""
+    for frag in cut(text, points):
+        p.feed(frag)
+        seen += frag
+        v = p.value
+        kept.append((v, copy.deepcopy(v), seen, p.started))
+    final = p.finish()
+    assert same(final, expected)
+    for v, at_the_time, prefix, started in kept:
+        assert same(v, at_the_time), prefix  # nothing changed after it was handed out
+        assert same(v, _exact(prefix)), prefix  # small documents: exact, no lag
+        if started and not (v is None and isinstance(expected, (int, float))):
+            consistent(v, expected)  # (a top-level number appears only at finish)
+
+
+def _open_array_doc(n: int) -> str:
+    return json.dumps({"query": "q", "ids": list(range(n)), "tail": {"k": [1, 2]}})
+
+
+def test_a_large_open_array_is_copied_linearly_and_lags_by_at_most_an_eighth() -> None:
+    text = _open_array_doc(20_000)
+    final = json.loads(text)
+    p = ProgressiveJSONParser()
+    kept: list[tuple[int, Any]] = []
+    for i in range(0, len(text), 4):
+        p.feed(text[i : i + 4])
+        kept.append((i + 4, p.value))
+    assert p.finish() == final
+    # Bounded copying: at most 64 free entries per read plus 8 per character.
+    assert p.slots_copied <= 64 * len(kept) + 8 * len(text)
+    for offset, v in kept[:: len(kept) // 40]:
+        offset = min(offset, len(text))
+        consistent(v, _exact(text[:offset]))  # never ahead of the text seen
+        consistent(_exact(text[: offset - offset // 8]), v)  # at most 1/8 of the text behind
+    assert all(len(v.get("ids", ())) <= len(final["ids"]) for _, v in kept)
+    assert kept[-1][1] == final
+
+
+def test_snapshot_copying_grows_linearly_even_for_huge_open_containers() -> None:
+    def copied(n: int, doc: str) -> int:
+        p = ProgressiveJSONParser()
+        for i in range(0, len(doc), 2):
+            p.feed(doc[i : i + 2])
+            _ = p.value
+        p.finish()
+        return p.slots_copied
+
+    arrays = [copied(n, _open_array_doc(n)) for n in (5_000, 50_000)]
+    nested = [copied(n, "[" * n + "]" * n) for n in (2_000, 20_000)]
+    assert arrays[1] / arrays[0] < 12 and nested[1] / nested[0] < 12  # quadratic would be ~100
+
+
+def test_deep_nesting_snapshots_stay_consistent() -> None:
+    n = 400  # (the recursive checker's limit, not the parser's)
+    text = "[" * n + "]" * n
+    p = ProgressiveJSONParser()
+    kept = []
+    for c in text:
+        p.feed(c)
+        kept.append(p.value)
+    final = p.finish()
+    assert p.slots_copied <= 64 * len(kept) + 8 * len(text)
+    for i, v in enumerate(kept):
+        consistent(v, final)
+        consistent(v, _exact(text[: i + 1]))
+
+
+def test_snapshot_of_a_repeated_key_holding_an_open_container() -> None:
+    text = '{"a": 1, "b": 2, "a": {"c": [1, {"d": "xyz"}]}}'
+    p = ProgressiveJSONParser()
+    kept = []
+    for i, c in enumerate(text):
+        p.feed(c)
+        kept.append((p.value, text[: i + 1]))
+    for v, prefix in kept:
+        assert same(v, _exact(prefix)), prefix
+    assert same(p.finish(), json.loads(text))

@@ -1,9 +1,13 @@
 """Incremental JSON parser for streamed tool-call arguments.
 
-`ProgressiveJSONParser` reads JSON text in fragments of any size and keeps one live object tree
-that it updates in place, so reading the partial value after every fragment costs O(1) (plus the
-in-progress string, see `value`). Each input character is examined once: a hand-written state
-machine over an explicit stack, with C-speed scanning of string runs inside the current fragment.
+`ProgressiveJSONParser` reads JSON text in fragments of any size into one object tree that it
+updates in place. Each input character is examined once: a hand-written state machine over an
+explicit stack, with C-speed scanning of string runs inside the current fragment.
+
+`value` hands out snapshots, not that tree: values that never change once returned. Everything
+closed (strings, numbers, finished objects and arrays) is shared between snapshots as it is; only
+the containers still open are shallow-copied. Copying is bounded so that reading after every
+fragment stays linear in the input (see `value`).
 """
 
 from __future__ import annotations
@@ -74,6 +78,10 @@ _NUM_START = {"-": _N_MINUS, "0": _N_ZERO, **{d: _N_INT for d in "123456789"}}
 # growing by 1/_LAG_DIV of their length, which keeps the total copying linear (see `value`).
 _EXACT_LIMIT = 16_384
 _LAG_DIV = 8
+# Snapshots whose open containers hold at most _FREE_SLOTS entries in all are always exact; bigger
+# ones are paid from a budget of _SLOT_CREDIT copied entries per character read (see `value`).
+_FREE_SLOTS = 64
+_SLOT_CREDIT = 8
 
 
 class JSONStreamError(CascadeError, ValueError):
@@ -123,6 +131,10 @@ class ProgressiveJSONParser:
         "_parts",
         "_pending",
         "_root",
+        "_snap",
+        "_credit",
+        "_credit_at",
+        "_dirty",
         "_stack",
         "_state",
         "_str_box",
@@ -130,6 +142,7 @@ class ProgressiveJSONParser:
         "_tok_start",
         "_visible",
         "chars_copied",
+        "slots_copied",
     )
 
     def __init__(self) -> None:
@@ -157,8 +170,14 @@ class ProgressiveJSONParser:
         self._line_start = 0
         self._error: JSONStreamError | None = None
         self._finished = False
+        self._snap: Any = None  # the last snapshot handed out while containers were open
+        self._dirty = False  # the tree changed visibly since the last snapshot (strings: _pending)
+        self._credit = 0  # entries the next snapshots may still copy beyond the free ones
+        self._credit_at = 0  # offset up to which _credit has been earned
         #: Characters copied while publishing in-progress strings (a work counter for tests).
         self.chars_copied = 0
+        #: Container entries copied while taking snapshots (a work counter for tests).
+        self.slots_copied = 0
 
     def _in_value_str_reset(self) -> None:
         self._str_box = None
@@ -170,13 +189,64 @@ class ProgressiveJSONParser:
 
     @property
     def value(self) -> Any:
-        """The partial value so far (the live tree: don't mutate it). None before any value starts.
+        """The partial value so far, as a snapshot that never changes (None before any value starts).
 
-        The in-progress string is published on read. Up to 16 KiB it is always exact; a longer one
-        is republished only after growing by 1/8 of its length, so it may lag by at most that much
-        until it closes. This bounds the copying to O(n) even when reading after every fragment.
+        Closed parts are shared with earlier and later snapshots and with `finish()`'s result, so
+        treat every snapshot as read-only. Two bounds keep reading after every fragment O(n):
+
+        * An in-progress string is exact up to 16 KiB; a longer one is republished only after
+          growing by 1/8 of its length, so it may lag by at most that much until it closes.
+        * Open containers are shallow-copied per snapshot. While they hold at most 64 entries in
+          all, every snapshot is exact. Beyond that, copies are paid from a budget of 8 entries per
+          character read; when it runs out, the previous snapshot is returned again. So the value
+          lags the text by at most (entries in open containers) / 8 characters, which is at most
+          1/8 of the text read so far, and total copying is at most 8 entries per character.
         """
-        if self._pending and not self._is_key and self._state >= _STRING and self._state <= _SURR_U:
+        stack = self._stack
+        if not stack:  # a closed value, a scalar or a root string: nothing left to copy
+            return self.live
+        growing = self._pending and not self._is_key and _STRING <= self._state <= _SURR_U
+        if not (self._dirty or growing):
+            return self._snap
+        offset = self._offset
+        credit = self._credit + _SLOT_CREDIT * (offset - self._credit_at)
+        self._credit_at = offset
+        if credit < 0 and (len(stack) > _FREE_SLOTS or sum(map(len, stack)) > _FREE_SLOTS):
+            self._credit = credit
+            return self._snap  # lag: an exact snapshot of an earlier prefix
+        if growing:
+            self._publish_string()
+        child: Any = None
+        live_child: Any = None
+        slots = 0
+        for c in reversed(stack):  # innermost first: each copy points at its open child's copy
+            cp = c.copy()
+            slots += len(cp)
+            if live_child is not None:
+                if type(cp) is list:
+                    cp[-1] = child  # an open child is always its array's last element
+                else:
+                    key = next(reversed(cp))
+                    if cp[key] is not live_child:  # a repeated key keeps its first position
+                        key = next(k for k, v in cp.items() if v is live_child)
+                    cp[key] = child
+            child, live_child = cp, c
+        self.slots_copied += slots
+        if slots > _FREE_SLOTS:
+            credit -= slots - _FREE_SLOTS
+        self._credit = credit
+        self._snap = child
+        self._dirty = False
+        return child
+
+    @property
+    def live(self) -> Any:
+        """The parser's own tree, updated in place as text arrives (no copies; never mutate it).
+
+        For a synchronous reader that looks at the value right away and keeps nothing; anything
+        kept or handed on should use `value`. The in-progress string follows the rule in `value`.
+        """
+        if self._pending and not self._is_key and _STRING <= self._state <= _SURR_U:
             self._publish_string()
         return self._root
 
@@ -264,6 +334,7 @@ class ProgressiveJSONParser:
                     else:
                         self._store(s)
                         self._in_value_str_reset()
+                        self._dirty = True
                         st = _AFTER
                 elif c == "\\":
                     # Fast path: a simple escape whose second char is in this fragment.
@@ -335,6 +406,7 @@ class ProgressiveJSONParser:
                         box.append("")
                     self._str_box = box
                     self._pending = self._visible = 0
+                    self._dirty = True
                     self._is_key = False
                     self._tok_start = self._offset + i
                     st = _STRING
@@ -352,6 +424,7 @@ class ProgressiveJSONParser:
                         self._root = new
                         self._has_root = True
                     stack.append(new)
+                    self._dirty = True
                     st = _OBJ_FIRST if c == "{" else _ARR_FIRST
                     i += 1
                     continue
@@ -488,6 +561,7 @@ class ProgressiveJSONParser:
             raise err from None
 
     def _place_scalar(self, v: Any) -> None:
+        self._dirty = True
         stack = self._stack
         if not stack:
             self._root = v

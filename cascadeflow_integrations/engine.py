@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Union
 from .cost import baseline_cost, usage_cost
 from .errors import ProviderError, ProviderTimeoutError
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
+from .quality.base import check_partial_safely, validate_safely
 from .result import CascadeResult, ModelAttempt
 from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
 from .tools.call import ToolCall
@@ -131,6 +132,7 @@ class CascadeRun:
                        streaming_mode=opts.mode.value)
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
         chain = agent.models if routing.strategy == "cascade" else [agent.models[-1]]
+        offset = len(agent.models) - len(chain)  # chain is a suffix of the configured models
         vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice)
         threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
 
@@ -174,6 +176,7 @@ class CascadeRun:
                     yield self._ev("ERROR", str(error), error=error, model=cfg.name, phase=phase,
                                    provider=cfg.provider, partial_content=draft.text)
                     return
+                res.accepted_index = offset + level
                 self._finish(draft, attempt, cfg, accepted=False)
                 yield self._ev("COMPLETE", result=res)
                 return
@@ -187,11 +190,11 @@ class CascadeRun:
                                     [CheckResult("guarded", False, 0.0, aborted)])
                 self._count_abort(attempt)
             else:
-                decision = await opts.validator.validate(vreq, draft, threshold)
+                decision = await validate_safely(opts.validator, vreq, draft, threshold)
                 res.validator_cost += decision.cost
             attempt.accepted = decision.accepted
             d = decision.to_dict()
-            d.update(model=cfg.name, phase=phase, level=level, error=error)
+            d.update(model=cfg.name, phase=phase, level=level, index=offset + level, error=error)
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.name,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
@@ -201,6 +204,7 @@ class CascadeRun:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                     yield ev
                 yield self._ev("DRAFT_DECISION", **d)
+                res.accepted_index = offset + level
                 self._finish(draft, attempt, cfg, accepted=True)
                 yield self._ev("COMPLETE", result=res)
                 return
@@ -277,7 +281,7 @@ class CascadeRun:
                             partial.chunks += 1
                             if d.logprobs:
                                 partial.logprobs.extend(d.logprobs)
-                            why = validator.check_partial(vreq, partial)
+                            why = check_partial_safely(validator, vreq, partial)
                             if why:
                                 raise _Aborted(why)
                     elif tp is ToolCallDelta:
@@ -314,7 +318,7 @@ class CascadeRun:
                                 partial.tool_names[st.index] = st.name
                                 partial.tool_arguments[st.index] = st.parser.value
                                 partial.chunks += 1
-                                why = validator.check_partial(vreq, partial)
+                                why = check_partial_safely(validator, vreq, partial)
                                 if why:
                                     raise _Aborted(why)
                     elif tp is UsageDelta:

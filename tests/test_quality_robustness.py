@@ -107,7 +107,9 @@ tool_calls = st.lists(
     max_size=3,
 )
 logprobs = st.one_of(st.none(), st.lists(
-    st.builds(TokenLogprob, st.text(max_size=3), st.floats(allow_nan=True, allow_infinity=True)), max_size=40))
+    st.builds(TokenLogprob, st.text(max_size=3),
+              st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**400), 10**400))),
+    max_size=40))
 tool_choices = st.sampled_from([None, "auto", "required", "none", {"name": "add"}, {"name": "missing"}])
 
 

@@ -134,7 +134,7 @@ class LogprobConfidence(Check):
 def _clamp_logprob(lp: float) -> float:
     """A log probability as a usable number: at most 0, NaN or anything unusable counts as the floor."""
     if isinstance(lp, (int, float)) and lp >= _LOGPROB_FLOOR:
-        return min(float(lp), 0.0)
+        return 0.0 if lp > 0 else float(lp)
     return _LOGPROB_FLOOR
 
 

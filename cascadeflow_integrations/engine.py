@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Union
 from .cost import baseline_cost, usage_cost
 from .errors import BadRequestError, ProviderError, ProviderTimeoutError
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
+from .quality.base import check_partial_safely, validate_safely
 from .result import CascadeResult, ModelAttempt
 from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
 from .tools.call import ToolCall
@@ -142,6 +143,7 @@ class CascadeRun:
 
         for level, cfg in enumerate(chain):
             last = level == len(chain) - 1
+            index = agent.models.index(cfg)  # position in the configured chain (models may be skipped)
             phase = "direct" if routing.strategy == "direct" else ("verifier" if last else "draft")
             live = last or opts.mode is StreamingMode.OPTIMISTIC or opts.live_drafts
             guard = not last and opts.mode is StreamingMode.GUARDED
@@ -180,6 +182,7 @@ class CascadeRun:
                     yield self._ev("ERROR", str(error), error=error, model=cfg.name, phase=phase,
                                    provider=cfg.provider, partial_content=draft.text)
                     return
+                res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=False)
                 yield self._ev("COMPLETE", result=res)
                 return
@@ -193,11 +196,11 @@ class CascadeRun:
                                     [CheckResult("guarded", False, 0.0, aborted)])
                 self._count_abort(attempt)
             else:
-                decision = await opts.validator.validate(vreq, draft, threshold)
+                decision = await validate_safely(opts.validator, vreq, draft, threshold)
                 res.validator_cost += decision.cost
             attempt.accepted = decision.accepted
             d = decision.to_dict()
-            d.update(model=cfg.name, phase=phase, level=level, error=error)
+            d.update(model=cfg.name, phase=phase, level=level, index=index, error=error)
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.name,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
@@ -207,6 +210,7 @@ class CascadeRun:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                     yield ev
                 yield self._ev("DRAFT_DECISION", **d)
+                res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=True)
                 yield self._ev("COMPLETE", result=res)
                 return
@@ -283,7 +287,7 @@ class CascadeRun:
                             partial.chunks += 1
                             if d.logprobs:
                                 partial.logprobs.extend(d.logprobs)
-                            why = validator.check_partial(vreq, partial)
+                            why = check_partial_safely(validator, vreq, partial)
                             if why:
                                 raise _Aborted(why)
                     elif tp is ToolCallDelta:
@@ -320,7 +324,7 @@ class CascadeRun:
                                 partial.tool_names[st.index] = st.name
                                 partial.tool_arguments[st.index] = st.parser.value
                                 partial.chunks += 1
-                                why = validator.check_partial(vreq, partial)
+                                why = check_partial_safely(validator, vreq, partial)
                                 if why:
                                     raise _Aborted(why)
                     elif tp is UsageDelta:

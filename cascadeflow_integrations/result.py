@@ -43,7 +43,11 @@ class CascadeResult:
     tool_calls: list[ToolCall] = field(default_factory=list)
     model_used: str = ""
     provider_used: str = ""
+    #: True only when the first model's draft was accepted (see `accepted_index` for which model answered)
     draft_accepted: bool = False
+    #: 0-based position in the configured model chain of the model whose answer was returned
+    #: (the last model's when the call went direct); None until the call completes
+    accepted_index: int | None = None
     strategy: str = "cascade"
     complexity: str = "moderate"
     total_cost: float = 0.0
@@ -86,6 +90,7 @@ class CascadeResult:
             "model_used": self.model_used,
             "provider_used": self.provider_used,
             "draft_accepted": self.draft_accepted,
+            "accepted_index": self.accepted_index,
             "cascaded": self.cascaded,
             "strategy": self.strategy,
             "complexity": self.complexity,

@@ -514,6 +514,7 @@ def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[st
         "model_used": result.model_used,
         "provider_used": result.provider_used,
         "draft_accepted": result.draft_accepted,
+        "accepted_index": result.accepted_index,
         "cascaded": result.cascaded,
         "strategy": result.strategy,
         "complexity": result.complexity,

@@ -72,6 +72,7 @@ class DecisionData(TypedDict, total=False):
     model: str
     phase: str
     level: int
+    index: int  # the model's position in the configured chain
     error: str | None
 
 

@@ -54,6 +54,8 @@ class CascadeDecisionEvent(CascadeEvent):
     reason: str = ""
     threshold: float | None = None
     level: int = 0
+    #: the model's position in the configured chain
+    index: int = 0
     #: the engine's full decision (score, checks, ...)
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -79,7 +81,10 @@ class CascadeCompleteEvent(CascadeEvent):
     """The cascade finished; `result` is `CascadeResult.to_dict()`."""
 
     model_used: str
+    #: True only when the first model's draft was accepted
     draft_accepted: bool
+    #: the answering model's position in the configured chain
+    accepted_index: int | None = None
     total_cost: float
     cost_saved: float
     usage: dict[str, int] = Field(default_factory=dict)
@@ -112,7 +117,7 @@ def cascade_event(ev: Any, span_id: str | None) -> CascadeEvent | None:
     if kind == "draft_decision":
         return CascadeDecisionEvent(span_id=span_id, model=d["model"], accepted=d["accepted"],
                                     confidence=d.get("confidence", 0.0), reason=d.get("reason", ""),
-                                    threshold=d.get("threshold"), level=d.get("level", 0),
+                                    threshold=d.get("threshold"), level=d.get("level", 0), index=d.get("index", 0),
                                     details={k: v for k, v in d.items() if k != "error"})
     if kind == "switch":
         return CascadeSwitchEvent(span_id=span_id, from_model=d["from_model"], to_model=d["to_model"],
@@ -120,6 +125,7 @@ def cascade_event(ev: Any, span_id: str | None) -> CascadeEvent | None:
     if kind == "complete":
         r = d["result"]
         return CascadeCompleteEvent(span_id=span_id, model_used=r.model_used, draft_accepted=r.draft_accepted,
+                                    accepted_index=r.accepted_index,
                                     total_cost=r.total_cost, cost_saved=r.cost_saved, usage=r.usage.to_dict(),
                                     result=r.to_dict())
     if kind == "error":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
@@ -59,11 +60,13 @@ def numbers_in(text: str) -> list[str]:
 
 
 def number_value(s: str) -> float | None:
+    """The number as a float; None when it does not parse or is too large for one (309+ digits)."""
     s = s.replace("$", "").replace(",", "").replace("%", "").strip()
     try:
-        return float(s)
+        v = float(s)
     except ValueError:
         return None
+    return v if math.isfinite(v) else None
 
 
 def final_answer(text: str) -> FinalAnswer | None:

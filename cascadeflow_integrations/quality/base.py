@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import abc
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+import anyio.to_thread
+
 from ..tools.call import ToolCall
+from ..tools.executor import _is_async
 from ..types import Message, TokenLogprob, Usage
 
+logger = logging.getLogger("cascadeflow_integrations")
+
 COMPLEXITIES = ("trivial", "simple", "moderate", "hard", "expert")
+#: An exception message quoted in a decision is cut to this length (a check may echo a huge input).
+_MAX_ERROR_CHARS = 200
 
 
 @dataclass(slots=True)
@@ -74,9 +82,12 @@ class CheckResult:
     passed: bool
     score: float = 1.0
     detail: str = ""
+    #: set when the check raised instead of judging: the exception's type and message
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "score": round(self.score, 4), "detail": self.detail}
+        return {"name": self.name, "passed": self.passed, "score": round(self.score, 4), "detail": self.detail,
+                "error": self.error}
 
 
 @dataclass(slots=True)
@@ -125,14 +136,22 @@ ValidatorFn = Callable[[ValidationRequest, Draft], Union[bool, Decision, Awaitab
 
 
 class FunctionValidator(Validator):
-    """Wraps a plain (sync or async) function returning a bool or a `Decision`."""
+    """Wraps a plain (sync or async) function returning a bool or a `Decision`.
+
+    A sync function runs in a worker thread, so a slow one (I/O, a model call) never blocks the event
+    loop, which sync entry points share between calls; an async one is awaited on the loop.
+    """
 
     def __init__(self, fn: ValidatorFn, name: str | None = None) -> None:
         self.fn = fn
         self.name = str(name or getattr(fn, "__name__", "custom"))
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
-        out = self.fn(request, draft)
+        if _is_async(self.fn):
+            out = self.fn(request, draft)
+        else:
+            # On cancellation (timeout, aclose) the thread is abandoned, not waited for.
+            out = await anyio.to_thread.run_sync(self.fn, request, draft, abandon_on_cancel=True)
         if inspect.isawaitable(out):
             out = await out
         if isinstance(out, Decision):
@@ -158,3 +177,32 @@ def as_validator(obj: Validator | ValidatorFn) -> Validator:
         f"validator {obj!r} is neither a Validator nor a function: pass a Validator subclass instance "
         "or a function (request, draft) -> bool | Decision"
     )
+
+
+def check_error(name: str, exc: Exception) -> CheckResult:
+    """A failed check for a validator or check that raised; logged here, once."""
+    logger.warning("validator %r raised %s; the draft is treated as failing", name, type(exc).__name__,
+                   exc_info=exc)
+    error = f"{type(exc).__name__}: {str(exc)[:_MAX_ERROR_CHARS]}"
+    return CheckResult(name, False, 0.0, f"raised {error}", error)
+
+
+async def validate_safely(validator: Validator, request: ValidationRequest, draft: Draft,
+                          threshold: float) -> Decision:
+    """`validator.validate`, with an exception (or a non-Decision result) turned into a failed decision."""
+    try:
+        decision = await validator.validate(request, draft, threshold)
+        if not isinstance(decision, Decision):
+            raise TypeError(f"validate() returned {type(decision).__name__}, expected a Decision")
+        return decision
+    except Exception as e:  # noqa: BLE001 - any failure of a check rejects the draft; the request goes on
+        check = check_error(validator.name, e)
+        return Decision(False, 0.0, 0.0, f"{check.name} failed: {check.detail}", threshold, [check])
+
+
+def check_partial_safely(validator: Validator, request: ValidationRequest, partial: PartialDraft) -> str | None:
+    """`validator.check_partial`, with an exception turned into a reason to abort the draft."""
+    try:
+        return validator.check_partial(request, partial)
+    except Exception as e:  # noqa: BLE001 - see validate_safely
+        return f"{validator.name} {check_error(validator.name, e).detail}"

@@ -9,7 +9,18 @@ from typing import Literal
 from ..types import Usage
 from ._check import decision_from_checks
 from .answer import AnswerPresenceCheck
-from .base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator, ValidatorFn, as_validator
+from .base import (
+    CheckResult,
+    Decision,
+    Draft,
+    PartialDraft,
+    ValidationRequest,
+    Validator,
+    ValidatorFn,
+    as_validator,
+    check_partial_safely,
+    validate_safely,
+)
 from .consistency import ConsistencyCheck
 from .validators import CompletenessCheck, LogprobConfidence, PromptDifficultyPrior, RefusalCheck, ToolCallCheck
 
@@ -28,7 +39,7 @@ class _Composite(Validator):
 
     def check_partial(self, request: ValidationRequest, partial: PartialDraft) -> str | None:
         for v in self.validators:
-            if why := v.check_partial(request, partial):
+            if why := check_partial_safely(v, request, partial):
                 return f"{v.name}: {why}" if not why.startswith(v.name) else why
         return None
 
@@ -58,7 +69,7 @@ class AllOf(_Composite):
         for v in self.validators:
             # Sub-validators run at threshold 0, so "accepted" means "no hard failure"; the threshold
             # applies once, to the combined score.
-            d = await v.validate(request, draft, 0.0)
+            d = await validate_safely(v, request, draft, 0.0)
             cost += d.cost
             usage = _add_usage(usage, d.usage)
             scores.append(d.score)
@@ -91,19 +102,26 @@ class WeightedScore(_Composite):
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         checks: list[CheckResult] = []
+        errors: list[CheckResult] = []
         total, cost, usage = 0.0, 0.0, None
         for v, w in zip(self.validators, self.weights):
-            d = await v.validate(request, draft, 0.0)
+            d = await validate_safely(v, request, draft, 0.0)
             cost += d.cost
             usage = _add_usage(usage, d.usage)
             total += w * d.score
-            checks.append(CheckResult(v.name, d.accepted, d.score, d.reason))
+            raised = [c for c in d.checks if c.error]
+            errors.extend(raised)
+            checks.append(CheckResult(v.name, d.accepted, d.score, d.reason, raised[0].error if raised else None))
         score = total / sum(self.weights)
         # Individual failures only lower the weighted score here, so judge on the score alone.
         soft = [CheckResult(c.name, True, c.score, c.detail if not c.passed else "") for c in checks]
         decision = decision_from_checks(soft, threshold, score)
         decision.checks, decision.cost, decision.usage = checks, cost, usage
-        if not decision.accepted:
+        if errors:
+            # A check that could not run says nothing about the draft: never accept on the others alone.
+            decision.accepted = False
+            decision.reason = "; ".join(f"{c.name} failed: {c.detail}" for c in errors)
+        elif not decision.accepted:
             low = [f"{c.name} ({c.score:.2f})" for c in checks if not c.passed or c.score < threshold]
             decision.reason = f"weighted score {score:.2f} below {threshold:.2f}" + (
                 f"; low: {', '.join(low)}" if low else ""

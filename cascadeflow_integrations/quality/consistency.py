@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 from ._check import Check
 from .answer import final_answer, number_value, numbers_in
@@ -65,7 +66,7 @@ class ConsistencyCheck(Check):
             seen: dict[str, str] = {}
             for s in wrong:
                 key = re.sub(r"[\s$]", "", f"{s.lhs}={s.rhs}")
-                seen.setdefault(key, f"{s.lhs} = {s.rhs} (is {float(s.lhs_value):g})")
+                seen.setdefault(key, f"{_clip(s.lhs)} = {_clip(s.rhs)} (is {_show(s.lhs_value)})")
             shown = ", ".join(list(seen.values())[:3])
             return CheckResult(self.name, False, 0.05, f"arithmetic does not hold: {shown}")
         fa = final_answer(text)
@@ -88,7 +89,7 @@ class ConsistencyCheck(Check):
             notes.append("an inexact result was rounded")
         if fa is not None and fa.explicit and fa.numbers:
             target = number_value(fa.numbers[0])
-            computed = {float(s.rhs_value) for s in steps} | {float(s.lhs_value) for s in steps}
+            computed = {_float(s.rhs_value) for s in steps} | {_float(s.lhs_value) for s in steps}
             body = text[: text.rfind(fa.text)] if fa.text else text
             mentioned = {number_value(n) for n in numbers_in(body)}
             if target is not None and not _near(target, computed) and not _near(target, mentioned - {None}):
@@ -110,6 +111,23 @@ class ConsistencyCheck(Check):
             score *= self.self_correction_penalty
             notes.append("self-correction or approximation")
         return CheckResult(self.name, True, max(score, 0.1), "; ".join(notes))
+
+
+def _float(v: Fraction) -> float | None:
+    """The value as a float; None past float's range (a 309-digit number)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return None
+
+
+def _clip(expr: str, n: int = 60) -> str:
+    return expr if len(expr) <= n else expr[: n - 1] + "…"
+
+
+def _show(v: Fraction) -> str:
+    f = _float(v)
+    return f"{f:g}" if f is not None else "a number too large to show"
 
 
 def _near(v: float, values: set[float | None] | set[float]) -> bool:

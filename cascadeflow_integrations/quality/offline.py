@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from .._sync import run_sync
 from ..types import TokenLogprob
-from .base import Decision, Draft, ValidationRequest, Validator
+from .base import Decision, Draft, ValidationRequest, Validator, validate_safely
 from .thresholds import Thresholds
 
 
@@ -32,7 +32,7 @@ async def evaluate(
     t = Thresholds().for_(complexity) if threshold is None else threshold
     request = ValidationRequest.from_prompt(prompt, complexity=complexity)
     draft = Draft(text=draft_text, logprobs=_logprobs(logprobs), finish_reason=finish_reason)
-    return await v.validate(request, draft, t)
+    return await validate_safely(v, request, draft, t)
 
 
 def evaluate_sync(

@@ -29,6 +29,8 @@ _HEDGE_RE = re.compile(
     r"|I\s+(?:can(?:'|no)?t|cannot)\s+(?:be\s+(?:sure|certain)|determine|verify)|it'?s\s+(?:unclear|hard\s+to\s+say))",
     re.IGNORECASE,
 )
+#: Log probabilities are clamped to [this, 0]: finite, so sums never meet inf - inf, and exp() never overflows.
+_LOGPROB_FLOOR = -1e6
 # A worked text that stops on one of these was cut off mid-thought (seen in recorded drafts).
 _CUT_OFF_RE = re.compile(r"(?:[=+\-*/×÷(,]|<<[^>]*|\\)\s*$")
 
@@ -99,6 +101,7 @@ class LogprobConfidence(Check):
         self.collapse_logprob = math.log(collapse_prob)
 
     def confidence(self, logprobs: list[float]) -> float:
+        logprobs = [_clamp_logprob(lp) for lp in logprobs]
         n = len(logprobs)
         mean = sum(logprobs) / n
         w = min(self.window, n)
@@ -122,10 +125,17 @@ class LogprobConfidence(Check):
         lps = partial.logprobs
         if len(lps) < self.window:
             return None
-        recent = sum(t.logprob for t in lps[-self.window :]) / self.window
+        recent = sum(_clamp_logprob(t.logprob) for t in lps[-self.window :]) / self.window
         if recent < self.collapse_logprob:
             return f"logprob collapse: mean token prob {math.exp(recent):.3f} over the last {self.window} tokens"
         return None
+
+
+def _clamp_logprob(lp: float) -> float:
+    """A log probability as a usable number: at most 0, NaN or anything unusable counts as the floor."""
+    if isinstance(lp, (int, float)) and lp >= _LOGPROB_FLOOR:
+        return 0.0 if lp > 0 else float(lp)
+    return _LOGPROB_FLOOR
 
 
 def tools_by_name(tools: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:

@@ -39,8 +39,8 @@ class ToolCall(dict):  # type: ignore[type-arg]
             raw_arguments = arguments
             try:
                 parsed = json.loads(arguments) if arguments.strip() else {}
-            except json.JSONDecodeError as e:
-                self.parse_error = f"arguments are not valid JSON: {e}"
+            except (ValueError, RecursionError) as e:  # JSONDecodeError, a 4300+ digit int, deep nesting
+                self.parse_error = f"arguments are not valid JSON: {str(e)[:200]}"
                 parsed = {}
             if not isinstance(parsed, dict):
                 self.parse_error = f"arguments must be a JSON object, got {type(parsed).__name__}"

@@ -152,6 +152,7 @@ async def test_a_draft_too_small_for_the_prompt_is_skipped(server, caplog):
     with caplog.at_level(logging.WARNING, logger="cascadeflow_integrations"):
         r = await a.run("Summarise: " + "lorem ipsum " * 40, max_tokens=50)  # ~123 tokens + 50 > 100
     assert r.model_used == STRONG and [x.model for x in r.attempts] == [STRONG]
+    assert r.accepted_index == 1  # the position in the configured chain, not in the shortened one
     assert [q["model"] for q in server.stats.requests] == [STRONG]
     assert "skipping gpt-4o-mini" in caplog.text
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+from ._log import enable_verbose
 from ._sync import iter_sync, run_sync
 from .config import ModelConfig
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
@@ -85,7 +86,7 @@ class CascadeAgent:
         self.text_streaming_manager = TextStreamManager(self) if cascading else None
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
         if verbose:
-            _enable_logging()
+            enable_verbose()
 
     def __repr__(self) -> str:
         return f"CascadeAgent(models={[m.name for m in self.models]}, streaming_mode={self.streaming_mode.value!r})"
@@ -306,14 +307,3 @@ def _positive(name: str, v: float | None) -> float | None:
     if v is not None and v <= 0:
         raise ValueError(f"{name} must be > 0 seconds, got {v}")
     return v
-
-
-def _enable_logging() -> None:
-    # verbose=True is the user's explicit request to see decisions; add one handler, once.
-    lg = logging.getLogger("cascadeflow_integrations")
-    lg.setLevel(logging.INFO)
-    if not any(getattr(h, "_cascadeflow", False) for h in lg.handlers):
-        h = logging.StreamHandler()
-        h.setFormatter(logging.Formatter("[cascadeflow] %(message)s"))
-        h._cascadeflow = True  # type: ignore[attr-defined]
-        lg.addHandler(h)

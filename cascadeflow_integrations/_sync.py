@@ -40,7 +40,7 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 class _Call:
     """One coroutine run as a task on the background loop; `result` waits for it from another thread."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
         self._loop = loop
         self._task: asyncio.Task[Any] | None = None
         self._settled = threading.Event()  # set once the task is done, cancelled or not
@@ -85,7 +85,7 @@ def iter_sync(agen: AsyncIterator[T]) -> Iterator[T]:
             done, item = _Call(loop, _anext(it)).result()
             if done:
                 return
-            yield item
+            yield item  # type: ignore[misc]  # not None unless done
     finally:
         # after an interrupt the step was cancelled and has unwound, so the generator is not running
         aclose = getattr(it, "aclose", None)

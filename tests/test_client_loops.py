@@ -10,7 +10,7 @@ import weakref
 from typing import Any
 
 import pytest
-from replay_helpers import CHEAP, STRONG, accept, model, say, say_anthropic
+from replay_helpers import CHEAP, STRONG, accept, model, reject, say, say_anthropic
 
 from cascadeflow_integrations import CascadeAgent
 from cascadeflow_integrations.replay import ReplayServer
@@ -98,3 +98,33 @@ def test_aclose_closes_the_clients_of_every_live_loop(server):
     assert len(clients) == 2 and clients[0] is not clients[1]
     assert all(c.is_closed() for c in clients)
     assert cached_clients(agent) == 0
+
+
+def test_dropping_an_agent_closes_its_clients_on_the_sync_loop(server):
+    from cascadeflow_integrations._sync import run_sync
+
+    agent = CascadeAgent([model(server, CHEAP), model(server, STRONG)], validator=reject)
+    say(server, CHEAP, "one")
+    say(server, STRONG, "two")
+    assert agent.run_sync("hi").content == "two"  # escalated: a client per model
+
+    async def client() -> Any:
+        return agent.provider_for(agent.models[0])._clients.get()  # type: ignore[attr-defined]
+
+    kept = run_sync(client())
+    assert not kept.is_closed()
+
+    async def settle() -> None:
+        for _ in range(50):
+            if kept.is_closed():
+                return
+            await asyncio.sleep(0.01)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        del agent
+        gc.collect()
+        run_sync(settle())
+        gc.collect()
+    assert kept.is_closed()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

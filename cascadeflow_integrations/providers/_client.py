@@ -14,7 +14,7 @@ import logging
 import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Generic, TypeVar
 
 from ..config import API_KEY_ENV, ModelConfig
@@ -59,7 +59,7 @@ class ClientCache(Generic[C]):
     loop when that loop finalises its async generators (`asyncio.run` and `asyncio.Runner` do, as
     they finish), through a started async generator registered with that loop. Entries of loops
     that ended without that (a bare `loop.close()`) are dropped at the next `get`. `aclose`
-    closes every client whose loop still runs.
+    closes every client whose loop still runs, and so does dropping the cache without `aclose`.
     """
 
     def __init__(self, config: ModelConfig, factory: Callable[..., C]) -> None:
@@ -67,6 +67,8 @@ class ClientCache(Generic[C]):
         self._factory = factory
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
+        # holds the entries, not the cache: nothing below may refer back to `self`
+        weakref.finalize(self, _release, self._entries, self._lock)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -90,7 +92,7 @@ class ClientCache(Generic[C]):
         with self._lock:
             self._drop_dead()
             self._entries[id(loop)] = entry
-        entry.closer = self._close_at_shutdown(id(loop), entry)
+        entry.closer = _close_at_shutdown(self._entries, self._lock, id(loop), entry)
         _start(entry.closer)
         log.debug("created %s client for %s/%s", cfg.sdk, cfg.provider, cfg.name)
         return client
@@ -101,16 +103,6 @@ class ClientCache(Generic[C]):
             if owner is None or owner.is_closed():
                 del self._entries[key]
                 log.debug("dropped a %s client of a closed event loop", self._config.sdk)
-
-    async def _close_at_shutdown(self, key: int, entry: _Entry) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            # the loop is shutting down its async generators, or `aclose` asked: close on this loop
-            with self._lock:
-                if self._entries.get(key) is entry:
-                    del self._entries[key]
-            await entry.client.close()
 
     async def aclose(self) -> None:
         """Close every client: the running loop's here, those of loops running elsewhere on their loop."""
@@ -131,6 +123,39 @@ class ClientCache(Generic[C]):
                     log.debug("a %s client's event loop closed during aclose", self._config.sdk)
             else:
                 log.debug("dropping a %s client of a stopped event loop", self._config.sdk)
+
+
+async def _close_at_shutdown(entries: dict[int, _Entry], lock: threading.Lock, key: int,
+                             entry: _Entry) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        # the loop is shutting down its async generators, or `aclose` asked: close on this loop
+        with lock:
+            if entries.get(key) is entry:
+                del entries[key]
+        await entry.client.close()
+
+
+def _release(entries: dict[int, _Entry], lock: threading.Lock) -> None:
+    """The cache was dropped without `aclose`: close its clients on their loops, if they still run."""
+    with lock:
+        dropped = list(entries.values())
+        entries.clear()
+    for entry in dropped:
+        owner, closer = entry.loop(), entry.closer
+        if closer is not None and owner is not None and owner.is_running():
+            with suppress(RuntimeError):  # the loop closed meanwhile
+                owner.call_soon_threadsafe(_close_soon, closer)
+
+
+_closing: set[asyncio.Task[None]] = set()  # keeps the close tasks alive until they finish
+
+
+def _close_soon(closer: AsyncGenerator[None, None]) -> None:
+    task = asyncio.get_running_loop().create_task(_aclose(closer))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def _start(agen: AsyncGenerator[None, None]) -> None:

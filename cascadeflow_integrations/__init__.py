@@ -1,6 +1,10 @@
 """cascadeflow-integrations: cheap-model-first LLM cascades that stream, for LangChain and LlamaIndex."""
 
-from .agent import CascadeAgent
+from ._log import install_null_handler
+
+install_null_handler()
+
+from .agent import CascadeAgent  # noqa: E402 - after the logger is set up
 from .config import ModelConfig
 from .engine import StreamingMode
 from .result import CascadeResult

@@ -2,19 +2,28 @@
 
 Sync calls run on one private background loop thread. That keeps async SDK clients bound to a
 single loop (no "attached to a different loop") and never calls `asyncio.run` inside a loop.
+
+An exception in the calling thread while it waits (Ctrl-C's `KeyboardInterrupt`, most often)
+cancels the work on the background loop and waits for it to unwind, so its HTTP streams are
+closed and no later step (an escalation) starts; then the caller's exception propagates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger("cascadeflow_integrations")
+
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
+#: how long an interrupted caller waits for the cancelled work to unwind (closing its streams)
+_CANCEL_GRACE = 10.0
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -28,29 +37,60 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+class _Call:
+    """One coroutine run as a task on the background loop; `result` waits for it from another thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
+        self._loop = loop
+        self._task: asyncio.Task[Any] | None = None
+        self._settled = threading.Event()  # set once the task is done, cancelled or not
+        loop.call_soon_threadsafe(self._start, coro)
+
+    def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._task = self._loop.create_task(coro)
+        self._task.add_done_callback(lambda _: self._settled.set())
+
+    def _cancel(self) -> None:
+        if self._task is not None:  # scheduled after `_start`, so always set by now
+            self._task.cancel()
+
+    def result(self) -> Any:
+        try:
+            self._settled.wait()
+        except BaseException:
+            # The caller was interrupted: stop the work too, and let it close what it opened.
+            self._loop.call_soon_threadsafe(self._cancel)
+            if not self._settled.wait(_CANCEL_GRACE):
+                log.warning("an interrupted sync call is still unwinding on the background loop")
+            raise
+        assert self._task is not None
+        return self._task.result()  # done: reading it from this thread is safe
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, whether or not a loop is running here."""
-    loop = _background_loop()
     if threading.current_thread().name == "cascadeflow-sync":
+        coro.close()
         raise RuntimeError("run_sync called from the cascadeflow background loop: use the async API there")
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    result: T = _Call(_background_loop(), coro).result()
+    return result
 
 
 def iter_sync(agen: AsyncIterator[T]) -> Iterator[T]:
-    """Iterate an async iterator from sync code. Stopping early closes the async iterator."""
+    """Iterate an async iterator from sync code. Stopping early, or an interrupt, closes it."""
     loop = _background_loop()
     it = agen.__aiter__()
     try:
         while True:
-            fut = asyncio.run_coroutine_threadsafe(_anext(it), loop)
-            done, item = fut.result()
+            done, item = _Call(loop, _anext(it)).result()
             if done:
                 return
             yield item  # type: ignore[misc]  # not None unless done
     finally:
+        # after an interrupt the step was cancelled and has unwound, so the generator is not running
         aclose = getattr(it, "aclose", None)
         if aclose is not None:
-            asyncio.run_coroutine_threadsafe(aclose(), loop).result()
+            _Call(loop, aclose()).result()
 
 
 async def _anext(it: AsyncIterator[T]) -> tuple[bool, T | None]:

@@ -16,6 +16,7 @@ from ._checks import (
     check_threshold,
     estimate_prompt_tokens,
 )
+from ._log import enable_verbose
 from ._sync import iter_sync, run_sync
 from .config import ModelConfig
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
@@ -95,7 +96,7 @@ class CascadeAgent:
         self.text_streaming_manager = TextStreamManager(self) if cascading else None
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
         if verbose:
-            _enable_logging()
+            enable_verbose()
 
     def __repr__(self) -> str:
         return f"CascadeAgent(models={[m.name for m in self.models]}, streaming_mode={self.streaming_mode.value!r})"
@@ -340,14 +341,3 @@ def _check_threshold(t: float | None) -> float | None:
 
 def _positive(name: str, v: Any) -> float | None:
     return check_seconds(name, v)
-
-
-def _enable_logging() -> None:
-    # verbose=True is the user's explicit request to see decisions; add one handler, once.
-    lg = logging.getLogger("cascadeflow_integrations")
-    lg.setLevel(logging.INFO)
-    if not any(getattr(h, "_cascadeflow", False) for h in lg.handlers):
-        h = logging.StreamHandler()
-        h.setFormatter(logging.Formatter("[cascadeflow] %(message)s"))
-        h._cascadeflow = True  # type: ignore[attr-defined]
-        lg.addHandler(h)

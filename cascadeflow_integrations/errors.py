@@ -20,7 +20,11 @@ class CascadeError(Exception):
 
 
 class ProviderError(CascadeError):
-    """A provider call failed. `retryable` says whether a later attempt may succeed."""
+    """A provider call failed. `retryable` says whether a later attempt may succeed.
+
+    It is raised without the SDK's exception chained (that one may quote the key back), so
+    `status_code`, `error_type`, `request_id` and the redacted `message` are what is kept of it.
+    """
 
     retryable = False
 
@@ -33,19 +37,22 @@ class ProviderError(CascadeError):
         status_code: int | None = None,
         retry_after: float | None = None,
         error_type: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.provider = provider
         self.model = model
         self.status_code = status_code
         self.retry_after = retry_after
         self.error_type = error_type
+        self.request_id = request_id
         self.message = redact(message)
         super().__init__(f"{provider}/{model}: {self.message}")
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r}, "
-            f"status_code={self.status_code!r}, error_type={self.error_type!r}, message={self.message!r})"
+            f"status_code={self.status_code!r}, error_type={self.error_type!r}, request_id={self.request_id!r}, "
+            f"message={self.message!r})"
         )
 
 

@@ -331,19 +331,4 @@ async def test_judge_validator_calls_its_model_and_its_cost_is_counted(server):
     assert judged["model"] == "judge-model" and "Sydney" in str(judged["messages"])
 
 
-async def test_verbose_true_turns_logging_on(server, capsys):
-    import logging
-
-    say(server, CHEAP, "ok then")
-    lg = logging.getLogger("cascadeflow_integrations")
-    before = list(lg.handlers)
-    try:
-        await agent(server, validator=accept, verbose=True).run("q?")
-        agent(server, validator=accept, verbose=True)  # a second agent adds no second handler
-        assert len(lg.handlers) == len(before) + 1
-        out, err = capsys.readouterr()
-        assert out == "" and "[cascadeflow] decision on gpt-4o-mini: accept" in err
-    finally:
-        for h in lg.handlers[len(before):]:
-            lg.removeHandler(h)
-        lg.setLevel(logging.NOTSET)
+# verbose=True and logging setup: tests/test_logging.py (subprocesses, since global logging state matters)

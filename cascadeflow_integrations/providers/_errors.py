@@ -78,6 +78,16 @@ def _retry_after(headers: Any) -> float | None:
     return max(parsed.timestamp() - time.time(), 0.0)
 
 
+def _request_id(exc: BaseException, headers: Any) -> str | None:
+    rid = getattr(exc, "request_id", None)
+    if rid is None and headers is not None:
+        try:
+            rid = headers.get("x-request-id") or headers.get("request-id")
+        except (TypeError, AttributeError):
+            return None
+    return str(rid) if rid else None
+
+
 def _error_class(status: int | None, error_type: str | None) -> type[ProviderError]:
     if error_type in _OVERLOADED_TYPES:
         return OverloadedError
@@ -109,7 +119,11 @@ def _describe(inner: dict[str, Any], fallback: str) -> tuple[str, str | None]:
 def classify_exception(
     exc: BaseException, *, provider: str, model: str, api_key: str | None, started: bool = False
 ) -> ProviderError:
-    """The library error for an SDK/transport exception. `started`: deltas were already yielded."""
+    """The library error for an SDK/transport exception. `started`: deltas were already yielded.
+
+    Only redacted text and plain fields are copied from `exc`; raise the result outside the
+    `except` block that caught `exc`, so it is neither `__cause__` nor `__context__`.
+    """
     names = _mro_names(exc)
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
@@ -117,7 +131,8 @@ def classify_exception(
         response = getattr(exc, "response", None)
         message, error_type = _describe(inner, str(exc))
         cls = _error_class(status, error_type)
-        retry_after = _retry_after(getattr(response, "headers", None)) if cls is RateLimitError else None
+        headers = getattr(response, "headers", None)
+        retry_after = _retry_after(headers) if cls is RateLimitError else None
         return cls(
             redact(f"HTTP {status}: {message}", api_key),
             provider=provider,
@@ -125,6 +140,7 @@ def classify_exception(
             status_code=status,
             retry_after=retry_after,
             error_type=error_type,
+            request_id=_request_id(exc, headers),
         )
     text = redact(f"{type(exc).__name__}: {exc}", api_key)
     if names & _TIMEOUT_NAMES:

@@ -102,6 +102,7 @@ class AnthropicProvider(Provider):
         start_usage: dict[str, Any] = {}
         stop_reason: str | None = None
         started = False
+        failure: ProviderError | None = None
         done = False
         try:
             async with messages_api.with_streaming_response.create(**kwargs) as resp:
@@ -165,7 +166,9 @@ class AnthropicProvider(Provider):
         except Exception as exc:
             if not is_sdk_or_transport_error(exc):
                 raise
-            raise self._error(exc, started) from exc
+            failure = self._error(exc, started)
+        if failure is not None:
+            raise failure  # outside the handler, so the SDK's exception is not chained
         if not done and stop_reason is None:
             raise truncated_stream_error(provider=self.config.provider, model=self.config.name)
         yield FinishDelta(_FINISH.get(stop_reason or "end_turn", "stop"))

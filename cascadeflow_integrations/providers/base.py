@@ -45,7 +45,11 @@ class Provider(abc.ABC):
     # ---- shared by the SDK providers -------------------------------------------------------
 
     def _error(self, exc: BaseException, started: bool) -> ProviderError:
-        """Our error for an SDK or transport exception (`started`: after the response began)."""
+        """Our error for an SDK or transport exception (`started`: after the response began).
+
+        Callers raise it after leaving their `except` block: chained, the SDK's exception (whose
+        message quotes the key when a server echoes it) would print with every traceback.
+        """
         return classify_exception(exc, provider=self.config.provider, model=self.config.name,
                                   api_key=self.config.resolved_api_key(), started=started)
 
@@ -56,13 +60,16 @@ class Provider(abc.ABC):
 
     async def _fetch_json(self, create: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         """A whole JSON response from an SDK `with_streaming_response.create`, errors classified."""
+        failure: ProviderError | None = None
         try:
             async with create(**kwargs) as resp:
                 raw = await resp.http_response.aread()
         except Exception as exc:
             if not is_sdk_or_transport_error(exc):
                 raise
-            raise self._error(exc, False) from exc
+            failure = self._error(exc, False)
+        if failure is not None:
+            raise failure  # outside the handler: see `_error`
         obj: dict[str, Any] = json.loads(raw)
         return obj
 

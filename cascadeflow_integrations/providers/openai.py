@@ -133,6 +133,7 @@ class OpenAIProvider(Provider):
         want_logprobs = request.logprobs
         decoder = SSEDecoder()
         started = False
+        failure: ProviderError | None = None
         model_seen = False
         refused = False
         finish: str | None = None
@@ -198,7 +199,9 @@ class OpenAIProvider(Provider):
         except Exception as exc:
             if not is_sdk_or_transport_error(exc):
                 raise
-            raise self._error(exc, started) from exc
+            failure = self._error(exc, started)
+        if failure is not None:
+            raise failure  # outside the handler, so the SDK's exception is not chained
         if finish is None:
             raise truncated_stream_error(provider=provider, model=model)
         yield FinishDelta(_finish(finish, refused))

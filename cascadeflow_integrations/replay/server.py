@@ -33,6 +33,8 @@ class Reply:
     `events` are SSE events (without the blank-line separator) for streaming requests; `body` is
     the JSON body for non-streaming ones. `first_delay`/`delay` pace the events (seconds);
     `drop_after` cuts the connection after that many events, as a network failure would.
+    `echo_key` replaces `{api_key}` in `body` with the key the request sent (`Authorization:
+    Bearer` or `x-api-key`), as servers and proxies that quote a rejected key back do.
     """
 
     events: list[str] = field(default_factory=list)
@@ -42,6 +44,7 @@ class Reply:
     first_delay: float = 0.0
     delay: float = 0.0
     drop_after: int | None = None
+    echo_key: bool = False
 
 
 @dataclass
@@ -163,7 +166,11 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                     "code": "model_not_found"}}), {})
                 return
             if reply.status != 200 or not body.get("stream"):
-                self._send_json(reply.status, reply.body or "{}", reply.headers)
+                text = reply.body or "{}"
+                if reply.echo_key:
+                    key = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
+                    text = text.replace("{api_key}", key)
+                self._send_json(reply.status, text, reply.headers)
                 return
             self._send_stream(reply)
 

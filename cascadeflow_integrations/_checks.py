@@ -105,3 +105,35 @@ def estimate_prompt_tokens(messages: Sequence[Message], tools: Sequence[dict[str
     if tools:
         chars += len(json.dumps(list(tools), default=str))
     return math.ceil(chars / 4)
+
+
+def _retries(v: Any) -> int | None:
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+        raise ValueError(f"max_retries must be an integer >= 0 (0 disables retries), got {_show(v)}")
+    return v
+
+
+def _required_flag(name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{name} must be True or False, got {_show(v)}")
+    return v
+
+
+_FIELD_CHECKS: dict[str, Any] = {
+    "temperature": lambda n, v: check_temperature(v),
+    "max_tokens": lambda n, v: check_max_tokens(v),
+    "timeout": check_seconds,
+    "draft_timeout": check_seconds,
+    "max_retries": lambda n, v: _retries(v),
+    "stop": lambda n, v: check_stop(v),
+    "quality_threshold": lambda n, v: check_threshold(v),
+    "complexity_hint": lambda n, v: check_complexity(v),
+    "force_direct": _required_flag,
+    "streaming": _required_flag,
+    "validator": lambda n, v: check_validator(v),
+}
+
+
+def check_field(name: str, v: Any) -> Any:
+    """An adapter field checked by the same rule as the per-call option of that name (no coercion)."""
+    return _FIELD_CHECKS[name](name, v)

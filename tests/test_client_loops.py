@@ -108,10 +108,10 @@ def test_dropping_an_agent_closes_its_clients_on_the_sync_loop(server):
     say(server, STRONG, "two")
     assert agent.run_sync("hi").content == "two"  # escalated: a client per model
 
-    async def client() -> Any:
-        return agent.provider_for(agent.models[0])._clients.get()  # type: ignore[attr-defined]
+    async def client(a: CascadeAgent) -> Any:
+        return a.provider_for(a.models[0])._clients.get()  # type: ignore[attr-defined]
 
-    kept = run_sync(client())
+    kept = run_sync(client(agent))
     assert not kept.is_closed()
 
     async def settle() -> None:

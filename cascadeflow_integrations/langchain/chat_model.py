@@ -28,15 +28,7 @@ from langchain_core.utils.uuid import uuid7
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from typing_extensions import Self
 
-from .._checks import (
-    check_complexity,
-    check_max_tokens,
-    check_seconds,
-    check_stop,
-    check_temperature,
-    check_threshold,
-    check_validator,
-)
+from .._checks import check_field
 from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
@@ -110,54 +102,10 @@ class ChatCascade(BaseChatModel):
         return _check_mode(v)
 
     # "before": the same rules as a per-call option (no coercion of "0.5" or True), at construction
-    @field_validator("temperature", mode="before")
+    @field_validator("temperature", "max_tokens", "timeout", "max_retries", "stop", "quality_threshold", "complexity_hint", "force_direct", "streaming", "validator", mode="before")
     @classmethod
-    def _temperature(cls, v: Any) -> Any:
-        return check_temperature(v)
-
-    @field_validator("max_tokens", mode="before")
-    @classmethod
-    def _max_tokens(cls, v: Any) -> Any:
-        return check_max_tokens(v)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _timeout(cls, v: Any) -> Any:
-        return check_seconds("timeout", v)
-
-    @field_validator("max_retries", mode="before")
-    @classmethod
-    def _retries(cls, v: Any) -> Any:
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-            raise ValueError(f"max_retries must be an integer >= 0 (0 disables retries), got {v!r}")
-        return v
-
-    @field_validator("stop", mode="before")
-    @classmethod
-    def _stop(cls, v: Any) -> Any:
-        return check_stop(v)
-
-    @field_validator("quality_threshold", mode="before")
-    @classmethod
-    def _threshold(cls, v: Any) -> Any:
-        return check_threshold(v)
-
-    @field_validator("complexity_hint", mode="before")
-    @classmethod
-    def _complexity(cls, v: Any) -> Any:
-        return check_complexity(v)
-
-    @field_validator("force_direct", "streaming", mode="before")
-    @classmethod
-    def _flag(cls, v: Any, info: Any) -> Any:
-        if not isinstance(v, bool):
-            raise ValueError(f"{info.field_name} must be True or False, got {v!r}")
-        return v
-
-    @field_validator("validator", mode="before")
-    @classmethod
-    def _validator(cls, v: Any) -> Any:
-        return check_validator(v)
+    def _option(cls, v: Any, info: Any) -> Any:
+        return check_field(info.field_name, v)
 
     @model_validator(mode="after")
     def _build_cascade(self) -> Self:

@@ -31,14 +31,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
-from .._checks import (
-    check_complexity,
-    check_max_tokens,
-    check_seconds,
-    check_temperature,
-    check_threshold,
-    check_validator,
-)
+from .._checks import check_field
 from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
@@ -117,35 +110,10 @@ class CascadeLLM(FunctionCallingLLM):
         return _check_mode(v)
 
     # "before": the same rules as a per-call option (no coercion of "0.5" or True), at construction
-    @field_validator("temperature", mode="before")
+    @field_validator("temperature", "max_tokens", "timeout", "draft_timeout", "quality_threshold", "complexity_hint", "validator", mode="before")
     @classmethod
-    def _temperature(cls, v: Any) -> Any:
-        return check_temperature(v)
-
-    @field_validator("max_tokens", mode="before")
-    @classmethod
-    def _max_tokens(cls, v: Any) -> Any:
-        return check_max_tokens(v)
-
-    @field_validator("timeout", "draft_timeout", mode="before")
-    @classmethod
-    def _seconds(cls, v: Any, info: Any) -> Any:
-        return check_seconds(info.field_name, v)
-
-    @field_validator("quality_threshold", mode="before")
-    @classmethod
-    def _threshold(cls, v: Any) -> Any:
-        return check_threshold(v)
-
-    @field_validator("complexity_hint", mode="before")
-    @classmethod
-    def _complexity(cls, v: Any) -> Any:
-        return check_complexity(v)
-
-    @field_validator("validator", mode="before")
-    @classmethod
-    def _validator(cls, v: Any) -> Any:
-        return check_validator(v)
+    def _option(cls, v: Any, info: Any) -> Any:
+        return check_field(info.field_name, v)
 
     @field_serializer("models")
     def _dump_models(self, models: list[ModelConfig]) -> list[dict[str, Any]]:

@@ -69,8 +69,9 @@ class CallOptions:
     model_max_tokens: dict[str, int] = field(default_factory=dict)
     #: labels of members whose context_window the prompt cannot fit: left out of this call's chain
     skip_models: set[str] = field(default_factory=set)
-    #: handed to every member's request; an adapter's object that parents member runs in its traces. With a
-    #: `wrap(member, request, stream)` method it may also wrap each member's delta stream (to trace it).
+    #: handed to every member's request; an adapter's object that parents member runs in its traces. Optional
+    #: hooks: `wrap(member, request, stream)` wraps each member's delta stream (to trace it), and
+    #: `await settle(request, decision)` receives each draft's decision.
     run_context: Any = None
 
 
@@ -127,6 +128,7 @@ class CascadeRun:
         self.result = CascadeResult()
         self._t0 = 0.0
         self._deadline: float | None = None
+        self._request: ChatRequest | None = None
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -216,6 +218,9 @@ class CascadeRun:
             d = decision.to_dict()
             d.update(model=cfg.label, phase=phase, level=level, index=index, error=error)
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
+            settle = getattr(opts.run_context, "settle", None)
+            if settle is not None and self._request is not None:  # e.g. end the draft's trace run with it
+                await settle(self._request, res.decisions[-1])
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
             if decision.accepted:
@@ -251,6 +256,7 @@ class CascadeRun:
             logprobs=(not last) and provider.supports_logprobs, extra=opts.extra, phase=phase,
             run_context=opts.run_context,
             metadata={"cascade_phase": phase, "cascade_level": level, "cascade_member": cfg.label, **escalation})
+        self._request = request
         E, T, chunk_type = self._E, self._T, self._chunk_type
         # Copied into each chunk event (`dict(data_text)` below): every event owns its `data`, so
         # nothing a consumer does to one event's data shows up in another's.

@@ -9,6 +9,7 @@ except ImportError as e:  # pragma: no cover - depends on the install
         "cascadeflow_integrations.langchain needs langchain-core: pip install 'cascadeflow-integrations[langchain]'"
     ) from e
 
+from ..members import Member
 from .chat_model import ChatCascade
 from .events import (
     CASCADE_EVENTS,
@@ -17,6 +18,7 @@ from .events import (
     CascadeCostCallback,
     get_cascade_callback,
 )
+from .members import LangChainMember
 
 __all__ = [
     "CASCADE_EVENTS",
@@ -24,5 +26,7 @@ __all__ = [
     "CascadeCallbackHandler",
     "CascadeCostCallback",
     "ChatCascade",
+    "LangChainMember",
+    "Member",
     "get_cascade_callback",
 ]

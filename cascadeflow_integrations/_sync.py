@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 log = logging.getLogger("cascadeflow_integrations")
+#: name of the background loop's thread
+SYNC_THREAD = "cascadeflow-sync"
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()

@@ -111,6 +111,10 @@ class BaseMember:
         """A short description of what sets this member apart from others with the same name."""
         return self.provider
 
+    def with_model(self, name: str) -> BaseMember | None:
+        """The same member asking another model id (a per-call `model=` override), or None if it cannot."""
+        return None
+
     def price(self, usage: Usage) -> float | None:
         if self._price is None:
             if not self._warned:
@@ -158,6 +162,9 @@ class SDKMember(BaseMember):
         if cfg.extra_params:
             return ",".join(f"{k}={v}" for k, v in sorted(cfg.extra_params.items()))
         return cfg.resolved_base_url or cfg.provider
+
+    def with_model(self, name: str) -> SDKMember:
+        return SDKMember(self.config.model_copy(update={"name": name, "label": None}))
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
         return self._provider.stream(request)

@@ -33,7 +33,7 @@ from .._checks import check_field
 from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
-from ..members import Member, SDKMember
+from ..members import BaseMember, Member
 from ..result import CascadeResult
 from .events import COMPLETE, DECISION, DRAFT_CHUNK, ERROR, ROUTING, SWITCH, EventSink, current_sink, jsonable
 from .members import LangChainMember  # noqa: F401  (importing it registers chat models as members)
@@ -412,10 +412,11 @@ class ChatCascade(BaseChatModel):
                 members = self._agent.members
                 known = next((m for m in members if m.label == model), None) or next(
                     (m for m in members if m.name == model), None)
+                other = members[-1].with_model(model) if isinstance(members[-1], BaseMember) else None
                 if known is not None:
                     agent = CascadeAgent([known])
-                elif isinstance(members[-1], SDKMember):
-                    agent = CascadeAgent([members[-1].config.model_copy(update={"name": model, "label": None})])
+                elif other is not None:
+                    agent = CascadeAgent([other])
                 else:
                     raise ValueError(f"model={model!r} is not a member of this cascade "
                                      f"({', '.join(m.label for m in members)}): name one of them")

@@ -8,7 +8,9 @@ them) logprobs from the chunks, and runs as a child run of the cascade's run (se
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Sequence
+import asyncio
+import threading
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -21,9 +23,11 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.runnables.config import var_child_runnable_config
 from langsmith import tracing_context
 from pydantic import SecretStr
 
+from .._sync import SYNC_THREAD
 from ..errors import ProviderError, redact
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
@@ -76,6 +80,11 @@ class LangChainMember(BaseMember):
         shown = [f"{k}={v}" for k, v in sorted(self.params.items()) if k not in ("model", "model_name")]
         return ",".join(shown)[:60] or (self.base_url or self.provider)
 
+    def with_model(self, name: str) -> LangChainMember | None:
+        fields = type(self.model).model_fields
+        key = next((f for f in ("model_name", "model", "model_id") if f in fields), None)
+        return LangChainMember(self.model.model_copy(update={key: name})) if key else None
+
     def _runnable(self, request: ChatRequest) -> Any:
         if not request.tools:
             return self.model
@@ -117,8 +126,14 @@ class LangChainMember(BaseMember):
         started = False
         # Under ChatCascade the cascade opens this call's run: the model's own run stays untraced.
         quiet = isinstance(ctx, LangChainRunContext)
+        if threading.current_thread().name == SYNC_THREAD:
+            # Sync entry points run the engine on the private loop: use the model's sync client there, so
+            # its async client (often shared per process) stays on the caller's own event loop.
+            source: Any = _threaded(runnable.stream(messages, config=config, **kwargs))
+        else:
+            source = runnable.astream(messages, config=config, **kwargs)
         try:
-            async for chunk in _chunks(runnable.astream(messages, config=config, **kwargs), quiet):
+            async for chunk in _chunks(source, quiet):
                 if not isinstance(chunk, AIMessageChunk):
                     continue
                 meta = chunk.response_metadata
@@ -163,15 +178,31 @@ class LangChainMember(BaseMember):
                              model=self.label)
 
 
+async def _threaded(it: Iterator[Any]) -> AsyncGenerator[Any, None]:
+    """A sync iterator stepped in worker threads (one at a time, so it is never used concurrently)."""
+    done = object()
+    try:
+        while (item := await asyncio.to_thread(next, it, done)) is not done:
+            yield item
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+
 async def _chunks(agen: Any, quiet: bool) -> AsyncGenerator[Any, None]:
     """Iterate `agen`; with `quiet`, its first step (where LangChain configures callbacks) untraced."""
     async with aclosing(agen) as it:
         if quiet:
-            with tracing_context(enabled=False):
-                try:
+            # No ambient parent either: a binding (bind_tools) would merge the enclosing run's handlers back in.
+            token = var_child_runnable_config.set(None)
+            try:
+                with tracing_context(enabled=False):
                     first = await it.__anext__()
-                except StopAsyncIteration:
-                    return
+            except StopAsyncIteration:
+                return
+            finally:
+                var_child_runnable_config.reset(token)
             yield first
         async for chunk in it:
             yield chunk

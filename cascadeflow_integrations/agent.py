@@ -111,7 +111,7 @@ class CascadeAgent:
                                  force_direct=opts.force_direct)
 
     async def aclose(self) -> None:
-        """Close the members' clients (SDK clients of the running loop)."""
+        """Close the members' clients."""
         for m in self.members:
             await m.aclose()
 

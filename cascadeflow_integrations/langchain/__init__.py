@@ -20,11 +20,25 @@ from .events import (
 )
 from .members import LangChainMember
 
+
+
+def __getattr__(name: str) -> object:
+    # `CascadeMiddleware` needs the `langchain` package (LangChain 1.x agents), not only langchain-core.
+    if name == "CascadeMiddleware":
+        try:
+            from .middleware import CascadeMiddleware
+        except ImportError as e:
+            raise ImportError("CascadeMiddleware needs LangChain 1.x agents: pip install 'langchain>=1.0'") from e
+        return CascadeMiddleware
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CASCADE_EVENTS",
     "AsyncCascadeCallbackHandler",
     "CascadeCallbackHandler",
     "CascadeCostCallback",
+    "CascadeMiddleware",
     "ChatCascade",
     "LangChainMember",
     "Member",

@@ -8,9 +8,8 @@ them) logprobs from the chunks, and runs as a child run of the cascade's run (se
 from __future__ import annotations
 
 import json
-import asyncio
 import threading
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -27,7 +26,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langsmith import tracing_context
 from pydantic import SecretStr
 
-from .._sync import SYNC_THREAD
+from .._sync import SYNC_THREAD, threaded
 from ..errors import ProviderError, redact
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
@@ -129,7 +128,7 @@ class LangChainMember(BaseMember):
         if threading.current_thread().name == SYNC_THREAD:
             # Sync entry points run the engine on the private loop: use the model's sync client there, so
             # its async client (often shared per process) stays on the caller's own event loop.
-            source: Any = _threaded(runnable.stream(messages, config=config, **kwargs))
+            source: Any = threaded(runnable.stream(messages, config=config, **kwargs))
         else:
             source = runnable.astream(messages, config=config, **kwargs)
         try:
@@ -176,18 +175,6 @@ class LangChainMember(BaseMember):
             return classify_exception(exc, provider=self.provider, model=self.label, api_key=key, started=started)
         return ProviderError(redact(f"{type(exc).__name__}: {exc}", *self._secrets), provider=self.provider,
                              model=self.label)
-
-
-async def _threaded(it: Iterator[Any]) -> AsyncGenerator[Any, None]:
-    """A sync iterator stepped in worker threads (one at a time, so it is never used concurrently)."""
-    done = object()
-    try:
-        while (item := await asyncio.to_thread(next, it, done)) is not done:
-            yield item
-    finally:
-        close = getattr(it, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
 
 
 async def _chunks(agen: Any, quiet: bool) -> AsyncGenerator[Any, None]:

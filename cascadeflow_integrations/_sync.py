@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 log = logging.getLogger("cascadeflow_integrations")
+#: name of the background loop's thread
+SYNC_THREAD = "cascadeflow-sync"
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
@@ -98,3 +100,19 @@ async def _anext(it: AsyncIterator[T]) -> tuple[bool, T | None]:
         return False, await it.__anext__()
     except StopAsyncIteration:
         return True, None
+
+
+async def threaded(it: Iterator[T]) -> AsyncGenerator[T, None]:
+    """A sync iterator stepped in worker threads, one step at a time; closing it closes the iterator.
+
+    Adapters use it on the private loop: a framework model's sync client there keeps its async client
+    (often shared per process) on the caller's own event loop.
+    """
+    done = object()
+    try:
+        while (item := await asyncio.to_thread(next, it, done)) is not done:
+            yield item  # type: ignore[misc]  # not `done`
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)

@@ -18,11 +18,10 @@ from ._checks import (
 )
 from ._log import enable_verbose
 from ._sync import iter_sync, run_sync
-from .config import ModelConfig
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
 from .errors import CascadeError
+from .members import CascadeMember, build_chain
 from .messages import to_messages
-from .providers import Provider, create_provider
 from .quality.base import Validator, ValidatorFn, as_validator
 from .result import CascadeResult
 from .streaming import StreamEventType, ToolStreamEventType
@@ -53,12 +52,14 @@ class ToolStreamManager(TextStreamManager):
 class CascadeAgent:
     """Drafts with the cheapest model, validates, escalates along the chain, streaming events.
 
-    Models are ordered cheapest to strongest. With one model every call is direct.
+    Models are ordered cheapest to strongest: `ModelConfig`s, `Member(model, input_cost=..., ...)`
+    wrappers or ready `CascadeMember`s (with an adapter imported, its framework's models too).
+    With one model every call is direct.
     """
 
     def __init__(
         self,
-        models: Sequence[ModelConfig],
+        models: Sequence[Any],
         *,
         verbose: bool = False,
         streaming_mode: StreamingMode | str = StreamingMode.OPTIMISTIC,
@@ -69,15 +70,12 @@ class CascadeAgent:
         draft_timeout: float | None = None,
         tool_executor: Any = None,
     ) -> None:
-        if not models:
-            raise ValueError("CascadeAgent needs at least one model: models=[ModelConfig(name=..., provider=...)]")
-        for i, m in enumerate(models):
-            if not isinstance(m, ModelConfig):
-                raise ValueError(f"models[{i}] is a {type(m).__name__}: pass ModelConfig(name=..., provider=...)")
-        names = [m.name for m in models]
-        if len(set(names)) != len(names):
-            raise ValueError(f"models has duplicate names {names}: each model in the chain must be distinct")
-        self.models: list[ModelConfig] = list(models)
+        if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
+            raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
+        #: the chain as the engine sees it (labels are unique)
+        self.members: list[CascadeMember] = build_chain(models)
+        #: the models as given
+        self.models: list[Any] = list(models)
         self.verbose = verbose
         self.streaming_mode = _mode(streaming_mode)
         self.validator = _validator(validator)
@@ -91,35 +89,20 @@ class CascadeAgent:
         self.timeout = _positive("timeout", timeout)
         self.draft_timeout = _positive("draft_timeout", draft_timeout)
         self.tool_executor = tool_executor
-        self._providers: dict[str, Provider] = {}
-        cascading = len(self.models) > 1
+        cascading = len(self.members) > 1
         self.text_streaming_manager = TextStreamManager(self) if cascading else None
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
         if verbose:
             enable_verbose()
 
     def __repr__(self) -> str:
-        return f"CascadeAgent(models={[m.name for m in self.models]}, streaming_mode={self.streaming_mode.value!r})"
+        return f"CascadeAgent(models={[m.label for m in self.members]}, streaming_mode={self.streaming_mode.value!r})"
 
-    # ---- plumbing used by the engine ------------------------------------------------------
-
-    def provider_for(self, cfg: ModelConfig) -> Provider:
-        p = self._providers.get(cfg.name)
-        if p is None:
-            p = self._providers[cfg.name] = create_provider(cfg)
-        return p
-
-    def config_for(self, name: str) -> ModelConfig:
-        return next(m for m in self.models if m.name == name)
-
-    @staticmethod
-    def json_parser() -> Any:
-        from .tools.json_stream import ProgressiveJSONParser
-
-        return ProgressiveJSONParser()
+    # ---- what the engine receives ---------------------------------------------------------
 
     def route(self, messages: list[Message], opts: CallOptions) -> Any:
-        if len(self.models) == 1:
+        """The routing decision for one call (direct when the chain has one member)."""
+        if len(self.members) == 1:
             from .routing import RoutingDecision
 
             complexity = opts.complexity_hint or self.router.route(messages, opts.tools).complexity
@@ -128,10 +111,9 @@ class CascadeAgent:
                                  force_direct=opts.force_direct)
 
     async def aclose(self) -> None:
-        """Close the SDK clients."""
-        for p in self._providers.values():
-            await p.aclose()
-        self._providers.clear()
+        """Close the members' clients."""
+        for m in self.members:
+            await m.aclose()
 
     async def __aenter__(self) -> CascadeAgent:
         return self
@@ -160,13 +142,15 @@ class CascadeAgent:
         timeout: float | None = None,
         draft_timeout: float | None = None,
         live_drafts: bool = False,
+        run_context: Any = None,
         **extra: Any,
     ) -> AsyncIterator[Event]:
         """Stream the cascade as events (`StreamEvent`, or `ToolStreamEvent` when `tools` are given).
 
         Bad input raises `ValueError` here, before any network call. Extra keyword arguments go to
         the provider request as-is (e.g. `top_p`, `seed`, `response_format`). `live_drafts=True`
-        yields draft events as they arrive in every mode, for adapters that do their own buffering.
+        yields draft events as they arrive in every mode, for adapters that do their own buffering;
+        `run_context` is handed to every member's request as is (adapters parent member runs with it).
         """
         messages = to_messages(query, system_prompt)
         opts = self._options(max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice,
@@ -174,7 +158,8 @@ class CascadeAgent:
                              timeout, draft_timeout, extra)
         opts.live_drafts = live_drafts
         self._fit(messages, opts)
-        return CascadeRun(self, messages, opts).events()
+        opts.run_context = run_context
+        return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
         """Alias of `stream_events` (the seed API's text-streaming name)."""
@@ -259,25 +244,27 @@ class CascadeAgent:
 
 
     def _fit(self, messages: list[Message], opts: CallOptions) -> None:
-        """Clamp max_tokens to each model's `max_output_tokens`; skip models whose `context_window` is too small.
+        """Clamp max_tokens to each member's `max_output_tokens`; skip members whose `context_window` is too small.
 
-        The prompt's size is estimated (characters / 4). Only limits set on the `ModelConfig` are enforced.
+        The prompt's size is estimated (characters / 4). Only limits the member declares (for SDK members:
+        those set on the `ModelConfig`) are enforced.
         """
         prompt: int | None = None
         too_small: list[str] = []
-        for cfg in self.models:
+        for m in self.members:
+            limit_out: int | None = getattr(m, "max_output_tokens", None)
+            window: int | None = getattr(m, "context_window", None)
             out = opts.max_tokens
-            if out is not None and cfg.max_output_tokens is not None and out > cfg.max_output_tokens:
-                logger.info("max_tokens %d is above %s's max_output_tokens: clamped to %d", out, cfg.name,
-                            cfg.max_output_tokens)
-                out = opts.model_max_tokens[cfg.name] = cfg.max_output_tokens
-            if cfg.context_window is not None:
+            if out is not None and limit_out is not None and out > limit_out:
+                logger.info("max_tokens %d is above %s's max_output_tokens: clamped to %d", out, m.label, limit_out)
+                out = opts.model_max_tokens[m.label] = limit_out
+            if window is not None:
                 if prompt is None:
                     prompt = estimate_prompt_tokens(messages, opts.tools)
-                if prompt + (out or 0) > cfg.context_window:
-                    too_small.append(f"{cfg.name}'s context_window is {cfg.context_window}")
-                    opts.skip_models.add(cfg.name)
-        if len(opts.skip_models) == len(self.models):
+                if prompt + (out or 0) > window:
+                    too_small.append(f"{m.label}'s context_window is {window}")
+                    opts.skip_models.add(m.label)
+        if len(opts.skip_models) == len(self.members):
             raise ValueError(
                 f"the prompt does not fit any model: about {prompt} tokens (estimated as characters / 4) plus "
                 f"max_tokens {opts.max_tokens or 0}, but {'; '.join(too_small)}: shorten the conversation, lower "
@@ -294,15 +281,25 @@ def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:
     if len(steps) == 1:
         return final
     for s in steps[:-1]:
-        final.total_cost += s.total_cost
-        final.baseline_cost += s.baseline_cost
-        final.cost_saved += s.cost_saved
+        final.total_cost = _add(final.total_cost, s.total_cost)
+        final.baseline_cost = _add(final.baseline_cost, s.baseline_cost)
+        final.cost_saved = _add(final.cost_saved, s.cost_saved)
         final.usage = final.usage + s.usage
         final.latency_ms += s.latency_ms
     final.attempts = [a for s in steps for a in s.attempts]
     final.decisions = [d for s in steps for d in s.decisions]
     final.ttft_ms = steps[0].ttft_ms
     return final
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+def _json_parser() -> Any:
+    from .tools.json_stream import ProgressiveJSONParser
+
+    return ProgressiveJSONParser()
 
 
 def _mode(mode: StreamingMode | str) -> StreamingMode:

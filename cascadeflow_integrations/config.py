@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from .prices import Price, lookup_price
+
 #: Providers with their own SDK module, and OpenAI-compatible servers that go through the openai SDK.
 NATIVE_PROVIDERS = ("openai", "anthropic", "groq")
 OPENAI_COMPATIBLE = {
@@ -16,6 +18,7 @@ OPENAI_COMPATIBLE = {
     "together": "https://api.together.xyz/v1",
     "openrouter": "https://openrouter.ai/api/v1",
     "deepseek": "https://api.deepseek.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta/openai/",
     "openai-compatible": None,
 }
 API_KEY_ENV = {
@@ -25,21 +28,27 @@ API_KEY_ENV = {
     "together": "TOGETHER_API_KEY",
     "openrouter": "OPENROUTER_API_KEY",
     "deepseek": "DEEPSEEK_API_KEY",
+    "gemini": "GEMINI_API_KEY",
 }
+#: OpenAI-compatible endpoints that reject (or ignore) `logprobs`: never requested there.
+NO_LOGPROBS = frozenset({"gemini"})
 
 
 class ModelConfig(BaseModel):
     """A model in the cascade. Prices are USD per 1K tokens.
 
     `cost` is one blended price (as in the seed API); `input_cost`/`output_cost`, when given,
-    take precedence for their side.
+    take precedence for their side. With no price given, the model's name is looked up in
+    `prices.PRICE_TABLE`; a model found nowhere has no price (cost `None`, never a silent $0).
+    `label` names the model in the chain, events and results (default: `name`); two entries
+    with the same name but different settings are distinct members.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     provider: str = "openai"
-    cost: float = 0.0
+    cost: float | None = None
     input_cost: float | None = None
     output_cost: float | None = None
     base_url: str | None = None
@@ -50,6 +59,7 @@ class ModelConfig(BaseModel):
     max_output_tokens: int | None = None
     supports_logprobs: bool | None = None
     extra_params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -57,6 +67,13 @@ class ModelConfig(BaseModel):
         if not v or not v.strip():
             raise ValueError("ModelConfig.name is empty: give the provider's model id, e.g. name='gpt-4o-mini'")
         return v.strip()
+
+    @field_validator("label")
+    @classmethod
+    def _label_not_empty(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("ModelConfig.label is empty: give a short name, e.g. label='gpt-5-low', or leave it out")
+        return v.strip() if v is not None else None
 
     @field_validator("provider")
     @classmethod
@@ -125,16 +142,37 @@ class ModelConfig(BaseModel):
         return os.environ.get(env) if env else None
 
     @property
-    def price_in(self) -> float:
-        """USD per 1K input tokens."""
-        return self.input_cost if self.input_cost is not None else self.cost
+    def price(self) -> Price | None:
+        """The price given here (per side: `input_cost`/`output_cost`, else `cost`), else the table's, else None."""
+        pin = self.input_cost if self.input_cost is not None else self.cost
+        pout = self.output_cost if self.output_cost is not None else self.cost
+        if pin is not None and pout is not None:
+            return Price(pin, pout)
+        table = lookup_price(self.name)
+        if table is None:
+            return None
+        return Price(pin if pin is not None else table.input, pout if pout is not None else table.output)
 
     @property
-    def price_out(self) -> float:
-        """USD per 1K output tokens."""
-        return self.output_cost if self.output_cost is not None else self.cost
+    def price_in(self) -> float | None:
+        """USD per 1K input tokens (None: unknown)."""
+        p = self.price
+        return p.input if p else None
+
+    @property
+    def price_out(self) -> float | None:
+        """USD per 1K output tokens (None: unknown)."""
+        p = self.price
+        return p.output if p else None
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What makes two configs the same member: provider, base URL, name and request settings."""
+        return (self.provider, self.resolved_base_url, self.name,
+                tuple(sorted((k, repr(v)) for k, v in self.extra_params.items())), self.supports_logprobs)
 
     def __repr__(self) -> str:  # never show the key, even masked by length
-        return f"ModelConfig(name={self.name!r}, provider={self.provider!r}, cost={self.cost})"
+        label = f", label={self.label!r}" if self.label else ""
+        return f"ModelConfig(name={self.name!r}, provider={self.provider!r}, cost={self.cost}{label})"
 
     __str__ = __repr__

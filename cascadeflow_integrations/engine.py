@@ -11,23 +11,20 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union, cast
 
-from .cost import baseline_cost, usage_cost
 from .errors import BadRequestError, ProviderError, ProviderTimeoutError
+from .members import CascadeMember
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
 from .quality.base import check_partial_safely, validate_safely
 from .result import CascadeResult, ModelAttempt
 from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
 from .tools.call import ToolCall
 from .types import ChatRequest, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
-
-if TYPE_CHECKING:
-    from .agent import CascadeAgent
 
 logger = logging.getLogger("cascadeflow_integrations")
 
@@ -68,10 +65,18 @@ class CallOptions:
     #: yield draft events as they arrive even in buffered/guarded mode (adapters that buffer themselves)
     live_drafts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-    #: max_tokens clamped to a model's max_output_tokens, by model name
+    #: max_tokens clamped to a model's max_output_tokens, by member label
     model_max_tokens: dict[str, int] = field(default_factory=dict)
-    #: models whose context_window the prompt cannot fit: left out of this call's chain
+    #: labels of members whose context_window the prompt cannot fit: left out of this call's chain
     skip_models: set[str] = field(default_factory=set)
+    #: handed to every member's request; an adapter's object that parents member runs in its traces. Optional
+    #: hooks: `wrap(member, request, stream)` wraps each member's delta stream (to trace it), and
+    #: `await settle(request, decision)` receives each draft's decision.
+    run_context: Any = None
+
+
+#: (messages, options) -> a `routing.RoutingDecision` for this call
+RouteFn = Callable[[list[Message], CallOptions], Any]
 
 
 class _ToolState:
@@ -95,10 +100,18 @@ class _Aborted(Exception):
 
 
 class CascadeRun:
-    """One cascade call's state and event stream."""
+    """One cascade call's state and event stream, over a chain of members (cheapest first).
 
-    def __init__(self, agent: CascadeAgent, messages: list[Message], opts: CallOptions) -> None:
-        self.agent = agent
+    It receives everything it needs: the chain, the routing function and a factory of progressive
+    JSON parsers (for tool-call arguments); it never reaches back into `CascadeAgent`.
+    """
+
+    def __init__(self, chain: Sequence[CascadeMember], route: RouteFn, messages: list[Message], opts: CallOptions,
+                 json_parser: Callable[[], Any]) -> None:
+        self.chain = list(chain)
+        self.route = route
+        self.json_parser = json_parser
+        self._members = {m.label: m for m in self.chain}
         self.messages = messages
         self.opts = opts
         self.tool_mode = opts.tools is not None
@@ -115,6 +128,7 @@ class CascadeRun:
         self.result = CascadeResult()
         self._t0 = 0.0
         self._deadline: float | None = None
+        self._request: ChatRequest | None = None
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -125,38 +139,40 @@ class CascadeRun:
 
     async def events(self) -> AsyncIterator[Event]:
         """Yield ROUTING, then each model's events, then COMPLETE (or ERROR)."""
-        opts, agent = self.opts, self.agent
+        opts = self.opts
         self._t0 = time.perf_counter()
         if opts.timeout:
             self._deadline = self._t0 + opts.timeout
         res = self.result
-        routing = agent.route(self.messages, opts)
+        routing = self.route(self.messages, opts)
         res.strategy, res.complexity = routing.strategy, routing.complexity
         yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
-                       reason=routing.reason, models=[m.name for m in agent.models],
+                       reason=routing.reason, models=[m.label for m in self.chain],
                        streaming_mode=opts.mode.value)
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
-        models = [m for m in agent.models if m.name not in opts.skip_models]
-        chain = models if routing.strategy == "cascade" else [models[-1]]
+        members = [m for m in self.chain if m.label not in opts.skip_models]
+        chain = members if routing.strategy == "cascade" else [members[-1]]
         vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice)
         threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
 
+        escalation: dict[str, Any] = {}
         for level, cfg in enumerate(chain):
             last = level == len(chain) - 1
-            index = agent.models.index(cfg)  # position in the configured chain (models may be skipped)
+            index = self.chain.index(cfg)  # position in the configured chain (members may be skipped)
             phase = "direct" if routing.strategy == "direct" else ("verifier" if last else "draft")
             live = last or opts.mode is StreamingMode.OPTIMISTIC or opts.live_drafts
             guard = not last and opts.mode is StreamingMode.GUARDED
-            attempt = ModelAttempt(model=cfg.name, provider=cfg.provider, phase=phase)
+            attempt = ModelAttempt(model=cfg.label, provider=cfg.provider, phase=phase)
             res.attempts.append(attempt)
             held: list[Event] = []
-            draft = Draft(model=cfg.name)
+            draft = Draft(model=cfg.label)
             partial = PartialDraft() if guard else None
             error: ProviderError | None = None
             aborted: str | None = None
             shown = [0, 0, 0]  # chars, chunks, tool calls the consumer saw from this model
             try:
-                async for ev in self._stream_model(cfg, level, phase, attempt, draft, vreq, partial, last):
+                async for ev in self._stream_model(cfg, level, phase, attempt, draft, vreq, partial, last,
+                                                   escalation):
                     if live:
                         if res.ttft_ms is None and ev.type in self._first_types:
                             res.ttft_ms = (time.perf_counter() - self._t0) * 1000
@@ -174,12 +190,12 @@ class CascadeRun:
             except ProviderError as e:
                 error = e
                 attempt.error = str(e)
-                logger.warning("model %s failed: %s", cfg.name, e)
+                logger.warning("model %s failed: %s", cfg.label, e)
             self._close_attempt(attempt, cfg)
 
             if last or (error is not None and _fails_for_every_model(error, cfg, chain[level + 1:])):
                 if error is not None:
-                    yield self._ev("ERROR", str(error), error=error, model=cfg.name, phase=phase,
+                    yield self._ev("ERROR", str(error), error=error, model=cfg.label, phase=phase,
                                    provider=cfg.provider, partial_content=draft.text)
                     return
                 res.accepted_index = index
@@ -200,9 +216,12 @@ class CascadeRun:
                 res.validator_cost += decision.cost
             attempt.accepted = decision.accepted
             d = decision.to_dict()
-            d.update(model=cfg.name, phase=phase, level=level, index=index, error=error)
+            d.update(model=cfg.label, phase=phase, level=level, index=index, error=error)
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
-            logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.name,
+            settle = getattr(opts.run_context, "settle", None)
+            if settle is not None and self._request is not None:  # e.g. end the draft's trace run with it
+                await settle(self._request, res.decisions[-1])
+            logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
             if decision.accepted:
                 for ev in held:
@@ -217,25 +236,31 @@ class CascadeRun:
             yield self._ev("DRAFT_DECISION", **d)
             nxt = chain[level + 1]
             reason = "draft_error" if error is not None else ("aborted" if aborted else "quality_failed")
-            yield self._ev("SWITCH", f"Cascading to {nxt.name}", from_model=cfg.name, to_model=nxt.name,
+            yield self._ev("SWITCH", f"Cascading to {nxt.label}", from_model=cfg.label, to_model=nxt.label,
                            reason=reason, detail=decision.reason, error=error,
                            retract_chars=shown[0], retract_chunks=shown[1], retract_tool_calls=shown[2])
-            logger.info("switch %s -> %s (%s)", cfg.name, nxt.name, reason)
+            logger.info("switch %s -> %s (%s)", cfg.label, nxt.label, reason)
+            escalation = {"cascade_escalated_from": cfg.label, "cascade_escalation_reason": reason,
+                          "cascade_escalation_detail": decision.reason}
 
-    async def _stream_model(self, cfg: Any, level: int, phase: str, attempt: ModelAttempt, draft: Draft,
+    async def _stream_model(self, cfg: CascadeMember, level: int, phase: str, attempt: ModelAttempt, draft: Draft,
                             vreq: ValidationRequest, partial: PartialDraft | None,
-                            last: bool) -> AsyncIterator[Event]:
-        """One model's stream as events; fills `draft` and `attempt` as it goes."""
+                            last: bool, escalation: dict[str, Any]) -> AsyncIterator[Event]:
+        """One member's stream as events; fills `draft` and `attempt` as it goes."""
         opts = self.opts
-        provider = self.agent.provider_for(cfg)
+        provider = cfg
         request = ChatRequest(
-            messages=self.messages, max_tokens=opts.model_max_tokens.get(cfg.name, opts.max_tokens), temperature=opts.temperature, stop=opts.stop,
+            messages=self.messages, max_tokens=opts.model_max_tokens.get(cfg.label, opts.max_tokens), temperature=opts.temperature,
+            stop=opts.stop,
             tools=opts.tools, tool_choice=opts.tool_choice, parallel_tool_calls=opts.parallel_tool_calls,
-            logprobs=(not last) and provider.supports_logprobs, extra=opts.extra)
+            logprobs=(not last) and provider.supports_logprobs, extra=opts.extra, phase=phase,
+            run_context=opts.run_context,
+            metadata={"cascade_phase": phase, "cascade_level": level, "cascade_member": cfg.label, **escalation})
+        self._request = request
         E, T, chunk_type = self._E, self._T, self._chunk_type
         # Copied into each chunk event (`dict(data_text)` below): every event owns its `data`, so
         # nothing a consumer does to one event's data shows up in another's.
-        data_text = {"model": cfg.name, "phase": phase, "provider": cfg.provider}
+        data_text = {"model": cfg.label, "phase": phase, "provider": cfg.provider}
         tool_mode = self.tool_mode
         validator = opts.validator
         text_parts: list[str] = []
@@ -250,8 +275,12 @@ class CascadeRun:
             deadline = dl if deadline is None else min(deadline, dl)
 
         d: Any  # dispatched by exact type below (cheaper per chunk than isinstance chains)
+        stream = provider.stream(request)
+        wrap = getattr(opts.run_context, "wrap", None)
+        if wrap is not None:
+            stream = wrap(cfg, request, stream)
         try:
-            async with aclosing(provider.stream(request)) as it:
+            async with aclosing(cast(AsyncGenerator[Any, None], stream)) as it:
                 while True:
                     try:
                         if deadline is None:
@@ -263,14 +292,14 @@ class CascadeRun:
                     except asyncio.TimeoutError:
                         raise ProviderTimeoutError(
                             "timed out (overall or draft timeout of the call)", provider=cfg.provider,
-                            model=cfg.name) from None
+                            model=cfg.label) from None
                     tp = type(d)
                     if tp is TextDelta:
                         if first:
                             attempt.ttft_ms = (time.perf_counter() - t_start) * 1000
                             first = False
                         if open_tools:
-                            for ev in self._complete_tools(open_tools, cfg.name):
+                            for ev in self._complete_tools(open_tools, cfg.label):
                                 yield ev
                         text = d.text
                         text_parts.append(text)
@@ -298,9 +327,9 @@ class CascadeRun:
                         st = tools.get(d.index)
                         if st is None:
                             if open_tools:  # calls stream one after another: a new index ends the previous
-                                for ev in self._complete_tools(open_tools, cfg.name):
+                                for ev in self._complete_tools(open_tools, cfg.label):
                                     yield ev
-                            st = tools[d.index] = _ToolState(d.index, self.agent.json_parser())
+                            st = tools[d.index] = _ToolState(d.index, self.json_parser())
                             open_tools.append(st)
                         if d.id:
                             st.id = d.id
@@ -309,7 +338,7 @@ class CascadeRun:
                         if not st.started and st.name:
                             st.started = True
                             yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
-                                                              "model": cfg.name, "phase": phase})
+                                                              "model": cfg.label, "phase": phase})
                         if d.arguments:
                             st.parts.append(d.arguments)
                             if st.error is None:
@@ -319,7 +348,7 @@ class CascadeRun:
                                     st.error = str(e)
                             yield E(T.TOOL_CALL_DELTA, delta=d.arguments, data={
                                 "index": st.index, "id": st.id, "name": st.name,
-                                "arguments": None if st.error else st.parser.value, "model": cfg.name, "phase": phase})
+                                "arguments": None if st.error else st.parser.value, "model": cfg.label, "phase": phase})
                             if partial is not None and st.error is None:
                                 partial.tool_names[st.index] = st.name
                                 partial.tool_arguments[st.index] = st.parser.value
@@ -334,7 +363,7 @@ class CascadeRun:
                     elif tp is ModelDelta:
                         attempt.reported_model = d.model
                 if open_tools:
-                    for ev in self._complete_tools(open_tools, cfg.name):
+                    for ev in self._complete_tools(open_tools, cfg.label):
                         yield ev
         finally:
             # Filled even when the stream fails or is aborted: the ERROR event carries what was shown.
@@ -373,13 +402,13 @@ class CascadeRun:
 
     # ---- accounting ------------------------------------------------------------------------
 
-    def _close_attempt(self, attempt: ModelAttempt, cfg: Any) -> None:
+    def _close_attempt(self, attempt: ModelAttempt, cfg: CascadeMember) -> None:
         if attempt.usage.total_tokens == 0 and attempt.chunks:
             # The stream closed before the provider reported usage (abort, error): estimate
             # output tokens as chunks (about one token each) and input from a sibling call.
             attempt.usage = Usage(self._known_input_tokens(), attempt.chunks)
             attempt.usage_estimated = True
-        attempt.cost = usage_cost(cfg, attempt.usage)
+        attempt.cost = cfg.price(attempt.usage)
 
     def _known_input_tokens(self) -> int:
         return next((a.usage.input_tokens for a in self.result.attempts if a.usage.input_tokens), 0)
@@ -392,30 +421,38 @@ class CascadeRun:
             if attempt.chunks:
                 self.result.time_saved_by_abort_ms += saved * attempt.latency_ms / attempt.chunks
 
-    def _finish(self, draft: Draft, attempt: ModelAttempt, cfg: Any, accepted: bool) -> None:
+    def _finish(self, draft: Draft, attempt: ModelAttempt, cfg: CascadeMember, accepted: bool) -> None:
         res = self.result
         res.content = draft.text
         res.tool_calls = draft.tool_calls
-        res.model_used = cfg.name
+        res.model_used = cfg.label
         res.provider_used = cfg.provider
         res.finish_reason = attempt.finish_reason
         res.draft_accepted = accepted and res.strategy == "cascade" and attempt is res.attempts[0]
         for a in res.attempts:  # aborted/failed drafts may have been estimated before a sibling reported input
             if a.usage_estimated and not a.usage.input_tokens:
                 a.usage = Usage(self._known_input_tokens(), a.usage.output_tokens)
-                a.cost = usage_cost(self.agent.config_for(a.model), a.usage)
+                a.cost = self._members[a.model].price(a.usage)
         res.usage = sum((a.usage for a in res.attempts), Usage())
-        res.total_cost = sum(a.cost for a in res.attempts) + res.validator_cost
-        strongest = self.agent.models[-1]
-        measured = next((a for a in res.attempts if a.model == strongest.name and a.error is None), None)
+        costs = [a.cost for a in res.attempts]
+        # An unknown price makes the total unknown: None, never a silent $0.
+        res.total_cost = None if None in costs else sum(c for c in costs if c is not None) + res.validator_cost
+        strongest = self.chain[-1]
+        measured = next((a for a in res.attempts if a.model == strongest.label and a.error is None), None)
         if measured is not None:
             res.baseline_cost = measured.cost
         else:
-            res.baseline_cost = baseline_cost(strongest, attempt.usage.input_tokens, attempt.usage.output_tokens)
-        res.cost_saved = res.baseline_cost - res.total_cost
+            # Estimated: the final answer's tokens at the strongest model's price (tokenizers differ).
+            res.baseline_cost = strongest.price(Usage(attempt.usage.input_tokens, attempt.usage.output_tokens))
+        res.cost_saved = (None if res.baseline_cost is None or res.total_cost is None
+                          else res.baseline_cost - res.total_cost)
         res.latency_ms = (time.perf_counter() - self._t0) * 1000
-        logger.info("complete: %s, cost $%.6f, saved ~$%.6f, %.0f ms", res.model_used, res.total_cost,
-                    res.cost_saved, res.latency_ms)
+        logger.info("complete: %s, cost %s, saved ~%s, %.0f ms", res.model_used, _usd(res.total_cost),
+                    _usd(res.cost_saved), res.latency_ms)
+
+
+def _usd(v: float | None) -> str:
+    return "unknown" if v is None else f"${v:.6f}"
 
 
 #: Words of a 400 that depend on the model (its name, limits or supported parameters): another model may accept it.
@@ -423,7 +460,7 @@ _MODEL_SPECIFIC = ("model", "context", "maximum", "too long", "too large", "at m
                    "does not support")
 
 
-def _fails_for_every_model(error: ProviderError, cfg: Any, rest: list[Any]) -> bool:
+def _fails_for_every_model(error: ProviderError, cfg: CascadeMember, rest: list[CascadeMember]) -> bool:
     """A draft's 400 that the rest of the chain would get too: fail fast instead of paying for every refusal.
 
     Only a 400/422 about the request itself, when every later model is behind the same provider endpoint;
@@ -431,7 +468,8 @@ def _fails_for_every_model(error: ProviderError, cfg: Any, rest: list[Any]) -> b
     """
     if not isinstance(error, BadRequestError) or error.status_code not in (400, 422):
         return False
-    if any(m.sdk != cfg.sdk or m.resolved_base_url != cfg.resolved_base_url for m in rest):
+    endpoint = getattr(cfg, "endpoint", None)  # (SDK, base URL) of SDK members; others are never assumed equal
+    if endpoint is None or any(getattr(m, "endpoint", None) != endpoint for m in rest):
         return False
     text = f"{error.error_type or ''} {error.message}".lower()
     return not any(w in text for w in _MODEL_SPECIFIC)

@@ -17,7 +17,8 @@ class ModelAttempt:
     provider: str
     phase: str
     usage: Usage = field(default_factory=Usage)
-    cost: float = 0.0
+    #: USD; None when the member's price is unknown
+    cost: float | None = 0.0
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     chunks: int = 0
@@ -50,11 +51,12 @@ class CascadeResult:
     accepted_index: int | None = None
     strategy: str = "cascade"
     complexity: str = "moderate"
-    total_cost: float = 0.0
-    #: estimated: see `baseline_cost`; negative when a rejected draft was paid for
-    cost_saved: float = 0.0
-    #: estimated cost of sending the request to the strongest model only
-    baseline_cost: float = 0.0
+    #: USD; None when a model called has no known price (never a silent $0)
+    total_cost: float | None = 0.0
+    #: estimated: see `baseline_cost`; negative when a rejected draft was paid for; None when unknown
+    cost_saved: float | None = 0.0
+    #: estimated cost of sending the request to the strongest model only; None when unknown
+    baseline_cost: float | None = 0.0
     cost_saved_is_estimate: bool = True
     latency_ms: float = 0.0
     ttft_ms: float | None = None
@@ -74,12 +76,12 @@ class CascadeResult:
 
     @property
     def models(self) -> dict[str, dict[str, Any]]:
-        """Per-model usage and cost, by model name."""
+        """Per-model usage and cost (None: price unknown), by member label."""
         out: dict[str, dict[str, Any]] = {}
         for a in self.attempts:
             m = out.setdefault(a.model, {"usage": Usage(), "cost": 0.0, "calls": 0})
             m["usage"] = m["usage"] + a.usage
-            m["cost"] += a.cost
+            m["cost"] = None if m["cost"] is None or a.cost is None else m["cost"] + a.cost
             m["calls"] += 1
         return out
 

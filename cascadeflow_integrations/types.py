@@ -82,6 +82,13 @@ class ChatRequest:
     logprobs: bool = False
     top_logprobs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the cascade step asking: "draft", "verifier" or "direct" (None outside a cascade)
+    phase: str | None = None
+    #: what a member may attach to its own trace run: cascade_phase, cascade_level, cascade_member, and on
+    #: escalations cascade_escalated_from / cascade_escalation_reason / cascade_escalation_detail
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: opaque per-call object from the adapter that started the cascade (e.g. its callback manager)
+    run_context: Any = None
 
 
 # ---- normalised stream deltas -------------------------------------------------------------

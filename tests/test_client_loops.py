@@ -30,7 +30,7 @@ def open_sockets() -> int:
 
 
 def cached_clients(agent: CascadeAgent) -> int:
-    return sum(len(p._clients) for p in agent._providers.values())  # type: ignore[attr-defined]
+    return sum(len(m._provider._clients) for m in agent.members)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_aclose_closes_the_clients_of_every_live_loop(server):
     clients: list[Any] = []
 
     async def remember() -> None:
-        provider = agent.provider_for(agent.models[0])
+        provider = agent.members[0]._provider  # type: ignore[attr-defined]
         clients.append(provider._clients.get())  # type: ignore[attr-defined]
 
     # one client on the private sync loop, one on a loop the caller runs
@@ -109,7 +109,7 @@ def test_dropping_an_agent_closes_its_clients_on_the_sync_loop(server):
     assert agent.run_sync("hi").content == "two"  # escalated: a client per model
 
     async def client(a: CascadeAgent) -> Any:
-        return a.provider_for(a.models[0])._clients.get()  # type: ignore[attr-defined]
+        return a.members[0]._provider._clients.get()  # type: ignore[attr-defined]
 
     kept = run_sync(client(agent))
     assert not kept.is_closed()

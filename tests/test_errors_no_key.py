@@ -146,8 +146,11 @@ def test_chat_cascade_on_llm_error_holds_no_key(server, provider, key):
         def __init__(self) -> None:
             self.errors: list[BaseException] = []
 
-        def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        def on_llm_error(self, error: BaseException, *, parent_run_id: Any = None, **kwargs: Any) -> None:
             self.errors.append(error)
+            self.roots += parent_run_id is None
+
+        roots = 0
 
     recorder = Recorder()
     llm = ChatCascade(models=[_config(server, provider, key, DRAFT), _config(server, provider, key, STRONG)])
@@ -159,7 +162,8 @@ def test_chat_cascade_on_llm_error_holds_no_key(server, provider, key):
     with pytest.raises(ProviderError) as streamed:
         for _ in llm.stream("hi", config={"callbacks": [recorder]}):
             pass
-    assert len(recorder.errors) == 2
+    # each call's own run, and under it the failed draft's and verifier's member runs: none holds the key
+    assert recorder.roots == 2 and len(recorder.errors) == 6
     for err in [invoked.value, streamed.value, *recorder.errors]:
         assert isinstance(err, AuthenticationError)
         assert_no_key(err, key)

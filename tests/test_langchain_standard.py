@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_scripts import OVERRIDE, configs, standard_server
+from langchain_scripts import CHEAP, OVERRIDE, STRONG, configs, standard_server
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
@@ -44,3 +44,31 @@ class TestChatCascadeIntegration(ChatModelIntegrationTests):
     @property
     def supports_anthropic_inputs(self) -> bool:
         return True
+
+
+def _chat_openai(name: str) -> Any:
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    # A fresh async HTTP client per model: langchain-openai otherwise shares one per base URL across
+    # instances, bound to the first event loop, and each standard test runs on its own loop.
+    return ChatOpenAI(model=name, base_url=standard_server().openai_url, api_key="sk-test-not-a-real-key",
+                      max_retries=0, http_async_client=httpx.AsyncClient())
+
+
+class TestChatCascadeOfLangChainMembersUnit(ChatModelUnitTests):
+    """The same suites on a cascade whose members are LangChain `ChatOpenAI` models."""
+
+    @property
+    def chat_model_class(self) -> type[ChatCascade]:
+        return ChatCascade
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"models": [_chat_openai(CHEAP), _chat_openai(STRONG)]}
+
+
+class TestChatCascadeOfLangChainMembersIntegration(TestChatCascadeIntegration):
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"models": [_chat_openai(CHEAP), _chat_openai(STRONG)]}

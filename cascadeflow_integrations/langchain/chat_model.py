@@ -7,6 +7,7 @@ accepted (released then) or rejected (dropped). The live draft is visible throug
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing
@@ -32,9 +33,12 @@ from .._checks import check_field
 from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
+from ..members import BaseMember, Member
 from ..result import CascadeResult
 from .events import COMPLETE, DECISION, DRAFT_CHUNK, ERROR, ROUTING, SWITCH, EventSink, current_sink, jsonable
+from .members import LangChainMember  # noqa: F401  (importing it registers chat models as members)
 from .messages import to_engine_messages, to_engine_tool_choice
+from .runs import LangChainRunContext
 
 __all__ = ["ChatCascade"]
 
@@ -66,8 +70,9 @@ class ChatCascade(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    models: list[ModelConfig] | None = None
-    """Models cheapest first (ignored when `agent` is given)."""
+    models: list[Any] | None = None
+    """Members cheapest first (ignored when `agent` is given): LangChain chat models, `ModelConfig`s,
+    `Member(model, input_cost=..., output_cost=..., label=...)`, or a mix."""
     agent: CascadeAgent | None = Field(default=None, exclude=True)
     """A ready `CascadeAgent` to run instead of building one from `models`."""
     model_name: str | None = Field(default=None, alias="model")
@@ -114,10 +119,15 @@ class ChatCascade(BaseChatModel):
         elif self.models:
             self._agent = CascadeAgent([self._configure(m) for m in self.models])
         else:
-            raise ValueError("ChatCascade needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
+            raise ValueError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
+                             "or agent=CascadeAgent(...)")
         return self
 
-    def _configure(self, cfg: ModelConfig) -> ModelConfig:
+    def _configure(self, cfg: Any) -> Any:
+        if isinstance(cfg, Member) and isinstance(cfg.model, ModelConfig):
+            return dataclasses.replace(cfg, model=self._configure(cfg.model))
+        if not isinstance(cfg, ModelConfig):
+            return cfg  # a chat model keeps its own key and retries
         update: dict[str, Any] = {}
         if self.api_key is not None and cfg.api_key is None:
             update["api_key"] = self.api_key
@@ -139,13 +149,13 @@ class ChatCascade(BaseChatModel):
     @property
     def chain_name(self) -> str:
         """`model_name`, or the model chain like `gpt-4o-mini>gpt-4o`."""
-        return self.model_name or ">".join(m.name for m in self._agent.models)
+        return self.model_name or ">".join(m.label for m in self._agent.members)
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {
             "model_name": self.chain_name,
-            "models": [m.name for m in self._agent.models],
+            "models": [m.label for m in self._agent.members],
             "streaming_mode": self.streaming_mode,
             "quality_threshold": self.quality_threshold,
             "temperature": self.temperature,
@@ -289,7 +299,7 @@ class ChatCascade(BaseChatModel):
 
     async def _achunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
                        kwargs: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
-        async with aclosing(self._items(messages, stop, kwargs)) as items:
+        async with aclosing(self._items(messages, stop, kwargs, sink)) as items:
             async for item in items:
                 if isinstance(item, tuple):
                     if sink is not None:
@@ -300,7 +310,7 @@ class ChatCascade(BaseChatModel):
     def _chunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
                 kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
         # The engine runs on the private sync loop; events are dispatched here, in the caller's thread.
-        for item in iter_sync(self._items(messages, stop, kwargs)):
+        for item in iter_sync(self._items(messages, stop, kwargs, sink)):
             if isinstance(item, tuple):
                 if sink is not None:
                     sink.emit(*item)
@@ -308,9 +318,21 @@ class ChatCascade(BaseChatModel):
                 yield item
 
     async def _items(self, messages: list[BaseMessage], stop: list[str] | None,
-                     kwargs: dict[str, Any]) -> AsyncGenerator[_Item, None]:
+                     kwargs: dict[str, Any], sink: EventSink | None = None) -> AsyncGenerator[_Item, None]:
         agent, options = self._call_options(stop, kwargs)
+        # Member calls become child runs of this run; LangChain members get the messages as given.
+        runs = LangChainRunContext(sink.manager if sink else None, sink.run_id if sink else None, list(messages))
+        options["run_context"] = runs
         events = agent.stream_events(to_engine_messages(messages), **options)
+        try:
+            async with aclosing(self._translate(events)) as items:
+                async for item in items:
+                    yield item
+        finally:
+            await runs.flush()
+
+    async def _translate(self, events: AsyncIterator[Any]) -> AsyncGenerator[_Item, None]:
+        """Engine events as message chunks (drafts held until accepted) and custom events."""
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""
         async with aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
@@ -387,9 +409,18 @@ class ChatCascade(BaseChatModel):
         with self._lock:
             agent = self._overrides.get(model)
             if agent is None:
-                known = next((m for m in self._agent.models if m.name == model), None)
-                cfg = known or self._agent.models[-1].model_copy(update={"name": model})
-                agent = self._overrides[model] = CascadeAgent([cfg])
+                members = self._agent.members
+                known = next((m for m in members if m.label == model), None) or next(
+                    (m for m in members if m.name == model), None)
+                other = members[-1].with_model(model) if isinstance(members[-1], BaseMember) else None
+                if known is not None:
+                    agent = CascadeAgent([known])
+                elif other is not None:
+                    agent = CascadeAgent([other])
+                else:
+                    raise ValueError(f"model={model!r} is not a member of this cascade "
+                                     f"({', '.join(m.label for m in members)}): name one of them")
+                self._overrides[model] = agent
             return agent
 
     async def aclose(self) -> None:

@@ -241,6 +241,8 @@ class CascadeCostCallback(CascadeCallbackHandler):
         self.drafts_accepted = 0
         self.escalations = 0
         self.errors = 0
+        #: calls with a model of unknown price (their cost is not in `total_cost`)
+        self.unpriced = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self.by_model: dict[str, dict[str, float]] = {}
@@ -258,6 +260,8 @@ class CascadeCostCallback(CascadeCallbackHandler):
         usage = data.get("usage") or {}
         with self._lock:
             self.requests += 1
+            if data.get("total_cost") is None:
+                self.unpriced += 1
             self.total_cost += float(data.get("total_cost") or 0.0)
             self.cost_saved += float(data.get("cost_saved") or 0.0)
             self.drafts_accepted += bool(data.get("draft_accepted"))
@@ -266,7 +270,7 @@ class CascadeCostCallback(CascadeCallbackHandler):
             for name, m in (data.get("models") or {}).items():
                 slot = self.by_model.setdefault(name, {"calls": 0, "cost": 0.0})
                 slot["calls"] += m.get("calls", 0)
-                slot["cost"] += m.get("cost", 0.0)
+                slot["cost"] += m.get("cost") or 0.0
 
     @property
     def total_tokens(self) -> int:

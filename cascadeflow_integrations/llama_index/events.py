@@ -85,8 +85,9 @@ class CascadeCompleteEvent(CascadeEvent):
     draft_accepted: bool
     #: the answering model's position in the configured chain
     accepted_index: int | None = None
-    total_cost: float
-    cost_saved: float
+    #: None when a model called has no known price
+    total_cost: float | None
+    cost_saved: float | None
     usage: dict[str, int] = Field(default_factory=dict)
     result: dict[str, Any] = Field(default_factory=dict)
 

@@ -29,6 +29,7 @@ from llama_index.core.instrumentation.span import active_span_id
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.tools.types import BaseTool
 from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
 from .._checks import check_field
@@ -37,6 +38,7 @@ from ..agent import CascadeAgent
 from ..config import ModelConfig
 from ..engine import Event
 from .events import cascade_event
+from .members import LlamaIndexMember, LlamaIndexRunContext
 from .messages import (
     resolve_tool_choice,
     to_engine_messages,
@@ -46,8 +48,6 @@ from .messages import (
 )
 
 if TYPE_CHECKING:
-    from llama_index.core.tools.types import BaseTool
-
     from ..result import CascadeResult
 
 __all__ = ["CascadeLLM"]
@@ -81,7 +81,8 @@ class CascadeLLM(FunctionCallingLLM):
     `agent=CascadeAgent(...)`. Streams only accepted output (`buffered` or `guarded` mode).
     """
 
-    models: list[ModelConfig] = Field(default_factory=list, description="The chain, cheapest first.")
+    models: list[Any] = Field(default_factory=list, description="The chain, cheapest first: LlamaIndex LLMs, "
+                              "ModelConfigs, Member(...)s, or a mix.")
     temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, gt=0)
     streaming_mode: str = Field(default="buffered", description="`buffered` or `guarded`.")
@@ -94,7 +95,7 @@ class CascadeLLM(FunctionCallingLLM):
 
     _agent: CascadeAgent = PrivateAttr()
 
-    def __init__(self, models: Sequence[ModelConfig] | None = None, *, agent: CascadeAgent | None = None,
+    def __init__(self, models: Sequence[Any] | None = None, *, agent: CascadeAgent | None = None,
                  **kwargs: Any) -> None:
         if agent is not None and models:
             raise ValueError("CascadeLLM takes models= or agent=, not both")
@@ -116,9 +117,11 @@ class CascadeLLM(FunctionCallingLLM):
         return check_field(info.field_name, v)
 
     @field_serializer("models")
-    def _dump_models(self, models: list[ModelConfig]) -> list[dict[str, Any]]:
-        # JSON mode masks API keys, so `to_json()`/`to_dict()` never leak them and never fail on SecretStr
-        return [m.model_dump(mode="json") for m in models]
+    def _dump_models(self, models: list[Any]) -> list[dict[str, Any]]:
+        # JSON mode masks API keys, so `to_json()`/`to_dict()` never leak them and never fail on SecretStr;
+        # other members are named, never dumped (an LLM object holds its key in plain text)
+        return [m.model_dump(mode="json") if isinstance(m, ModelConfig) else {"member": member.label}
+                for m, member in zip(models, self._agent.members)]
 
     @classmethod
     def class_name(cls) -> str:
@@ -135,13 +138,13 @@ class CascadeLLM(FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        limits = [_limits(m) for m in self.models]
+        limits = [_limits(m) for m in self._agent.members]
         num_output = min(out for _, out in limits)
         if self.max_tokens is not None:
             num_output = min(num_output, self.max_tokens)
         return LLMMetadata(
             context_window=min(ctx for ctx, _ in limits), num_output=num_output, is_chat_model=True,
-            is_function_calling_model=True, model_name=f"cascade({'→'.join(m.name for m in self.models)})",
+            is_function_calling_model=True, model_name=f"cascade({'→'.join(m.label for m in self._agent.members)})",
             system_role=MessageRole.SYSTEM)
 
     # ---- chat --------------------------------------------------------------------------------
@@ -208,7 +211,8 @@ class CascadeLLM(FunctionCallingLLM):
                             if isinstance(user_msg, str) else user_msg)
         out: dict[str, Any] = {"messages": messages, **kwargs}
         if tools:  # an agent without tools calls this with [] and must get a plain chat
-            out["tools"] = to_universal_tools(tools)
+            to_universal_tools(tools)  # bad tools fail here; the originals go on, for LlamaIndex members
+            out["tools"] = list(tools)
             out["tool_choice"] = resolve_tool_choice(tool_choice, tool_required)
             out["parallel_tool_calls"] = allow_parallel_tool_calls
         return out
@@ -232,9 +236,11 @@ class CascadeLLM(FunctionCallingLLM):
 
     # ---- the cascade call --------------------------------------------------------------------
 
-    def _events(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> AsyncIterator[Event]:
+    def _events(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
+                span_id: str | None = None) -> AsyncIterator[Event]:
         """Validate (ValueError before any network call) and start the cascade's event stream."""
         engine_messages = to_engine_messages(messages)
+        originals = [t for t in kwargs.get("tools") or () if isinstance(t, BaseTool)]
         opts: dict[str, Any] = {
             "max_tokens": self.max_tokens, "temperature": self.temperature, "streaming_mode": self.streaming_mode,
             "complexity_hint": self.complexity_hint, "timeout": self.timeout, "draft_timeout": self.draft_timeout,
@@ -251,18 +257,20 @@ class CascadeLLM(FunctionCallingLLM):
             elif key == "streaming_mode":
                 value = _check_mode(value)
             opts[key] = value
+        # LlamaIndex members get the messages and tools as given, and open their calls in this call's span.
+        opts["run_context"] = LlamaIndexRunContext(span_id, messages, originals or None)
         return self._agent.stream_events(engine_messages, **opts)
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], span_id: str | None) -> ChatResponse:
         acc = _Responses()
-        for ev in iter_sync(self._events(messages, kwargs)):
+        for ev in iter_sync(self._events(messages, kwargs, span_id)):
             _emit(ev, span_id)
             acc.feed(ev)
         return acc.final(delta=None)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
                      span_id: str | None) -> ChatResponseGen:
-        events = self._events(messages, kwargs)  # eager: bad input raises at the call, not mid-iteration
+        events = self._events(messages, kwargs, span_id)  # eager: bad input raises at the call, not mid-iteration
 
         def gen() -> ChatResponseGen:
             acc = _Responses()
@@ -277,14 +285,14 @@ class CascadeLLM(FunctionCallingLLM):
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
                      span_id: str | None) -> ChatResponse:
         acc = _Responses()
-        async for ev in self._events(messages, kwargs):
+        async for ev in self._events(messages, kwargs, span_id):
             await _aemit(ev, span_id)
             acc.feed(ev)
         return acc.final(delta=None)
 
     def _astream_chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any],
                       span_id: str | None) -> ChatResponseAsyncGen:
-        events = self._events(messages, kwargs)
+        events = self._events(messages, kwargs, span_id)
 
         async def gen() -> ChatResponseAsyncGen:
             acc = _Responses()
@@ -398,7 +406,12 @@ def _check_mode(mode: Any) -> str:
     return str(value)
 
 
-def _limits(m: ModelConfig) -> tuple[int, int]:
-    known = next(((ctx, out) for prefix, ctx, out in _KNOWN_LIMITS if m.name.startswith(prefix)),
+def _limits(member: Any) -> tuple[int, int]:
+    if isinstance(member, LlamaIndexMember):
+        meta = member.llm.metadata
+        return (meta.context_window if meta.context_window > 0 else DEFAULT_CONTEXT_WINDOW,
+                meta.num_output if meta.num_output > 0 else DEFAULT_NUM_OUTPUTS)
+    known = next(((ctx, out) for prefix, ctx, out in _KNOWN_LIMITS if member.name.startswith(prefix)),
                  (DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS))
-    return m.context_window or known[0], m.max_output_tokens or known[1]
+    return (getattr(member, "context_window", None) or known[0], getattr(member, "max_output_tokens", None)
+            or known[1])

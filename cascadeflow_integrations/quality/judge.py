@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from ..config import ModelConfig
 from ..types import ChatRequest, Completion, Message
 from .base import CheckResult, Decision, Draft, ValidationRequest, Validator
 
@@ -37,32 +37,38 @@ class JudgeValidator(Validator):
     """Asks a (usually stronger or specialised) model whether the draft is correct.
 
     Score = grade/10, and an INCORRECT verdict fails regardless of grade. An unparseable reply fails
-    safe (escalates). The judge's own usage is priced with `model`'s prices into `Decision.cost`.
-    Pass `complete` to route the call through something other than the provider layer.
+    safe (escalates). `model` is a cascade member (a `ModelConfig`, `Member(...)`, or an adapter's
+    model): one member is built on first use and reused for every verdict, and its price turns the
+    judge's usage into `Decision.cost` (0 when unknown; the member warns once). Pass `complete` to
+    route the call through something other than a member.
     """
 
     name = "judge"
 
     def __init__(
-        self, model: ModelConfig | None = None, complete: CompleteFn | None = None, max_tokens: int = 20
+        self, model: Any = None, complete: CompleteFn | None = None, max_tokens: int = 20
     ) -> None:
         if model is None and complete is None:
             raise ValueError("JudgeValidator needs a judge model (model=ModelConfig(...)) or a complete= function")
         self.model = model
         self._complete = complete
         self.max_tokens = max_tokens
+        self._member: Any = None
+        if model is not None:
+            from ..members import resolve_member
+
+            self._member = resolve_member(model, "JudgeValidator model")
 
     async def _call(self, request: ChatRequest) -> Completion:
         if self._complete is not None:
             return await self._complete(request)
-        from ..providers import create_provider
+        completion: Completion = await self._member.complete(request)
+        return completion
 
-        assert self.model is not None
-        provider = create_provider(self.model)
-        try:
-            return await provider.complete(request)
-        finally:
-            await provider.aclose()
+    async def aclose(self) -> None:
+        """Close the judge member's clients."""
+        if self._member is not None:
+            await self._member.aclose()
 
     def judge_request(self, request: ValidationRequest, draft: Draft) -> ChatRequest:
         answer = draft.text or "\n".join(f"[tool call] {c.name}({c.arguments})" for c in draft.tool_calls)
@@ -80,10 +86,8 @@ class JudgeValidator(Validator):
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         completion = await self._call(self.judge_request(request, draft))
         cost = 0.0
-        if self.model is not None:
-            from ..cost import usage_cost
-
-            cost = usage_cost(self.model, completion.usage)
+        if self._member is not None:
+            cost = self._member.price(completion.usage) or 0.0
         correct, grade = parse_verdict(completion.text)
         if correct is None and grade is None:
             logger.warning("judge reply not in the expected format: %r", completion.text[:200])

@@ -158,7 +158,9 @@ def anthropic_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequ
         idx += 1
     events.append(ev("message_delta", {"type": "message_delta", "delta": {
         "stop_reason": stop or ("tool_use" if tool_calls else "end_turn"), "stop_sequence": None},
-        "usage": {"output_tokens": usage[1]}}))
+        # as the real API sends it: cumulative, input counts included (LangChain reads usage only here)
+        "usage": {"input_tokens": usage[0], "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                  "output_tokens": usage[1]}}))
     events.append(ev("message_stop", {"type": "message_stop"}))
     return events
 

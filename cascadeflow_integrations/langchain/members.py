@@ -1,0 +1,248 @@
+"""Any LangChain chat model as a cascade member, streaming through its own `astream`.
+
+The member binds tools through the model's own `bind_tools` (so each provider gets its own format),
+reads text, `tool_call_chunks`, `usage_metadata`, finish reasons and (when the model was asked for
+them) logprobs from the chunks, and runs as a child run of the cascade's run (see `runs.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.runnables.config import var_child_runnable_config
+from langsmith import tracing_context
+from pydantic import SecretStr
+
+from .._sync import SYNC_THREAD, threaded
+from ..errors import ProviderError, redact
+from ..members import BaseMember, register_member_resolver
+from ..prices import lookup_price
+from ..providers._errors import classify_exception, is_sdk_or_transport_error
+from .runs import LangChainRunContext, member_config
+from ..types import (
+    ChatRequest,
+    Delta,
+    FinishDelta,
+    Message,
+    ModelDelta,
+    TextDelta,
+    TokenLogprob,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+
+__all__ = ["LangChainMember", "to_langchain_messages"]
+
+#: finish / stop reasons of the LangChain partner packages, normalised like the provider layer's
+_FINISH = {"stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "STOP": "stop", "length": "length",
+           "max_tokens": "length", "MAX_TOKENS": "length", "tool_calls": "tool_calls", "tool_use": "tool_calls",
+           "function_call": "tool_calls", "content_filter": "content_filter", "refusal": "refusal"}
+#: fields whose value says which endpoint a model talks to (first one set wins)
+_URL_FIELDS = ("openai_api_base", "base_url", "anthropic_api_url", "groq_api_base", "azure_endpoint", "endpoint_url")
+
+
+class LangChainMember(BaseMember):
+    """A LangChain `BaseChatModel` in a cascade. Its price: given, else the table's, else unknown."""
+
+    def __init__(self, model: BaseChatModel, *, price: Any = None, label: str | None = None) -> None:
+        ls = model._get_ls_params()
+        name = str(ls.get("ls_model_name") or getattr(model, "model_name", None) or getattr(model, "model", None)
+                   or type(model).__name__)
+        provider = str(ls.get("ls_provider") or type(model).__name__)
+        self.base_url = next((str(v) for f in _URL_FIELDS if (v := getattr(model, f, None))), None)
+        self.params = _settings(model)
+        super().__init__(name=name, provider=provider, price=price if price is not None else lookup_price(name),
+                         label=label, identity=("langchain", type(model).__qualname__, provider, self.base_url,
+                                                name, tuple(sorted(self.params.items()))))
+        self.model = model
+        # Logprobs are read when the model was asked for them (e.g. ChatOpenAI(logprobs=True)); never injected.
+        self.supports_logprobs = bool(getattr(model, "logprobs", False))
+        self._secrets = [v.get_secret_value() for v in vars(model).values() if isinstance(v, SecretStr)]
+        # ChatOpenAI only reports usage while streaming from non-OpenAI base URLs when asked to.
+        self._stream_usage = "stream_usage" in type(model).model_fields and getattr(model, "stream_usage") is None
+
+    def describe_settings(self) -> str:
+        shown = [f"{k}={v}" for k, v in sorted(self.params.items()) if k not in ("model", "model_name")]
+        return ",".join(shown)[:60] or (self.base_url or self.provider)
+
+    def with_model(self, name: str) -> LangChainMember | None:
+        fields = type(self.model).model_fields
+        key = next((f for f in ("model_name", "model", "model_id") if f in fields), None)
+        return LangChainMember(self.model.model_copy(update={key: name})) if key else None
+
+    def _runnable(self, request: ChatRequest) -> Any:
+        if not request.tools:
+            return self.model
+        tools = [{"type": "function", "function": t} for t in request.tools]
+        kwargs: dict[str, Any] = {}
+        choice = _tool_choice(request.tool_choice)
+        if choice is not None:
+            kwargs["tool_choice"] = choice
+        if request.parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = request.parallel_tool_calls
+        return self.model.bind_tools(tools, **kwargs)
+
+    def _call_kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(request.extra)
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.stop:
+            kwargs["stop"] = request.stop
+        if self._stream_usage:
+            kwargs["stream_usage"] = True
+        return kwargs
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        ctx = request.run_context
+        originals = getattr(ctx, "messages", None)
+        messages = originals if originals is not None else to_langchain_messages(request.messages)
+        runnable = self._runnable(request)
+        config = member_config(ctx, request)
+        kwargs = self._call_kwargs(request)
+        want_logprobs = request.logprobs and self.supports_logprobs
+        indices: dict[Any, int] = {}
+        last_index: int | None = None
+        total = Usage()
+        finish: str | None = None
+        saw_tool = False
+        model_seen = False
+        started = False
+        # Under ChatCascade the cascade opens this call's run: the model's own run stays untraced.
+        quiet = isinstance(ctx, LangChainRunContext)
+        if threading.current_thread().name == SYNC_THREAD:
+            # Sync entry points run the engine on the private loop: use the model's sync client there, so
+            # its async client (often shared per process) stays on the caller's own event loop.
+            source: Any = threaded(runnable.stream(messages, config=config, **kwargs))
+        else:
+            source = runnable.astream(messages, config=config, **kwargs)
+        try:
+            async for chunk in _chunks(source, quiet):
+                if not isinstance(chunk, AIMessageChunk):
+                    continue
+                meta = chunk.response_metadata
+                if meta:
+                    if not model_seen and (reported := meta.get("model_name") or meta.get("model")):
+                        model_seen = True
+                        yield ModelDelta(str(reported))
+                    reason = meta.get("finish_reason") or meta.get("stop_reason")
+                    if reason:
+                        finish = _FINISH.get(str(reason), "stop")
+                text = chunk.text
+                if text:
+                    started = True
+                    lp = _logprobs(meta.get("logprobs")) if want_logprobs and meta else None
+                    yield TextDelta(text, lp)
+                for tc in chunk.tool_call_chunks:
+                    started = saw_tool = True
+                    key = tc.get("index")
+                    if key is None:  # no index: a call with an id starts a new one, fragments continue the last
+                        idx = len(indices) if (tc.get("id") or tc.get("name")) or last_index is None else last_index
+                        key = ("noindex", idx)
+                    idx = indices.setdefault(key, len(indices))
+                    last_index = idx
+                    yield ToolCallDelta(idx, tc.get("id"), tc.get("name"), tc.get("args") or "")
+                u = chunk.usage_metadata
+                if u:
+                    details = u.get("input_token_details") or {}
+                    total = total + Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0,
+                                          details.get("cache_read") or 0)
+                    yield UsageDelta(total)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, started) from exc
+        yield FinishDelta(finish or ("tool_calls" if saw_tool else "stop"))
+
+    def _error(self, exc: BaseException, started: bool) -> ProviderError:
+        key = self._secrets[0] if self._secrets else None
+        if is_sdk_or_transport_error(exc):
+            return classify_exception(exc, provider=self.provider, model=self.label, api_key=key, started=started)
+        return ProviderError(redact(f"{type(exc).__name__}: {exc}", *self._secrets), provider=self.provider,
+                             model=self.label)
+
+
+async def _chunks(agen: Any, quiet: bool) -> AsyncGenerator[Any, None]:
+    """Iterate `agen`; with `quiet`, its first step (where LangChain configures callbacks) untraced."""
+    async with aclosing(agen) as it:
+        if quiet:
+            # No ambient parent either: a binding (bind_tools) would merge the enclosing run's handlers back in.
+            token = var_child_runnable_config.set(None)
+            try:
+                with tracing_context(enabled=False):
+                    first = await it.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                var_child_runnable_config.reset(token)
+            yield first
+        async for chunk in it:
+            yield chunk
+
+
+def _settings(model: BaseChatModel) -> dict[str, str]:
+    """The model's identifying parameters, as text (what makes two instances of one model different)."""
+    try:
+        params = dict(model._identifying_params)
+    except Exception:  # a third-party model whose params cannot be read: identity by name only
+        return {}
+    return {str(k): json.dumps(v, sort_keys=True, default=str) for k, v in params.items()
+            if v is not None and not isinstance(v, SecretStr)}
+
+
+def _tool_choice(choice: Any) -> Any:
+    if choice is None:
+        return None
+    if choice == "required":
+        return "any"
+    if isinstance(choice, dict):
+        return choice.get("name") or (choice.get("function") or {}).get("name")
+    return choice
+
+
+def _logprobs(lp: Any) -> list[TokenLogprob] | None:
+    entries = lp.get("content") if isinstance(lp, dict) else None
+    if not entries:
+        return None
+    return [TokenLogprob(e["token"], e["logprob"], [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or ()])
+            for e in entries]
+
+
+def to_langchain_messages(messages: Sequence[Message]) -> list[BaseMessage]:
+    """Engine messages as LangChain messages (for members called outside `ChatCascade`)."""
+    out: list[BaseMessage] = []
+    for m in messages:
+        content: Any = m.content
+        if m.role == "system":
+            out.append(SystemMessage(content=content))
+        elif m.role == "user":
+            out.append(HumanMessage(content=content))
+        elif m.role == "assistant":
+            calls = [{"id": c.id, "name": c.name, "args": c.arguments, "type": "tool_call"} for c in m.tool_calls]
+            out.append(AIMessage(content=content, tool_calls=calls))
+        else:
+            out.append(ToolMessage(content=content, tool_call_id=m.tool_call_id or "",
+                                   status="error" if m.is_error else "success"))
+    return out
+
+
+def _resolve(obj: Any) -> LangChainMember | None:
+    return LangChainMember(obj) if isinstance(obj, BaseChatModel) else None
+
+
+register_member_resolver(_resolve)

@@ -1,0 +1,288 @@
+"""Any LlamaIndex LLM as a cascade member, streaming through its own `astream_chat(_with_tools)`.
+
+Streamed `ChatResponse`s carry new text in `delta` and the message so far in `message`; the member
+turns them into the engine's deltas (text, tool-call fragments, usage, finish reason). Member calls
+run inside the cascade's span, so LlamaIndex instrumentation nests them under the `CascadeLLM` call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock, ToolCallBlock
+from llama_index.core.instrumentation.span import active_span_id
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM
+from llama_index.core.tools.types import BaseTool, ToolMetadata, ToolOutput
+
+from .._sync import SYNC_THREAD, threaded
+from ..errors import ProviderError, redact
+from ..members import BaseMember, register_member_resolver
+from ..prices import lookup_price
+from ..providers._errors import classify_exception, is_sdk_or_transport_error
+from ..types import ChatRequest, Delta, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
+
+__all__ = ["LlamaIndexMember", "LlamaIndexRunContext", "to_llama_messages"]
+
+_FINISH = {"stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "length": "length", "max_tokens": "length",
+           "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
+           "content_filter": "content_filter", "refusal": "refusal"}
+_SECRET_WORDS = ("key", "token", "secret", "password", "credential")
+_URL_FIELDS = ("api_base", "base_url", "azure_endpoint", "endpoint")
+
+
+class LlamaIndexRunContext:
+    """What `CascadeLLM` hands its members: its span (members nest in it), messages and tools as given."""
+
+    def __init__(self, span_id: str | None, messages: Sequence[ChatMessage] | None = None,
+                 tools: Sequence[BaseTool] | None = None) -> None:
+        self.span_id = span_id
+        self.messages = list(messages) if messages is not None else None
+        self.tools = list(tools) if tools else None
+
+
+class LlamaIndexMember(BaseMember):
+    """A LlamaIndex `LLM` in a cascade (a `FunctionCallingLLM` for requests with tools)."""
+
+    def __init__(self, llm: LLM, *, price: Any = None, label: str | None = None) -> None:
+        try:
+            meta_name = llm.metadata.model_name
+        except Exception:  # some LLMs validate their model name in `metadata`; the name is still usable
+            meta_name = None
+        name = str(meta_name or getattr(llm, "model", None) or type(llm).__name__)
+        module = type(llm).__module__
+        provider = module.split(".")[2] if module.startswith("llama_index.llms.") else type(llm).__name__.lower()
+        self.base_url = next((str(v) for f in _URL_FIELDS if (v := getattr(llm, f, None))), None)
+        self.params = _settings(llm)
+        super().__init__(name=name, provider=provider, price=price if price is not None else lookup_price(name),
+                         label=label, identity=("llama_index", type(llm).__qualname__, provider, self.base_url, name,
+                                                tuple(sorted(self.params.items()))))
+        self.llm = llm
+        self.supports_logprobs = False  # LlamaIndex streams carry no per-token logprobs
+        self._secrets = [v for k, v in vars(llm).items() if isinstance(v, str) and v and _secret(k)]
+
+    def describe_settings(self) -> str:
+        shown = [f"{k}={v}" for k, v in sorted(self.params.items()) if k not in ("model", "model_name")]
+        return ",".join(shown)[:60] or (self.base_url or self.provider)
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(request.extra)
+        if request.max_tokens is not None:
+            kwargs["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.stop:
+            kwargs["stop"] = request.stop
+        if self.provider == "openai" and "stream_options" not in getattr(self.llm, "additional_kwargs", {}):
+            kwargs["stream_options"] = {"include_usage": True}  # so the stream reports usage
+        return kwargs
+
+    def _tool_args(self, request: ChatRequest, ctx: Any) -> dict[str, Any]:
+        if not isinstance(self.llm, FunctionCallingLLM):
+            raise ProviderError(f"{type(self.llm).__name__} is not a function-calling LLM: it cannot take tools",
+                                provider=self.provider, model=self.label)
+        tools = getattr(ctx, "tools", None) or [_SchemaTool(t) for t in request.tools or ()]
+        args: dict[str, Any] = {"tools": tools, "allow_parallel_tool_calls": bool(request.parallel_tool_calls)}
+        choice = request.tool_choice
+        if choice == "required":
+            args["tool_required"] = True
+        elif isinstance(choice, dict) and choice.get("name"):
+            args["tool_choice"] = choice["name"]
+        elif choice == "none":
+            args["tool_choice"] = "none"
+        return args
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        ctx = request.run_context
+        originals = getattr(ctx, "messages", None)
+        messages = originals if originals is not None else to_llama_messages(request.messages)
+        kwargs = self._kwargs(request)
+        tool_args = self._tool_args(request, ctx) if request.tools else None
+        sync = threading.current_thread().name == SYNC_THREAD
+        token = active_span_id.set(ctx.span_id) if isinstance(ctx, LlamaIndexRunContext) and ctx.span_id else None
+        started = False
+        try:
+            # Opened inside the cascade's span, so the member's own span is its child. From the sync entry
+            # points (the private loop) use the LLM's sync client: its async client belongs to the caller's loop.
+            if tool_args is not None:
+                if sync:
+                    source: Any = threaded(self.llm.stream_chat_with_tools(chat_history=messages, **tool_args,
+                                                                           **kwargs))
+                else:
+                    source = await self.llm.astream_chat_with_tools(chat_history=messages, **tool_args, **kwargs)
+            elif sync:
+                source = threaded(self.llm.stream_chat(messages, **kwargs))
+            else:
+                source = await self.llm.astream_chat(messages, **kwargs)
+        except Exception as exc:
+            raise self._error(exc, False) from exc
+        finally:
+            if token is not None:
+                active_span_id.reset(token)
+        calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments text sent so far]
+        usage = Usage()
+        finish: str | None = None
+        model_seen = False
+        last: ChatResponse | None = None
+        try:
+            async with aclosing(source) as it:
+                async for r in it:
+                    last = r
+                    if not model_seen and (reported := _model(r)):
+                        model_seen = True
+                        yield ModelDelta(reported)
+                    if r.delta:
+                        started = True
+                        yield TextDelta(r.delta)
+                    for d in _tool_fragments(r.message, calls, final=False):
+                        started = True
+                        yield d
+                    u = _usage(r)
+                    if u is not None:
+                        usage = Usage(u.input_tokens or usage.input_tokens, u.output_tokens or usage.output_tokens,
+                                      u.cached_tokens or usage.cached_tokens)
+                        yield UsageDelta(usage)
+                    finish = _finish(r) or finish
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, started) from exc
+        if last is not None:
+            for d in _tool_fragments(last.message, calls, final=True):
+                yield d
+        yield FinishDelta(finish or ("tool_calls" if calls else "stop"))
+
+    def _error(self, exc: BaseException, started: bool) -> ProviderError:
+        key = self._secrets[0] if self._secrets else None
+        if is_sdk_or_transport_error(exc):
+            return classify_exception(exc, provider=self.provider, model=self.label, api_key=key, started=started)
+        return ProviderError(redact(f"{type(exc).__name__}: {exc}", *self._secrets), provider=self.provider,
+                             model=self.label)
+
+
+class _SchemaTool(BaseTool):
+    """A universal tool dict as a LlamaIndex tool, for members called without the original tools."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self._spec = spec
+
+    @property
+    def metadata(self) -> ToolMetadata:
+        spec = self._spec
+
+        class _Metadata(ToolMetadata):
+            def get_parameters_dict(self) -> dict[str, Any]:
+                return dict(spec.get("parameters") or {"type": "object", "properties": {}})
+
+        return _Metadata(description=spec.get("description") or "", name=spec["name"], fn_schema=None)
+
+    def __call__(self, input: Any) -> ToolOutput:  # noqa: A002 - LlamaIndex's signature
+        raise NotImplementedError("the cascade only shows this tool to a model; the caller executes it")
+
+
+def _secret(field: str) -> bool:
+    return any(w in field.lower() for w in _SECRET_WORDS)
+
+
+def _settings(llm: LLM) -> dict[str, str]:
+    """The LLM's request settings as text, without keys or clients (identity and labels)."""
+    out: dict[str, str] = {}
+    for k in type(llm).model_fields:
+        if _secret(k) or k in ("callback_manager", "system_prompt", "messages_to_prompt", "completion_to_prompt",
+                               "output_parser", "pydantic_program_mode", "query_wrapper_prompt", "http_client",
+                               "async_http_client", "default_headers"):
+            continue
+        v = getattr(llm, k, None)
+        if v is None or callable(v):
+            continue
+        try:
+            out[k] = json.dumps(v, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _model(r: ChatResponse) -> str | None:
+    raw = r.raw
+    name = _get(raw, "model") or _get(_get(raw, "message"), "model")
+    return str(name) if name else None
+
+
+def _usage(r: ChatResponse) -> Usage | None:
+    extra = r.message.additional_kwargs or {}
+    u = extra.get("usage") or _get(r.raw, "usage") or (r.additional_kwargs if r.additional_kwargs else None)
+    if not u:
+        return None
+    inp = _get(u, "input_tokens") or _get(u, "prompt_tokens")
+    out = _get(u, "output_tokens") or _get(u, "completion_tokens")
+    if not inp and not out:
+        return None
+    details = _get(u, "prompt_tokens_details")
+    return Usage(int(inp or 0), int(out or 0), int(_get(details, "cached_tokens") or 0))
+
+
+def _finish(r: ChatResponse) -> str | None:
+    extra = r.message.additional_kwargs or {}
+    reason = extra.get("stop_reason") or extra.get("finish_reason")
+    if not reason:
+        choices = _get(r.raw, "choices")
+        if choices:
+            reason = _get(choices[0], "finish_reason")
+    return _FINISH.get(str(reason), "stop") if reason else None
+
+
+def _tool_fragments(message: ChatMessage, calls: dict[int, list[Any]], final: bool) -> list[ToolCallDelta]:
+    """New argument text of each tool call in a cumulative message (whole arguments when only parsed)."""
+    out: list[ToolCallDelta] = []
+    blocks = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
+    for i, b in enumerate(blocks):
+        state = calls.get(i)
+        first = state is None
+        if first:
+            state = calls[i] = [b.tool_call_id or "", b.tool_name or "", ""]
+        kw = b.tool_kwargs
+        text = kw if isinstance(kw, str) else (json.dumps(kw) if final else None)
+        sent = state[2]
+        piece = ""
+        if text is not None and text.startswith(sent) and len(text) > len(sent):
+            piece = text[len(sent):]
+        if piece or first:
+            out.append(ToolCallDelta(i, state[0] if first else None, state[1] if first else None, piece))
+            state[2] = sent + piece
+    return out
+
+
+def to_llama_messages(messages: Sequence[Message]) -> list[ChatMessage]:
+    """Engine messages as LlamaIndex `ChatMessage`s (for members called outside `CascadeLLM`)."""
+    out: list[ChatMessage] = []
+    for m in messages:
+        if m.role == "tool":
+            out.append(ChatMessage(role=MessageRole.TOOL, content=m.text,
+                                   additional_kwargs={"tool_call_id": m.tool_call_id}))
+        elif m.role == "assistant":
+            blocks: list[Any] = [TextBlock(text=m.text)] if m.text else []
+            blocks += [ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=c.arguments)
+                       for c in m.tool_calls]
+            out.append(ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks))
+        else:
+            out.append(ChatMessage(role=MessageRole(m.role), content=m.text))
+    return out
+
+
+def _resolve(obj: Any) -> LlamaIndexMember | None:
+    return LlamaIndexMember(obj) if isinstance(obj, LLM) else None
+
+
+register_member_resolver(_resolve)

@@ -13,6 +13,7 @@ import pytest
 from replay_helpers import CHEAP, STRONG, collect, model, say
 
 from cascadeflow_integrations import CascadeAgent
+from cascadeflow_integrations.members import resolve_member
 from cascadeflow_integrations.providers import create_provider
 from cascadeflow_integrations.quality import (
     AgreementCheck,
@@ -54,7 +55,7 @@ def cheap(server: ReplayServer, provider: str = "openai", name: str = CHEAP) -> 
 
 def vreq(server: ReplayServer, provider: str = "openai", name: str = CHEAP, q: str = Q) -> ValidationRequest:
     cfg = cheap(server, provider, name)
-    return ValidationRequest([Message("user", q)], draft_model=CheckModel(cfg, create_provider(cfg)))
+    return ValidationRequest([Message("user", q)], draft_model=CheckModel(resolve_member(cfg)))
 
 
 def unsure(score: float = 0.8) -> Any:

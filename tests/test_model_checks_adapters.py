@@ -110,3 +110,39 @@ async def test_cascade_llm_self_check_anthropic_and_risk_pattern(module_replay_s
     r = await llm.achat_with_tools([FunctionTool.from_defaults(transfer_funds)], user_msg="Send 10")
     assert r.raw["cascade"]["model_used"] == STRONG
     assert "high-risk pattern 'transfer_*'" in r.raw["cascade"]["decisions"][0]["reason"]
+
+
+async def test_checks_call_a_langchain_member(module_replay_server: ReplayServer) -> None:
+    """The draft is a ChatAnthropic member: the self-check's verdicts go through its own stream."""
+    pytest.importorskip("langchain_anthropic")
+    from langchain_anthropic import ChatAnthropic
+
+    from cascadeflow_integrations import Member
+    from cascadeflow_integrations.langchain import ChatCascade
+
+    s = module_replay_server
+    claude = ChatAnthropic(model=CHEAP, base_url=s.url, api_key="sk-ant-test-0123456789", max_retries=0)
+    s.add(CHEAP, Reply(events=anthropic_stream(CHEAP, [WRONG], usage=(30, 10))))
+    for verdict in ("No", "No", "Yes"):
+        s.add(CHEAP, Reply(events=anthropic_stream(CHEAP, [verdict], usage=(50, 1))))
+    say(s, STRONG, RIGHT)
+    llm = ChatCascade(models=[Member(claude, input_cost=0.001, output_cost=0.001), model(s, STRONG, cost=0.01)],
+                      validator=Staged(unsure, [SelfCheck(k=3)]), quality_threshold=0.8)
+    msg = await llm.ainvoke(Q)
+    meta = msg.response_metadata["cascade"]
+    assert msg.content == RIGHT and meta["model_used"] == STRONG and meta["validator_calls"] == 3
+    assert meta["validator_cost"] == pytest.approx(3 * 51 * 0.001 / 1000)
+
+
+async def test_check_with_its_own_cheap_model(module_replay_server: ReplayServer) -> None:
+    from cascadeflow_integrations import CascadeAgent
+
+    s = module_replay_server
+    say(s, CHEAP, RIGHT)
+    s.add("verifier-mini", Reply(body=anthropic_body("verifier-mini", "Yes", usage=(60, 1))))
+    own = model(s, "verifier-mini", provider="anthropic", cost=0.002)
+    agent = CascadeAgent(configs(s), validator=Staged(unsure, [SelfCheck(model=own, k=1)]), quality_threshold=0.8)
+    r = await agent.run(Q)
+    assert r.draft_accepted and r.validator_calls == 1 and r.validator_cost == pytest.approx(61 * 0.002 / 1000)
+    assert [b["model"] for b in s.stats.requests] == [CHEAP, "verifier-mini"]
+    await agent.aclose()

@@ -39,6 +39,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/overhead.py
 	$(PY) bench/json_parse.py --readme bench/README.md
 	$(PY) bench/quality.py --readme bench/README.md
+	$(PY) bench/model_checks.py --readme bench/README.md
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis

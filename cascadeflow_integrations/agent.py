@@ -69,6 +69,8 @@ class CascadeAgent:
         timeout: float | None = None,
         draft_timeout: float | None = None,
         tool_executor: Any = None,
+        high_risk_tools: Sequence[str] = (),
+        speculative_escalation: bool = False,
     ) -> None:
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
             raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
@@ -89,6 +91,11 @@ class CascadeAgent:
         self.timeout = _positive("timeout", timeout)
         self.draft_timeout = _positive("draft_timeout", draft_timeout)
         self.tool_executor = tool_executor
+        from .quality.toolrisk import ToolRiskCheck
+
+        #: gates drafted calls to high-risk tools (marked `risk="high"`, or named like a pattern here)
+        self.tool_risk = ToolRiskCheck(high_risk_tools)
+        self.speculative_escalation = bool(speculative_escalation)
         cascading = len(self.members) > 1
         self.text_streaming_manager = TextStreamManager(self) if cascading else None
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
@@ -143,6 +150,7 @@ class CascadeAgent:
         draft_timeout: float | None = None,
         live_drafts: bool = False,
         run_context: Any = None,
+        speculative_escalation: bool | None = None,
         **extra: Any,
     ) -> AsyncIterator[Event]:
         """Stream the cascade as events (`StreamEvent`, or `ToolStreamEvent` when `tools` are given).
@@ -159,6 +167,8 @@ class CascadeAgent:
         opts.live_drafts = live_drafts
         self._fit(messages, opts)
         opts.run_context = run_context
+        opts.tool_risk = self.tool_risk
+        opts.speculative = self.speculative_escalation if speculative_escalation is None else bool(speculative_escalation)
         return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -286,6 +296,8 @@ def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:
         final.cost_saved = _add(final.cost_saved, s.cost_saved)
         final.usage = final.usage + s.usage
         final.latency_ms += s.latency_ms
+        final.validator_cost += s.validator_cost
+        final.validator_calls += s.validator_calls
     final.attempts = [a for s in steps for a in s.attempts]
     final.decisions = [d for s in steps for d in s.decisions]
     final.ttft_ms = steps[0].ttft_ms

@@ -12,13 +12,14 @@ import copy
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union, cast
 
 from .errors import BadRequestError, ProviderError, ProviderTimeoutError
 from .members import CascadeMember
+from .quality._model import CheckModel
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
 from .quality.base import check_partial_safely, validate_safely
 from .result import CascadeResult, ModelAttempt
@@ -64,6 +65,10 @@ class CallOptions:
     draft_timeout: float | None
     #: yield draft events as they arrive even in buffered/guarded mode (adapters that buffer themselves)
     live_drafts: bool = False
+    #: start the next model when a model-based check starts; cancel it if the check accepts the draft
+    speculative: bool = False
+    #: gates drafted calls to high-risk tools (`quality.ToolRiskCheck`); None: no gate
+    tool_risk: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: max_tokens clamped to a model's max_output_tokens, by member label
     model_max_tokens: dict[str, int] = field(default_factory=dict)
@@ -99,6 +104,57 @@ class _Aborted(Exception):
     """Raised inside a draft stream when guarded validation gives up on it."""
 
 
+_END = object()
+
+
+class _Level:
+    """One model's turn: its attempt record, the draft it fills, and (when started early) its pump."""
+
+    __slots__ = ("level", "cfg", "attempt", "draft", "partial", "queue", "task")
+
+    def __init__(self, level: int, cfg: CascadeMember, attempt: ModelAttempt, partial: PartialDraft | None) -> None:
+        self.level = level
+        self.cfg = cfg
+        self.attempt = attempt
+        self.draft = Draft(model=cfg.label)
+        self.partial = partial
+        self.queue: asyncio.Queue[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def pump(self, gen: AsyncGenerator[Event, None]) -> None:
+        """Run `gen` in the background, keeping its events (and its end or error) for `events()`."""
+        q: asyncio.Queue[Any] = asyncio.Queue()
+        self.queue = q
+
+        async def run() -> None:
+            try:
+                async with aclosing(gen) as it:
+                    async for ev in it:
+                        q.put_nowait(ev)
+            except Exception as e:  # re-raised where the events are consumed
+                q.put_nowait(e)
+            else:
+                q.put_nowait(_END)
+
+        self.task = asyncio.ensure_future(run())
+
+    async def events(self) -> AsyncIterator[Event]:
+        assert self.queue is not None
+        while True:
+            item = await self.queue.get()
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    async def cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self.task
+
+
 class CascadeRun:
     """One cascade call's state and event stream, over a chain of members (cheapest first).
 
@@ -129,6 +185,7 @@ class CascadeRun:
         self._t0 = 0.0
         self._deadline: float | None = None
         self._request: ChatRequest | None = None
+        self._early: _Level | None = None
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -152,27 +209,67 @@ class CascadeRun:
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
         members = [m for m in self.chain if m.label not in opts.skip_models]
         chain = members if routing.strategy == "cascade" else [members[-1]]
-        vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice)
+        vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice,
+                                 max_tokens=opts.max_tokens, temperature=opts.temperature)
         threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
 
+        try:
+            async for ev in self._levels(chain, routing, vreq, threshold):
+                yield ev
+        finally:
+            vreq.drop_prefetched()
+            if self._early is not None and self._early.task is not None:
+                self._early.task.cancel()  # the consumer went away while the next model ran early
+
+    def _begin(self, level: int, chain: list[CascadeMember], phase: str) -> _Level:
+        cfg = chain[level]
+        last = level == len(chain) - 1
+        attempt = ModelAttempt(model=cfg.label, provider=cfg.provider, phase=phase)
+        self.result.attempts.append(attempt)
+        guard = not last and self.opts.mode is StreamingMode.GUARDED
+        return _Level(level, cfg, attempt, PartialDraft() if guard else None)
+
+    def _start_early(self, level: int, chain: list[CascadeMember], phase: str, vreq: ValidationRequest,
+                     drafted_by: str) -> None:
+        """Speculative escalation: start the next member now (called when a model check starts)."""
+        if self._early is not None or level >= len(chain):
+            return
+        lv = self._early = self._begin(level, chain, phase)
+        self.result.speculative_started = True
+        logger.info("model check started: %s starts early", lv.cfg.label)
+        escalation = {"cascade_escalated_from": drafted_by, "cascade_escalation_reason": "speculative"}
+        lv.pump(self._stream_model(lv.cfg, level, phase, lv.attempt, lv.draft, vreq, lv.partial,
+                                   level == len(chain) - 1, escalation))
+
+    async def _levels(self, chain: list[CascadeMember], routing: Any, vreq: ValidationRequest,
+                      threshold: float) -> AsyncIterator[Event]:
+        opts, res = self.opts, self.result
+        risk = opts.tool_risk if opts.tools else None
         escalation: dict[str, Any] = {}
         for level, cfg in enumerate(chain):
             last = level == len(chain) - 1
             index = self.chain.index(cfg)  # position in the configured chain (members may be skipped)
             phase = "direct" if routing.strategy == "direct" else ("verifier" if last else "draft")
             live = last or opts.mode is StreamingMode.OPTIMISTIC or opts.live_drafts
-            guard = not last and opts.mode is StreamingMode.GUARDED
-            attempt = ModelAttempt(model=cfg.label, provider=cfg.provider, phase=phase)
-            res.attempts.append(attempt)
+            early, self._early = self._early, None
+            lv = early if early is not None and early.level == level else self._begin(level, chain, phase)
+            attempt, draft, partial = lv.attempt, lv.draft, lv.partial
             held: list[Event] = []
-            draft = Draft(model=cfg.label)
-            partial = PartialDraft() if guard else None
             error: ProviderError | None = None
             aborted: str | None = None
             shown = [0, 0, 0]  # chars, chunks, tool calls the consumer saw from this model
+            if not last:
+                # Checks may call the draft's own member, and may start work with the draft (prefetch).
+                vreq.draft_model = CheckModel(cfg)
+                vreq.max_tokens = opts.model_max_tokens.get(cfg.label, opts.max_tokens)
+                try:
+                    opts.validator.start(vreq)
+                except Exception as e:  # noqa: BLE001 - a prefetch must never fail the request
+                    logger.warning("validator %s failed to start: %s", opts.validator.name, e)
+            source = (lv.events() if lv.queue is not None else
+                      self._stream_model(cfg, level, phase, attempt, draft, vreq, partial, last, escalation))
             try:
-                async for ev in self._stream_model(cfg, level, phase, attempt, draft, vreq, partial, last,
-                                                   escalation):
+                async for ev in source:
                     if live:
                         if res.ttft_ms is None and ev.type in self._first_types:
                             res.ttft_ms = (time.perf_counter() - self._t0) * 1000
@@ -192,6 +289,7 @@ class CascadeRun:
                 attempt.error = str(e)
                 logger.warning("model %s failed: %s", cfg.label, e)
             self._close_attempt(attempt, cfg)
+            draft_request = self._request  # before a next member started early replaces it
 
             if last or (error is not None and _fails_for_every_model(error, cfg, chain[level + 1:])):
                 if error is not None:
@@ -204,6 +302,7 @@ class CascadeRun:
                 return
 
             # A draft: decide.
+            gate = risk.run(vreq, draft) if risk is not None and draft.tool_calls else None
             if error is not None:
                 decision = Decision(False, 0.0, 0.0, f"draft_error: {error}", threshold,
                                     [CheckResult("provider", False, 0.0, str(error))])
@@ -211,19 +310,38 @@ class CascadeRun:
                 decision = Decision(False, 0.0, 0.0, f"aborted: {aborted}", threshold,
                                     [CheckResult("guarded", False, 0.0, aborted)])
                 self._count_abort(attempt)
+            elif gate is not None and not gate.passed:
+                # Never taken from a draft model, whatever the validator says: no validation is paid for.
+                decision = Decision(False, 0.0, 0.0, f"tool_risk failed: {gate.detail}", threshold, [gate])
             else:
+                vreq.on_unsure = ((lambda: self._start_early(level + 1, chain, "verifier" if level + 2 == len(chain)
+                                                             else "draft", vreq, cfg.label))
+                                  if opts.speculative else None)
                 decision = await validate_safely(opts.validator, vreq, draft, threshold)
+                vreq.on_unsure = None
                 res.validator_cost += decision.cost
+                res.validator_calls += decision.calls
+            vreq.drop_prefetched()
             attempt.accepted = decision.accepted
             d = decision.to_dict()
             d.update(model=cfg.label, phase=phase, level=level, index=index, error=error)
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
             settle = getattr(opts.run_context, "settle", None)
-            if settle is not None and self._request is not None:  # e.g. end the draft's trace run with it
-                await settle(self._request, res.decisions[-1])
+            if settle is not None and draft_request is not None:  # e.g. end the draft's trace run with it
+                await settle(draft_request, res.decisions[-1])
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
             if decision.accepted:
+                if self._early is not None:
+                    # The check accepted: the next model's tokens so far are paid and counted.
+                    spec, self._early = self._early, None
+                    await spec.cancel()
+                    spec.attempt.aborted = "cancelled: the model check accepted the draft"
+                    if spec.attempt.usage.total_tokens == 0:
+                        # The prompt was sent, so count it even if no token came back yet (estimated).
+                        spec.attempt.usage = Usage(self._known_input_tokens(), spec.attempt.chunks)
+                        spec.attempt.usage_estimated = True
+                    self._close_attempt(spec.attempt, spec.cfg)
                 for ev in held:
                     if res.ttft_ms is None and ev.type in self._first_types:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
@@ -235,7 +353,8 @@ class CascadeRun:
                 return
             yield self._ev("DRAFT_DECISION", **d)
             nxt = chain[level + 1]
-            reason = "draft_error" if error is not None else ("aborted" if aborted else "quality_failed")
+            reason = ("draft_error" if error is not None else "aborted" if aborted else
+                      "tool_risk" if gate is not None and not gate.passed else "quality_failed")
             yield self._ev("SWITCH", f"Cascading to {nxt.label}", from_model=cfg.label, to_model=nxt.label,
                            reason=reason, detail=decision.reason, error=error,
                            retract_chars=shown[0], retract_chunks=shown[1], retract_tool_calls=shown[2])
@@ -245,7 +364,7 @@ class CascadeRun:
 
     async def _stream_model(self, cfg: CascadeMember, level: int, phase: str, attempt: ModelAttempt, draft: Draft,
                             vreq: ValidationRequest, partial: PartialDraft | None,
-                            last: bool, escalation: dict[str, Any]) -> AsyncIterator[Event]:
+                            last: bool, escalation: dict[str, Any]) -> AsyncGenerator[Event, None]:
         """One member's stream as events; fills `draft` and `attempt` as it goes."""
         opts = self.opts
         provider = cfg
@@ -263,6 +382,7 @@ class CascadeRun:
         data_text = {"model": cfg.label, "phase": phase, "provider": cfg.provider}
         tool_mode = self.tool_mode
         validator = opts.validator
+        risk = opts.tool_risk if tool_mode and not last else None
         text_parts: list[str] = []
         logprobs: list[Any] = []
         tools: dict[int, _ToolState] = {}
@@ -337,6 +457,8 @@ class CascadeRun:
                             st.name = d.name
                         if not st.started and st.name:
                             st.started = True
+                            if partial is not None and risk is not None and (why := risk.risk_of(vreq, st.name)):
+                                raise _Aborted(f"tool_risk: drafted call to high-risk tool {st.name!r} ({why})")
                             yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
                                                               "model": cfg.label, "phase": phase})
                         if d.arguments:
@@ -438,7 +560,8 @@ class CascadeRun:
         # An unknown price makes the total unknown: None, never a silent $0.
         res.total_cost = None if None in costs else sum(c for c in costs if c is not None) + res.validator_cost
         strongest = self.chain[-1]
-        measured = next((a for a in res.attempts if a.model == strongest.label and a.error is None), None)
+        measured = next((a for a in res.attempts
+                         if a.model == strongest.label and a.error is None and a.aborted is None), None)
         if measured is not None:
             res.baseline_cost = measured.cost
         else:

@@ -23,6 +23,7 @@ from .types import (
     Delta,
     FinishDelta,
     ModelDelta,
+    Samples,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -171,6 +172,15 @@ class SDKMember(BaseMember):
 
     async def complete(self, request: ChatRequest) -> Completion:
         return await self._provider.complete(request)
+
+    @property
+    def multi_choice(self) -> bool:
+        """One request can return several answers (OpenAI's `n`): samples then pay the prompt once."""
+        return self._provider.multi_choice
+
+    async def sample(self, request: ChatRequest, n: int) -> Samples:
+        """`n` answers to `request` (model-based checks): one `n` request where supported, else concurrent ones."""
+        return await self._provider.sample(request, n)
 
     async def aclose(self) -> None:
         await self._provider.aclose()

@@ -65,6 +65,10 @@ class CascadeResult:
     attempts: list[ModelAttempt] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     validator_cost: float = 0.0
+    #: requests made by model-based checks (0: only free checks ran, nothing paid for validation)
+    validator_calls: int = 0
+    #: speculative escalation: the next model was started while a model check decided
+    speculative_started: bool = False
     #: guarded mode: estimated draft tokens and milliseconds not spent thanks to early aborts
     tokens_saved_by_abort: int = 0
     time_saved_by_abort_ms: float = 0.0
@@ -109,6 +113,8 @@ class CascadeResult:
             "attempts": [a.to_dict() for a in self.attempts],
             "decisions": self.decisions,
             "validator_cost": self.validator_cost,
+            "validator_calls": self.validator_calls,
+            "speculative_started": self.speculative_started,
             "tokens_saved_by_abort": self.tokens_saved_by_abort,
             "time_saved_by_abort_ms": self.time_saved_by_abort_ms,
         }

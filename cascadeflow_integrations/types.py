@@ -142,3 +142,16 @@ class Completion:
     finish_reason: str | None = None
     model: str | None = None
     logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass(slots=True)
+class Samples:
+    """Several answers to one request (model-based checks): completions in choice order.
+
+    `usage` covers every request made (`requests`); `errors` names the requests that failed.
+    """
+
+    completions: list[Completion] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)

@@ -56,6 +56,9 @@ def test_demo_runs_offline_with_plain_output():
     assert rows["simple"][1:3] == ["gpt-4o-mini", "draft accepted"]
     assert rows["bad arithmetic"][1:3] == ["gpt-4o", "escalated"]
     assert rows["guarded abort"][1:3] == ["gpt-4o", "escalated"]
+    assert rows["samples disagree"][1:3] == ["gpt-4o", "escalated"]  # agreement 1/3 on a short answer
+    assert rows["samples agree"][1:3] == ["gpt-4o-mini", "draft accepted"]
+    assert "agreement" in out and "samples agree on number" in out
     assert {"tool call", "LangChain chain", "LlamaIndex query"} <= set(rows)
     total, base = (float(x.strip("$")) for x in rows["total"][3:5])
     assert 0 < total < base  # the cascade cost less than sending everything to gpt-4o

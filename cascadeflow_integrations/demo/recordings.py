@@ -1,8 +1,10 @@
 """The demo's recorded provider responses, replayed over loopback HTTP at a realistic pace.
 
 The answer texts of the two GSM8K scenarios are real model outputs (Mixtral-8x7B and GPT-4 from
-RouteLLM's published evaluation, Apache-2.0); the rest are written for the demo. All are wrapped
-in each provider's exact wire format by `replay.wire`, so the real SDKs parse them as live.
+RouteLLM's published evaluation, Apache-2.0); the rest are written for the demo, including the
+short-answer drafts and their samples of the model-check scenarios (no recorded samples exist in
+the shared data). All are wrapped in each provider's exact wire format by `replay.wire` (samples as
+one multi-choice `n` stream), so the real SDKs parse them as live.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from ..replay import Reply, ReplayServer
-from ..replay.wire import openai_stream, words
+from ..replay.wire import openai_choices_stream, openai_stream, words
 
 CHEAP = "gpt-4o-mini"
 STRONG = "gpt-4o"
@@ -37,6 +39,16 @@ HAMLET = ("Prince Hamlet seeks revenge on his uncle Claudius, who murdered Hamle
 LC_Q = "In one sentence: what does a cascade of language models do?"
 LC_ANSWER = ("A cascade sends each request to a cheap model first and escalates to a stronger model only when "
              "the cheap answer fails a quality check.")
+# Short answers with no worked steps and no logprobs: the free checks cannot vouch for them, so
+# agreement among samples of the draft model decides.
+BALL_Q = ("A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. "
+          "How much does the ball cost, in dollars? Answer with the number only.")
+BALL_DRAFT = "0.10"
+BALL_SAMPLES = ["0.05", "0.10", "0.05"]
+BALL_FINAL = "0.05"
+PENCIL_Q = "If 3 pencils cost 45 cents, how much do 7 pencils cost, in cents? Answer with the number only."
+PENCIL_DRAFT = "105"
+PENCIL_SAMPLES = ["105", "105", "105"]
 LI_Q = "Which city hosts the Louvre, according to the notes?"
 LI_ANSWER = "According to the notes, the Louvre is in Paris."
 
@@ -74,6 +86,12 @@ def load(server: ReplayServer, frameworks: bool = True) -> None:
                             first_delay=CHEAP_PACE.first, delay=0.05), match="weather in Paris")
     _text(server, CHEAP, REFUSAL_Q, REFUSAL_DRAFT, CHEAP_PACE, "Hamlet")
     _text(server, STRONG, REFUSAL_Q, HAMLET, STRONG_PACE, "Hamlet")
+    for q, draft, samples, match in ((BALL_Q, BALL_DRAFT, BALL_SAMPLES, "bat and a ball"),
+                                     (PENCIL_Q, PENCIL_DRAFT, PENCIL_SAMPLES, "3 pencils")):
+        _text(server, CHEAP, q, draft, CHEAP_PACE, match)  # the draft is asked first, then the samples
+        server.add(CHEAP, Reply(events=openai_choices_stream(CHEAP, samples, usage=_usage(q, "".join(samples))),
+                                first_delay=CHEAP_PACE.first, delay=CHEAP_PACE.per_token), match=match)
+    _text(server, STRONG, BALL_Q, BALL_FINAL, STRONG_PACE, "bat and a ball")
     if not frameworks:
         return
     _text(server, CHEAP, LC_Q, LC_ANSWER, CHEAP_PACE, "cascade of language models")

@@ -144,6 +144,21 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
+def _agreement() -> Any:
+    from ..quality import AgreementCheck, Staged
+
+    return Staged(checks=[AgreementCheck(k=3)])
+
+
+#: After the framework scenarios, so their numbering stays.
+MODEL_CHECK_SCENARIOS: list[Scenario] = [
+    _core("7 · short answer, samples disagree: escalate", "samples disagree", rec.BALL_Q, True,
+          validator=_agreement()),
+    _core("8 · short answer, samples agree: accept", "samples agree", rec.PENCIL_Q, False,
+          validator=_agreement()),
+]
+
+
 def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
     """The closing table: every query's model, cost, cost if sent to the strongest model, latency."""
     headers = ["scenario", "model", "outcome", "cost", f"all on {rec.STRONG}", "latency", "TTFT"]
@@ -200,7 +215,7 @@ async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Sc
     t0 = time.perf_counter()
     try:
         async with CascadeAgent(chain) as agent:
-            for scenario in [*SCENARIOS, *extra]:
+            for scenario in [*SCENARIOS, *extra, *MODEL_CHECK_SCENARIOS]:
                 try:
                     rows.append(await scenario(agent, view))
                 except Exception as e:  # a scenario failing must not hide the others' results

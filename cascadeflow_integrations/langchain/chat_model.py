@@ -94,6 +94,10 @@ class ChatCascade(BaseChatModel):
     """A `Validator`, a function `(request, draft) -> bool | Decision`, or a list of them."""
     complexity_hint: str | None = None
     force_direct: bool = False
+    #: tool-name patterns whose drafted calls always escalate (also `metadata={"risk": "high"}` on a tool)
+    high_risk_tools: list[str] = Field(default_factory=list)
+    #: start the next model while a model-based check decides; cancelled if the check accepts
+    speculative_escalation: bool | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request parameters sent to every model (e.g. `{"top_p": 0.9}`)."""
 
@@ -117,7 +121,9 @@ class ChatCascade(BaseChatModel):
         if self.agent is not None:
             self._agent = self.agent
         elif self.models:
-            self._agent = CascadeAgent([self._configure(m) for m in self.models])
+            self._agent = CascadeAgent([self._configure(m) for m in self.models],
+                                       high_risk_tools=self.high_risk_tools,
+                                       speculative_escalation=bool(self.speculative_escalation))
         else:
             raise ValueError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
                              "or agent=CascadeAgent(...)")
@@ -193,7 +199,7 @@ class ChatCascade(BaseChatModel):
 
         `tool_choice`: "auto", "none", "any"/"required"/True (must call a tool), or a tool name.
         """
-        formatted = [convert_to_openai_tool(t) for t in tools]
+        formatted = [_with_risk(convert_to_openai_tool(t), t) for t in tools]
         choice = to_engine_tool_choice(tool_choice)
         if isinstance(choice, dict):
             names = {t["function"]["name"] for t in formatted}
@@ -388,7 +394,7 @@ class ChatCascade(BaseChatModel):
             "streaming_mode": _check_mode(kw.pop("streaming_mode", self.streaming_mode)),
             "live_drafts": True,  # this adapter buffers drafts itself (and shows them as events)
         }
-        for name in ("validator", "quality_threshold"):
+        for name in ("validator", "quality_threshold", "speculative_escalation"):
             value = kw.pop(name, getattr(self, name))
             if value is not None:
                 options[name] = value
@@ -486,6 +492,13 @@ def _final_chunk(result: CascadeResult, routing_reason: str) -> ChatGenerationCh
     return ChatGenerationChunk(message=message)
 
 
+def _with_risk(formatted: dict[str, Any], tool: Any) -> dict[str, Any]:
+    """Carry a tool's risk level (`metadata={"risk": ...}` or a `"risk"` key) to the engine's tool gate."""
+    md = tool.get("metadata") if isinstance(tool, dict) else getattr(tool, "metadata", None)
+    risk = (tool.get("risk") if isinstance(tool, dict) else None) or (md.get("risk") if isinstance(md, dict) else None)
+    return {**formatted, "risk": risk} if risk is not None else formatted
+
+
 def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[str, Any]:
     """`response_metadata["cascade"]`: what the cascade decided and what it cost."""
     last = result.decisions[-1] if result.decisions else None
@@ -503,6 +516,8 @@ def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[st
         "cost_saved": result.cost_saved,
         "cost_saved_is_estimate": result.cost_saved_is_estimate,
         "baseline_cost": result.baseline_cost,
+        "validator_cost": result.validator_cost,
+        "validator_calls": result.validator_calls,
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
         "models": {k: {"usage": v["usage"].to_dict(), "cost": v["cost"], "calls": v["calls"]}

@@ -69,6 +69,8 @@ class DecisionData(TypedDict, total=False):
     threshold: float
     checks: list[dict[str, Any]]
     validator_cost: float
+    #: requests made by model-based checks for this decision (0: only free checks ran)
+    validator_calls: int
     model: str
     phase: str
     level: int
@@ -79,7 +81,7 @@ class DecisionData(TypedDict, total=False):
 class SwitchData(TypedDict, total=False):
     from_model: str
     to_model: str
-    reason: str  # quality_failed | aborted | draft_error
+    reason: str  # quality_failed | aborted | draft_error | tool_risk
     detail: str
     error: str | None
 
@@ -243,6 +245,9 @@ class CascadeCostCallback(CascadeCallbackHandler):
         self.errors = 0
         #: calls with a model of unknown price (their cost is not in `total_cost`)
         self.unpriced = 0
+        #: requests that paid for a model-based check, and what those checks cost in all
+        self.model_checked = 0
+        self.validator_cost = 0.0
         self.input_tokens = 0
         self.output_tokens = 0
         self.by_model: dict[str, dict[str, float]] = {}
@@ -265,6 +270,8 @@ class CascadeCostCallback(CascadeCallbackHandler):
             self.total_cost += float(data.get("total_cost") or 0.0)
             self.cost_saved += float(data.get("cost_saved") or 0.0)
             self.drafts_accepted += bool(data.get("draft_accepted"))
+            self.model_checked += bool(data.get("validator_calls"))
+            self.validator_cost += float(data.get("validator_cost") or 0.0)
             self.input_tokens += int(usage.get("input_tokens") or 0)
             self.output_tokens += int(usage.get("output_tokens") or 0)
             for name, m in (data.get("models") or {}).items():

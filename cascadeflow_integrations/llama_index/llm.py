@@ -91,6 +91,10 @@ class CascadeLLM(FunctionCallingLLM):
     complexity_hint: str | None = None
     timeout: float | None = Field(default=None, gt=0)
     draft_timeout: float | None = Field(default=None, gt=0)
+    high_risk_tools: list[str] = Field(default_factory=list,
+                                       description="Tool-name patterns whose drafted calls always escalate.")
+    speculative_escalation: bool = Field(default=False, description="Start the next model while a model check "
+                                         "decides; cancelled if the check accepts.")
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra provider parameters.")
 
     _agent: CascadeAgent = PrivateAttr()
@@ -103,7 +107,9 @@ class CascadeLLM(FunctionCallingLLM):
             raise ValueError("CascadeLLM needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
         chain = list(agent.models if agent is not None else models or [])
         super().__init__(models=chain, **kwargs)
-        self._agent = agent if agent is not None else CascadeAgent(chain, streaming_mode=self.streaming_mode)
+        self._agent = agent if agent is not None else CascadeAgent(
+            chain, streaming_mode=self.streaming_mode, high_risk_tools=self.high_risk_tools,
+            speculative_escalation=self.speculative_escalation)
 
     @field_validator("streaming_mode")
     @classmethod

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from ..config import ModelConfig
 from ..errors import ProviderError
-from ..types import ChatRequest, Completion, Delta
+from ..types import ChatRequest, Completion, Delta, Samples
 from ._errors import classify_exception, is_sdk_or_transport_error, stream_error
 
 
@@ -41,6 +42,26 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:
         """Close SDK clients held by this provider."""
+
+    #: one request can return several choices (OpenAI's `n`), so the prompt is paid once
+    multi_choice: bool = False
+
+    async def sample(self, request: ChatRequest, n: int) -> Samples:
+        """`n` answers to `request`: one multi-choice request where supported, else `n` concurrent ones.
+
+        A failing request is named in `Samples.errors` instead of raising, so callers can use the rest.
+        """
+        if n < 1:
+            raise ValueError(f"sample() needs n >= 1, got {n}")
+        if n > 1 and self.multi_choice:
+            try:
+                return await self._sample_multi(request, n)
+            except ProviderError as e:
+                return Samples(requests=1, errors=[str(e)])
+        return await gather_samples(self.complete, request, n)
+
+    async def _sample_multi(self, request: ChatRequest, n: int) -> Samples:
+        raise NotImplementedError  # only providers with multi_choice = True
 
     # ---- shared by the SDK providers -------------------------------------------------------
 
@@ -75,3 +96,19 @@ class Provider(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.config.name!r}, provider={self.config.provider!r})"
+
+
+async def gather_samples(complete: Callable[[ChatRequest], Awaitable[Completion]], request: ChatRequest,
+                         n: int) -> Samples:
+    """`n` concurrent `complete(request)` calls as one `Samples`; a failing call is named in `errors`."""
+    results = await asyncio.gather(*(complete(request) for _ in range(n)), return_exceptions=True)
+    out = Samples(requests=n)
+    for r in results:
+        if isinstance(r, Completion):
+            out.completions.append(r)
+            out.usage = out.usage + r.usage
+        elif isinstance(r, Exception):
+            out.errors.append(str(r))
+        elif isinstance(r, BaseException):
+            raise r
+    return out

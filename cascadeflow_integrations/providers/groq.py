@@ -23,6 +23,8 @@ class GroqProvider(OpenAIProvider):
     tool_format = ToolCallFormat.GROQ
     _usage_in_x_groq = True
     _path = "/openai/v1/chat/completions"
+    #: Groq accepts only n=1: samples are concurrent requests
+    multi_choice = False  # type: ignore[assignment]
 
     def _make_client(self, **kwargs: Any) -> Any:
         import groq

@@ -19,6 +19,7 @@ from ..types import (
     Delta,
     FinishDelta,
     ModelDelta,
+    Samples,
     TextDelta,
     TokenLogprob,
     ToolCallDelta,
@@ -205,6 +206,100 @@ class OpenAIProvider(Provider):
         if finish is None:
             raise truncated_stream_error(provider=provider, model=model)
         yield FinishDelta(_finish(finish, refused))
+
+    # ---- several choices in one request (model-based checks) -------------------------------
+
+    @property
+    def multi_choice(self) -> bool:  # type: ignore[override]
+        # OpenAI and vLLM honour `n`; other compatible servers (and Groq) answer n=1 or reject it.
+        return self.config.provider in ("openai", "vllm")
+
+    async def stream_choices(self, request: ChatRequest, n: int) -> AsyncGenerator[tuple[int, Delta], None]:
+        """Stream `n` choices of one request as `(choice index, delta)`; usage and model come once, index -1.
+
+        Chunks of different choices interleave; each carries its own `index`, and the usage chunk
+        (`choices: []`) covers all of them.
+        """
+        client = self._clients.get()
+        body = self._body(request, stream=True)
+        body["n"] = n
+        finished: set[int] = set()
+        decoder = SSEDecoder()
+        started = model_seen = done = False
+        try:
+            async with raw_post(client, self._path, body) as resp:
+                started = True
+                async for chunk in resp.http_response.aiter_bytes():
+                    if done:
+                        continue  # drain to the end so the connection is reused
+                    for _event, data in decoder.feed(chunk):
+                        if data == DONE:
+                            done = True
+                            break
+                        obj = loads(data)
+                        if "error" in obj:
+                            raise self._stream_error(obj)
+                        if not model_seen and obj.get("model"):
+                            model_seen = True
+                            yield -1, ModelDelta(obj["model"])
+                        for choice in obj.get("choices") or ():
+                            i = choice.get("index", 0)
+                            delta = choice.get("delta") or {}
+                            content = delta.get("content") or delta.get("refusal")
+                            if content:
+                                lp = choice.get("logprobs")
+                                yield i, TextDelta(content, _logprobs(lp.get("content")) if lp else None)
+                            for k, tc in enumerate(delta.get("tool_calls") or ()):
+                                fn = tc.get("function") or {}
+                                yield i, ToolCallDelta(tc.get("index", k), tc.get("id"), fn.get("name"),
+                                                       fn.get("arguments") or "")
+                            if choice.get("finish_reason"):
+                                finished.add(i)
+                                yield i, FinishDelta(_finish(choice["finish_reason"], bool(delta.get("refusal"))))
+                        usage = obj.get("usage")
+                        if usage is None and self._usage_in_x_groq:
+                            usage = (obj.get("x_groq") or {}).get("usage")
+                        if usage:
+                            yield -1, UsageDelta(_usage(usage))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            if not is_sdk_or_transport_error(exc):
+                raise
+            raise self._error(exc, started) from exc
+        if not finished:
+            raise truncated_stream_error(provider=self.config.provider, model=self.config.name)
+
+    async def _sample_multi(self, request: ChatRequest, n: int) -> Samples:
+        texts: dict[int, list[str]] = {}
+        calls: dict[int, dict[int, list[str]]] = {}  # choice -> tool index -> [id, name, args...]
+        finish: dict[int, str] = {}
+        logprobs: dict[int, list[TokenLogprob]] = {}
+        usage, model = Usage(), None
+        async for i, d in self.stream_choices(request, n):
+            if type(d) is TextDelta:
+                texts.setdefault(i, []).append(d.text)
+                if d.logprobs:
+                    logprobs.setdefault(i, []).extend(d.logprobs)
+            elif type(d) is ToolCallDelta:
+                st = calls.setdefault(i, {}).setdefault(d.index, ["", ""])
+                st[0], st[1] = d.id or st[0], d.name or st[1]
+                st.append(d.arguments)
+            elif type(d) is FinishDelta:
+                finish[i] = d.reason
+            elif type(d) is UsageDelta:
+                usage = d.usage
+            elif type(d) is ModelDelta:
+                model = d.model
+        out = []
+        # Only the choices that came back: a compatible server that ignores `n` sends one.
+        for i in sorted(set(texts) | set(calls) | set(finish)):
+            tc = [ToolCall(id=v[0], name=v[1], arguments="".join(v[2:]), provider_format=self.tool_format)
+                  for _, v in sorted(calls.get(i, {}).items())]
+            out.append(Completion(text="".join(texts.get(i, ())), tool_calls=tc, usage=Usage(),
+                                  finish_reason=finish.get(i), model=model, logprobs=logprobs.get(i)))
+        missing = [f"asked for {n} choices, the server sent {len(out)}"] if len(out) < n else []
+        return Samples(completions=out, usage=usage, requests=1, errors=missing)
 
     # ---- whole response ------------------------------------------------------------------
 

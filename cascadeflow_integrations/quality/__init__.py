@@ -1,7 +1,10 @@
-"""Draft validation: built-in checks, composition, thresholds, an opt-in judge, offline evaluation, calibration."""
+"""Draft validation: built-in checks, model-based checks (staged), composition, thresholds, a judge, offline evaluation, calibration."""
 
 from __future__ import annotations
 
+from ._model import CheckModel
+from ._modelcheck import ModelCheck
+from .agreement import AgreementCheck
 from .answer import AnswerPresenceCheck
 from .base import (
     COMPLEXITIES,
@@ -18,7 +21,10 @@ from .compose import AllOf, WeightedScore, default_validator
 from .consistency import ConsistencyCheck
 from .judge import JudgeValidator
 from .offline import evaluate, evaluate_sync
+from .selfcheck import SelfCheck
+from .staged import Staged
 from .thresholds import Thresholds
+from .toolrisk import ToolRiskCheck
 from .validators import (
     CompletenessCheck,
     LogprobConfidence,
@@ -31,17 +37,22 @@ from .validators import (
 def __getattr__(name: str) -> object:
     # Lazy so `python -m cascadeflow_integrations.quality.calibrate` does not import the module twice.
     if name in ("calibrate", "CalibrationResult"):
-        from . import calibrate as _cal
+        import importlib
 
-        return getattr(_cal, name)
+        # Not `from . import calibrate`: that asks this very hook for "calibrate" again (endless recursion).
+        value = getattr(importlib.import_module(f"{__name__}.calibrate"), name)
+        globals()[name] = value  # the function, not the submodule the import just bound to this name
+        return value
     raise AttributeError(name)
 
 
 __all__ = [
     "COMPLEXITIES",
+    "AgreementCheck",
     "AllOf",
     "AnswerPresenceCheck",
     "CalibrationResult",
+    "CheckModel",
     "CheckResult",
     "CompletenessCheck",
     "ConsistencyCheck",
@@ -50,11 +61,15 @@ __all__ = [
     "FunctionValidator",
     "JudgeValidator",
     "LogprobConfidence",
+    "ModelCheck",
     "PartialDraft",
     "PromptDifficultyPrior",
     "RefusalCheck",
+    "SelfCheck",
+    "Staged",
     "Thresholds",
     "ToolCallCheck",
+    "ToolRiskCheck",
     "ValidationRequest",
     "Validator",
     "WeightedScore",

@@ -7,7 +7,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import anyio.to_thread
 
@@ -16,6 +16,9 @@ from ..tools.executor import _is_async
 from ..types import Message, TokenLogprob, Usage
 
 logger = logging.getLogger("cascadeflow_integrations")
+
+if TYPE_CHECKING:
+    from ._model import CheckModel
 
 COMPLEXITIES = ("trivial", "simple", "moderate", "hard", "expert")
 #: An exception message quoted in a decision is cut to this length (a check may echo a huge input).
@@ -31,6 +34,27 @@ class ValidationRequest:
     complexity: str = "moderate"
     #: As sent to the model: None/"auto" (tools optional), "required", "none", or {"name": ...}.
     tool_choice: str | dict[str, str] | None = None
+    #: The model that made the draft, handed over by the engine: model-based checks call it
+    #: (`SelfCheck`, `AgreementCheck`) unless they were given a model of their own.
+    draft_model: CheckModel | None = None
+    #: The draft's own request settings, so re-samples match it.
+    max_tokens: int | None = None
+    temperature: float | None = None
+    #: Recorded data for offline evaluation: other sampled answers of the draft model (texts), and a
+    #: self-check result (P(yes), or the verdicts as bools / "yes"/"no" strings). Used instead of calls.
+    samples: list[str] | None = None
+    self_check: float | list[bool | str] | None = None
+    #: Called (once) when a staged validator is about to pay for a model check: the engine may start
+    #: the next model then, so an escalation waits for no one (see `speculative_escalation`).
+    on_unsure: Callable[[], None] | None = None
+    #: Work model checks started with the draft (`AgreementCheck(concurrent=True)`), by check id.
+    prefetched: dict[int, Any] = field(default_factory=dict)
+
+    def drop_prefetched(self) -> None:
+        """Cancel prefetched work nobody used (the draft failed, or was rejected before validation)."""
+        for entry in self.prefetched.values():
+            entry[0].cancel()
+        self.prefetched.clear()
 
     @property
     def query(self) -> str:
@@ -84,10 +108,20 @@ class CheckResult:
     detail: str = ""
     #: set when the check raised instead of judging: the exception's type and message
     error: str | None = None
+    #: model-based checks: what their calls cost (USD), and how many requests they made
+    cost: float | None = None
+    calls: int = 0
+    #: the check had nothing to say (no extractable answer, a failed call): its score is ignored
+    neutral: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "score": round(self.score, 4), "detail": self.detail,
-                "error": self.error}
+        d: dict[str, Any] = {"name": self.name, "passed": self.passed, "score": round(self.score, 4),
+                             "detail": self.detail, "error": self.error}
+        if self.cost is not None:
+            d.update(cost=self.cost, calls=self.calls)
+        if self.neutral:
+            d["neutral"] = True
+        return d
 
 
 @dataclass(slots=True)
@@ -102,6 +136,8 @@ class Decision:
     checks: list[CheckResult] = field(default_factory=list)
     cost: float = 0.0
     usage: Usage | None = None
+    #: requests the validator itself made (model-based checks); 0 when only free checks ran
+    calls: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +148,7 @@ class Decision:
             "threshold": self.threshold,
             "checks": [c.to_dict() for c in self.checks],
             "validator_cost": self.cost,
+            "validator_calls": self.calls,
         }
 
 
@@ -130,6 +167,9 @@ class Validator(abc.ABC):
         Called after every draft chunk in `guarded` mode, so it must be cheap.
         """
         return None
+
+    def start(self, request: ValidationRequest) -> None:
+        """Called by the engine when a draft starts, before any of it arrives (prefetch here)."""
 
 
 ValidatorFn = Callable[[ValidationRequest, Draft], Union[bool, Decision, Awaitable[Union[bool, Decision]]]]

@@ -4,7 +4,9 @@
 
 Records (dicts or CSV rows): prompt, draft, draft_correct|draft_score, strong_correct|strong_score, and
 optionally draft_tokens / strong_tokens (output tokens), input_tokens, draft_price / strong_price
-((in, out) USD per 1M tokens), complexity. Missing token counts are estimated as text length / 4.
+((in, out) USD per 1M tokens), complexity, and recorded model-check data: samples (other answers of
+the draft model: a list, or a JSON list in CSV) and self_check (P(yes), or a list of verdicts).
+Missing token counts are estimated as text length / 4.
 
 Choosing the cheapest threshold that just reaches the target on the fit split overfits: of all the
 thresholds tried, the one picked is the one whose fit-split quality happened to come out high (on GSM8K
@@ -65,6 +67,8 @@ class Item:
     strong_cost: float
     category: str = ""
     complexity: str = ""  # as given in the record; classified by the router when empty
+    samples: list[str] | None = None
+    self_check: float | list[bool | str] | None = None
 
 
 @dataclass(slots=True)
@@ -156,6 +160,34 @@ def _price(v: Any, default: tuple[float, float]) -> tuple[float, float]:
     return (float(a), float(b))
 
 
+def _recorded_list(v: Any, key: str) -> list[Any] | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
+        import json
+
+        try:
+            v = json.loads(v)
+        except ValueError:
+            raise ValueError(f"record field {key!r} must be a list (a JSON list in CSV), got {v[:60]!r}") from None
+    if not isinstance(v, (list, tuple)):
+        raise ValueError(f"record field {key!r} must be a list, got {type(v).__name__}")
+    return list(v)
+
+
+def _recorded_self_check(v: Any) -> float | list[bool | str] | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    return _recorded_list(v, "self_check")
+
+
 def to_items(
     records: Iterable[Mapping[str, Any]],
     draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
@@ -191,6 +223,8 @@ def to_items(
                 (tin * sp[0] + sout * sp[1]) / 1e6,
                 str(rec.get("category", "")),
                 str(rec.get("complexity") or ""),
+                _recorded_list(rec.get("samples"), "samples"),
+                _recorded_self_check(rec.get("self_check")),
             )
         )
     notes = [f"{estimated} token count(s) estimated as text length / 4"] if estimated else []
@@ -201,10 +235,17 @@ async def score_items(items: Sequence[Item], validator: Validator | None = None)
     """Each draft's validator score (a hard failure scores -1 so no threshold accepts it)."""
     from .compose import default_validator
 
+    if validator is None and any(it.samples is not None or it.self_check is not None for it in items):
+        from .offline import recorded_validator
+
+        first = next(it for it in items if it.samples is not None or it.self_check is not None)
+        validator = recorded_validator(first.samples, first.self_check)
     v = validator or default_validator()
     out = []
     for it in items:
-        d = await v.validate(ValidationRequest.from_prompt(it.prompt), Draft(text=it.draft, finish_reason="stop"), 0.0)
+        req = ValidationRequest.from_prompt(it.prompt)
+        req.samples, req.self_check = it.samples, it.self_check
+        d = await v.validate(req, Draft(text=it.draft, finish_reason="stop"), 0.0)
         out.append(d.score if d.accepted else -1.0)
     return out
 

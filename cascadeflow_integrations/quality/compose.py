@@ -43,6 +43,10 @@ class _Composite(Validator):
                 return f"{v.name}: {why}" if not why.startswith(v.name) else why
         return None
 
+    def start(self, request: ValidationRequest) -> None:
+        for v in self.validators:
+            v.start(request)
+
 
 class AllOf(_Composite):
     """Every validator must pass; the score is the product (or min) of theirs.
@@ -65,12 +69,13 @@ class AllOf(_Composite):
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         checks: list[CheckResult] = []
         scores: list[float] = []
-        cost, usage = 0.0, None
+        cost, usage, calls = 0.0, None, 0
         for v in self.validators:
             # Sub-validators run at threshold 0, so "accepted" means "no hard failure"; the threshold
             # applies once, to the combined score.
             d = await validate_safely(v, request, draft, 0.0)
             cost += d.cost
+            calls += d.calls
             usage = _add_usage(usage, d.usage)
             scores.append(d.score)
             sub = d.checks or [CheckResult(v.name, d.accepted, d.score, d.reason)]
@@ -81,7 +86,7 @@ class AllOf(_Composite):
                 break
         score = min(scores) if self.combine == "min" else math.prod(scores)
         decision = decision_from_checks(checks, threshold, score)
-        decision.cost, decision.usage = cost, usage
+        decision.cost, decision.usage, decision.calls = cost, usage, calls
         return decision
 
 
@@ -103,10 +108,11 @@ class WeightedScore(_Composite):
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         checks: list[CheckResult] = []
         errors: list[CheckResult] = []
-        total, cost, usage = 0.0, 0.0, None
+        total, cost, usage, calls = 0.0, 0.0, None, 0
         for v, w in zip(self.validators, self.weights):
             d = await validate_safely(v, request, draft, 0.0)
             cost += d.cost
+            calls += d.calls
             usage = _add_usage(usage, d.usage)
             total += w * d.score
             raised = [c for c in d.checks if c.error]
@@ -116,7 +122,7 @@ class WeightedScore(_Composite):
         # Individual failures only lower the weighted score here, so judge on the score alone.
         soft = [CheckResult(c.name, True, c.score, c.detail if not c.passed else "") for c in checks]
         decision = decision_from_checks(soft, threshold, score)
-        decision.checks, decision.cost, decision.usage = checks, cost, usage
+        decision.checks, decision.cost, decision.usage, decision.calls = checks, cost, usage, calls
         if errors:
             # A check that could not run says nothing about the draft: never accept on the others alone.
             decision.accepted = False

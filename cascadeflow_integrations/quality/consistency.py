@@ -82,7 +82,7 @@ class ConsistencyCheck(Check):
                 return CheckResult(self.name, True, self.unverified_penalty * count_factor, why)
             if count_note:
                 return CheckResult(self.name, True, count_factor, count_note)
-            return CheckResult(self.name, True, 1.0, "no arithmetic to check")
+            return CheckResult(self.name, True, 1.0, "no arithmetic to check", neutral=True)
         score, notes = count_factor, [f"{len(steps)} step(s) verified"] + ([count_note] if count_note else [])
         if any(s.rounded for s in steps):
             score *= self.rounded_penalty

@@ -105,4 +105,5 @@ class JudgeValidator(Validator):
             if not check.passed
             else f"judge grade {check.score:.2f} below threshold {threshold:.2f}"
         )
-        return Decision(accepted, check.score, check.score, reason, threshold, [check], cost, completion.usage)
+        check.cost, check.calls = cost, 1
+        return Decision(accepted, check.score, check.score, reason, threshold, [check], cost, completion.usage, 1)

@@ -115,7 +115,7 @@ class LogprobConfidence(Check):
 
     def run(self, request: ValidationRequest, draft: Draft) -> CheckResult:
         if not draft.logprobs:
-            return CheckResult(self.name, True, 1.0, "no logprobs (neutral)")
+            return CheckResult(self.name, True, 1.0, "no logprobs (neutral)", neutral=True)
         conf = self.confidence([t.logprob for t in draft.logprobs])
         if conf < self.floor:
             return CheckResult(self.name, False, conf, f"low token confidence {conf:.2f} < {self.floor:.2f}")

@@ -31,7 +31,8 @@ class Reply:
     """One scripted response.
 
     `events` are SSE events (without the blank-line separator) for streaming requests; `body` is
-    the JSON body for non-streaming ones. `first_delay`/`delay` pace the events (seconds);
+    the JSON body for non-streaming ones. `first_delay`/`delay` pace the events (seconds;
+    `first_delay` also delays a whole JSON body);
     `drop_after` cuts the connection after that many events, as a network failure would.
     `echo_key` replaces `{api_key}` in `body` with the key the request sent (`Authorization:
     Bearer` or `x-api-key`), as servers and proxies that quote a rejected key back do.
@@ -170,11 +171,17 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 if reply.echo_key:
                     key = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
                     text = text.replace("{api_key}", key)
-                self._send_json(reply.status, text, reply.headers)
+                try:
+                    self._send_json(reply.status, text, reply.headers, reply.first_delay)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    server.stats.disconnected += 1
+                    self.close_connection = True
                 return
             self._send_stream(reply)
 
-        def _send_json(self, status: int, text: str, headers: dict[str, str]) -> None:
+        def _send_json(self, status: int, text: str, headers: dict[str, str], delay: float = 0.0) -> None:
+            if delay:
+                time.sleep(delay)  # a slow (or hanging) whole response
             data = text.encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")

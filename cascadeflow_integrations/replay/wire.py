@@ -80,6 +80,52 @@ def openai_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequenc
     return events
 
 
+def openai_choices_stream(model: str, answers: Sequence[str], *, usage: tuple[int, int] = (20, 10),
+                          finish: str = "stop") -> list[str]:
+    """An OpenAI stream for a request with `n` = len(answers): choices interleave, usage comes once.
+
+    Each answer is cut into words; chunks go round-robin over the choices, each with its `index`,
+    as OpenAI sends them.
+    """
+    cid = _oid("chatcmpl-")
+
+    def chunk(i: int, delta: dict[str, Any], reason: str | None = None) -> str:
+        return "data: " + _j({
+            "id": cid, "object": "chat.completion.chunk", "created": _CREATED, "model": model,
+            "service_tier": "default", "system_fingerprint": "fp_d0469e1700",
+            "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": reason}],
+            "usage": None, "obfuscation": "C63r"})
+
+    events = [chunk(i, {"role": "assistant", "content": "", "refusal": None}) for i in range(len(answers))]
+    pieces = [words(a) for a in answers]
+    for k in range(max((len(p) for p in pieces), default=0)):
+        events += [chunk(i, {"content": p[k]}) for i, p in enumerate(pieces) if k < len(p)]
+    events += [chunk(i, {}, finish) for i in range(len(answers))]
+    events.append("data: " + _j({
+        "id": cid, "object": "chat.completion.chunk", "created": _CREATED, "model": model,
+        "service_tier": "default", "system_fingerprint": "fp_d0469e1700", "choices": [],
+        "usage": _openai_usage(*usage), "obfuscation": "khVgg3RsaN"}))
+    events.append("data: [DONE]")
+    return events
+
+
+def openai_verdict_body(model: str, p_yes: float, *, usage: tuple[int, int] = (60, 1)) -> str:
+    """A non-streaming one-token reply "Yes"/"No" with top logprobs giving P(Yes) = `p_yes`."""
+    import math
+
+    p_yes = min(max(p_yes, 1e-6), 1 - 1e-6)
+    top = [("Yes", math.log(p_yes)), ("No", math.log(1 - p_yes))]
+    top.sort(key=lambda t: -t[1])
+    lp = {"content": [{"token": top[0][0], "logprob": top[0][1], "bytes": list(top[0][0].encode()),
+                       "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in top]}],
+          "refusal": None}
+    return _j({
+        "id": _oid("chatcmpl-"), "object": "chat.completion", "created": _CREATED, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": top[0][0], "refusal": None,
+                                             "annotations": []}, "logprobs": lp, "finish_reason": "length"}],
+        "usage": _openai_usage(*usage), "service_tier": "default", "system_fingerprint": "fp_d0469e1700"})
+
+
 def openai_body(model: str, text: str | None = "", *, tool_calls: Sequence[tuple[str, str, str]] = (),
                 usage: tuple[int, int] = (20, 10), finish: str | None = None) -> str:
     """A non-streaming chat-completions body."""

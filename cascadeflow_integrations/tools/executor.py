@@ -32,6 +32,8 @@ class ToolConfig(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     function: Callable[..., Any] | None = None
     timeout: float | None = Field(default=None, gt=0)
+    #: "low", "medium", "high" or "critical": a drafted call to a high/critical tool escalates
+    risk: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -46,6 +48,10 @@ class ToolConfig(BaseModel):
             where = f"ToolConfig ({tool['name']!r})"
             if fn is not None and not callable(fn):
                 raise ValueError(f"{where}: field 'function' must be callable, got {type(fn).__name__}")
+            if data.get("risk") is not None:
+                from ..quality.toolrisk import check_risk
+
+                data["risk"] = check_risk(data["risk"], where)
         return data
 
     @classmethod
@@ -56,6 +62,7 @@ class ToolConfig(BaseModel):
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = None,
+        risk: str | None = None,
     ) -> ToolConfig:
         """Build from a function: schema from its signature, description from its docstring."""
         fn_name, fn_desc, params = schema_from_function(fn)
@@ -65,11 +72,15 @@ class ToolConfig(BaseModel):
             parameters=params,
             function=fn,
             timeout=timeout,
+            risk=risk,
         )
 
     def to_tool(self) -> dict[str, Any]:
-        """The universal tool dict `{"name", "description", "parameters"}`."""
-        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+        """The universal tool dict `{"name", "description", "parameters"}` (and `"risk"` when set)."""
+        tool = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        if self.risk is not None:
+            tool["risk"] = self.risk
+        return tool
 
 
 @dataclass(slots=True)

@@ -70,8 +70,30 @@ def normalize_tools(tools: Sequence[Any] | None) -> list[dict[str, Any]]:
 
 
 def normalize_tool(tool: Any, position: int | None = None) -> dict[str, Any]:
-    """Normalise one tool definition; see `normalize_tools`."""
+    """Normalise one tool definition; see `normalize_tools`.
+
+    A `risk` level (`"risk"` key, `metadata={"risk": ...}`, or `ToolConfig.risk`) is kept as `"risk"`.
+    """
     where = f"tools[{position}]" if position is not None else "tool"
+    out = _normalize_tool(tool, where)
+    risk = _risk_of(tool)
+    if risk is not None:
+        from ..quality.toolrisk import check_risk
+
+        out["risk"] = check_risk(risk, f"{where} ({out['name']!r})")
+    return out
+
+
+def _risk_of(tool: Any) -> Any:
+    if isinstance(tool, Mapping):
+        fn = tool.get("function")
+        md = tool.get("metadata")
+        return (tool.get("risk") or (fn.get("risk") if isinstance(fn, Mapping) else None)
+                or (md.get("risk") if isinstance(md, Mapping) else None))
+    return getattr(tool, "risk", None) if not isinstance(tool, type) else None
+
+
+def _normalize_tool(tool: Any, where: str) -> dict[str, Any]:
     if isinstance(tool, _ToolLike) and not isinstance(tool, (dict, type)):
         return check_tool_fields(where, tool.name, tool.description, tool.parameters)
     if isinstance(tool, Mapping):

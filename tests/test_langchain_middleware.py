@@ -16,7 +16,7 @@ from cascadeflow_integrations.langchain import CascadeMiddleware, get_cascade_ca
 from cascadeflow_integrations.replay import Reply
 from cascadeflow_integrations.replay.wire import openai_stream, words
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")  # LangChain's shared async client, see test_langchain_members
+module_loop = pytest.mark.asyncio(loop_scope="module")  # LangChain's shared async client, see test_langchain_members
 
 KEY = "sk-test-not-a-real-key"
 
@@ -51,6 +51,7 @@ def models(server: Any) -> tuple[ChatOpenAI, ChatOpenAI]:
             ChatOpenAI(model="gpt-4o", base_url=server.openai_url, api_key=KEY, max_retries=0))
 
 
+@module_loop
 async def test_agent_loop_drafts_each_step_and_escalates_one(module_replay_server: Any) -> None:
     server = module_replay_server
     script(server)

@@ -21,7 +21,7 @@ from cascadeflow_integrations.prices import PRICE_TABLE
 from cascadeflow_integrations.replay import Reply
 from cascadeflow_integrations.replay.wire import anthropic_stream, openai_stream, words
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+module_loop = pytest.mark.asyncio(loop_scope="module")
 
 import anthropic  # noqa: E402
 
@@ -53,6 +53,7 @@ def user(text: str) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=text)]
 
 
+@module_loop
 @pytest.mark.compat
 @anthropic_lt_2
 async def test_escalation_from_openai_llm_to_anthropic_llm_streams_only_the_answer(module_replay_server: Any) -> None:
@@ -73,6 +74,7 @@ async def test_escalation_from_openai_llm_to_anthropic_llm_streams_only_the_answ
     assert server.stats.requests[0]["stream_options"] == {"include_usage": True}
 
 
+@module_loop
 @pytest.mark.compat
 @anthropic_lt_2
 async def test_member_calls_nest_in_the_cascade_span(module_replay_server: Any) -> None:
@@ -96,6 +98,7 @@ async def test_member_calls_nest_in_the_cascade_span(module_replay_server: Any) 
     assert {s.id_.split(".")[0] for s in members if s.parent_id == cascade[0].id_} == {"OpenAI", "Anthropic"}
 
 
+@module_loop
 async def test_function_agent_with_llm_members(module_replay_server: Any) -> None:
     server = module_replay_server
     server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", tool_calls=[
@@ -111,6 +114,7 @@ async def test_function_agent_with_llm_members(module_replay_server: Any) -> Non
     assert first["tools"][0]["function"]["name"] == "multiply"  # bound in the member's own (OpenAI) format
 
 
+@module_loop
 @pytest.mark.compat
 @anthropic_lt_2
 async def test_tools_reach_an_anthropic_member_in_its_format(module_replay_server: Any) -> None:
@@ -139,6 +143,7 @@ def test_sync_chat_with_a_mixed_chain(module_replay_server: Any) -> None:
     assert KEY not in llm.to_json()
 
 
+@module_loop
 async def test_unpriced_llm_member_and_member_wrapper(module_replay_server: Any,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     server = module_replay_server

@@ -153,7 +153,7 @@ class LangChainMember(BaseMember):
                         yield TextDelta(text, lp)
                     for tc in chunk.tool_call_chunks:
                         started = saw_tool = True
-                        key = tc.get("index")
+                        key: Any = tc.get("index")
                         if key is None:  # no index: an id or name starts a call, fragments continue the last
                             new = tc.get("id") or tc.get("name") or last_index is None
                             key = ("noindex", len(indices) if new else last_index)

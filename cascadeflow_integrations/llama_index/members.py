@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock, ToolCallBlock
 from llama_index.core.instrumentation.span import active_span_id
@@ -109,11 +109,11 @@ class LlamaIndexMember(BaseMember):
             # Opened inside the cascade's span, so the member's own span is its child. From the sync entry
             # points (the private loop) use the LLM's sync client: its async client belongs to the caller's loop.
             if tool_args is not None:
+                fc = cast(FunctionCallingLLM, self.llm)  # checked in _tool_args
                 if sync:
-                    source: Any = threaded(self.llm.stream_chat_with_tools(chat_history=messages, **tool_args,
-                                                                           **kwargs))
+                    source: Any = threaded(fc.stream_chat_with_tools(chat_history=messages, **tool_args, **kwargs))
                 else:
-                    source = await self.llm.astream_chat_with_tools(chat_history=messages, **tool_args, **kwargs)
+                    source = await fc.astream_chat_with_tools(chat_history=messages, **tool_args, **kwargs)
             elif sync:
                 source = threaded(self.llm.stream_chat(messages, **kwargs))
             else:
@@ -248,10 +248,10 @@ def _tool_fragments(message: ChatMessage, calls: dict[int, list[Any]], final: bo
     out: list[ToolCallDelta] = []
     blocks = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
     for i, b in enumerate(blocks):
-        state = calls.get(i)
-        first = state is None
+        first = i not in calls
         if first:
-            state = calls[i] = [b.tool_call_id or "", b.tool_name or "", ""]
+            calls[i] = [b.tool_call_id or "", b.tool_name or "", ""]
+        state = calls[i]
         kw = b.tool_kwargs
         text = kw if isinstance(kw, str) else (json.dumps(kw) if final else None)
         sent = state[2]

@@ -312,3 +312,19 @@ def test_member_protocol_and_conversion() -> None:
                                  Message("tool", "r", tool_call_id="c1", is_error=True)])
     assert isinstance(out[0], HumanMessage) and isinstance(out[1], AIMessage)
     assert out[1].tool_calls[0]["args"] == {"a": 1} and out[2].status == "error"
+
+
+@module_loop
+async def test_core_agent_takes_a_chat_model_and_model_override_picks_a_member(module_replay_server: Any) -> None:
+    from cascadeflow_integrations import CascadeAgent
+
+    server = module_replay_server
+    say_openai(server, "gpt-4o-mini", "Core path.")
+    agent = CascadeAgent([openai_model(server), claude(server)], validator=accept)  # resolver from the adapter
+    r = await agent.run("Q?")
+    assert r.content == "Core path." and isinstance(agent.members[0], LangChainMember)
+    say_claude(server, "Asked directly.")
+    llm = ChatCascade(models=[openai_model(server), claude(server)])
+    msg = await llm.ainvoke("Q?", model=CLAUDE)
+    assert msg.content == "Asked directly." and msg.response_metadata["cascade"]["strategy"] == "direct"
+    assert [b["model"] for b in server.stats.requests] == ["gpt-4o-mini", CLAUDE]

@@ -23,7 +23,7 @@ from cascadeflow_integrations.replay.wire import anthropic_stream, openai_stream
 
 module_loop = pytest.mark.asyncio(loop_scope="module")
 
-import anthropic  # noqa: E402
+import anthropic
 
 # llama-index-llms-anthropic (0.12.x) builds `anthropic.types.MessageParam(...)`, a TypedDict in anthropic < 2 and
 # a Union in 2.x: it cannot send a message on anthropic 2.x. Those tests run in `make test-compat` (anthropic < 1).

@@ -31,7 +31,6 @@ from ..errors import ProviderError, redact
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
 from ..providers._errors import classify_exception, is_sdk_or_transport_error
-from .runs import LangChainRunContext, member_config
 from ..types import (
     ChatRequest,
     Delta,
@@ -44,6 +43,7 @@ from ..types import (
     Usage,
     UsageDelta,
 )
+from .runs import LangChainRunContext, member_config
 
 __all__ = ["LangChainMember", "to_langchain_messages"]
 
@@ -73,7 +73,7 @@ class LangChainMember(BaseMember):
         self.supports_logprobs = bool(getattr(model, "logprobs", False))
         self._secrets = [v.get_secret_value() for v in vars(model).values() if isinstance(v, SecretStr)]
         # ChatOpenAI only reports usage while streaming from non-OpenAI base URLs when asked to.
-        self._stream_usage = "stream_usage" in type(model).model_fields and getattr(model, "stream_usage") is None
+        self._stream_usage = "stream_usage" in type(model).model_fields and getattr(model, "stream_usage", None) is None
 
     def describe_settings(self) -> str:
         shown = [f"{k}={v}" for k, v in sorted(self.params.items()) if k not in ("model", "model_name")]
@@ -180,7 +180,7 @@ class LangChainMember(BaseMember):
                              model=self.label)
 
 
-class _quiet_start:  # noqa: N801 - used like a function
+class _quiet_start:
     """Iterate an async generator whose first step (where LangChain configures callbacks) runs untraced:
     no LangSmith tracing and no ambient parent (a `bind_tools` binding would merge the enclosing run's
     handlers back in). A plain iterator, not a generator, so the per-chunk path gains no extra layer."""
@@ -211,7 +211,7 @@ def _settings(model: BaseChatModel) -> dict[str, str]:
     """The model's identifying parameters, as text (what makes two instances of one model different)."""
     try:
         params = dict(model._identifying_params)
-    except Exception:  # a third-party model whose params cannot be read: identity by name only
+    except Exception:  # noqa: BLE001 - a third-party model whose params cannot be read: identity by name only
         return {}
     return {str(k): json.dumps(v, sort_keys=True, default=str) for k, v in params.items()
             if v is not None and not isinstance(v, SecretStr)}

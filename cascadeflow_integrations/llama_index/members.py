@@ -51,7 +51,7 @@ class LlamaIndexMember(BaseMember):
     def __init__(self, llm: LLM, *, price: Any = None, label: str | None = None) -> None:
         try:
             meta_name = llm.metadata.model_name
-        except Exception:  # some LLMs validate their model name in `metadata`; the name is still usable
+        except Exception:  # noqa: BLE001 - some LLMs validate their model name in `metadata`
             meta_name = None
         name = str(meta_name or getattr(llm, "model", None) or type(llm).__name__)
         module = type(llm).__module__
@@ -180,7 +180,7 @@ class _SchemaTool(BaseTool):
 
         return _Metadata(description=spec.get("description") or "", name=spec["name"], fn_schema=None)
 
-    def __call__(self, input: Any) -> ToolOutput:  # noqa: A002 - LlamaIndex's signature
+    def __call__(self, input: Any) -> ToolOutput:
         raise NotImplementedError("the cascade only shows this tool to a model; the caller executes it")
 
 

@@ -301,6 +301,24 @@ async def test_member_error_escalates_and_is_redacted(module_replay_server: Any)
     assert decision["reason"].startswith("draft_error") and KEY not in json.dumps(decision)
 
 
+@module_loop
+async def test_final_member_error_is_ours_unchained_and_keyless(module_replay_server: Any) -> None:
+    import traceback
+
+    from cascadeflow_integrations.errors import AuthenticationError
+
+    server = module_replay_server
+    echoed = {"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error",
+                        "code": "invalid_api_key"}}
+    server.add("gpt-4o", Reply(status=401, body=json.dumps(echoed)))
+    llm = ChatCascade(models=[openai_model(server, "gpt-4o")])
+    with pytest.raises(AuthenticationError) as info:
+        await llm.ainvoke("Q?")
+    err = info.value
+    assert err.__cause__ is None and err.__context__ is None and err.status_code == 401
+    assert KEY not in "".join(traceback.format_exception(err))
+
+
 def test_member_protocol_and_conversion() -> None:
     m = LangChainMember(ChatOpenAI(model="gpt-4o", api_key=KEY, base_url="http://127.0.0.1:9/v1"))
     assert (m.name, m.provider, m.label) == ("gpt-4o", "openai", "gpt-4o") and KEY not in repr(m)

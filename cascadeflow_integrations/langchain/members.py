@@ -132,6 +132,7 @@ class LangChainMember(BaseMember):
         else:
             source = runnable.astream(messages, config=config, **kwargs)
         it = _quiet_start(source) if quiet else source
+        failure: ProviderError | None = None
         try:
             async with aclosing(it):
                 async for chunk in it:
@@ -169,7 +170,9 @@ class LangChainMember(BaseMember):
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._error(exc, started) from exc
+            failure = self._error(exc, started)
+        if failure is not None:
+            raise failure  # outside the handler: the model's exception (it may quote a key) is not chained
         yield FinishDelta(finish or ("tool_calls" if saw_tool else "stop"))
 
     def _error(self, exc: BaseException, started: bool) -> ProviderError:

@@ -105,13 +105,15 @@ class LlamaIndexMember(BaseMember):
         sync = threading.current_thread().name == SYNC_THREAD
         token = active_span_id.set(ctx.span_id) if isinstance(ctx, LlamaIndexRunContext) and ctx.span_id else None
         started = False
+        failure: ProviderError | None = None
+        source: Any = None
         try:
             # Opened inside the cascade's span, so the member's own span is its child. From the sync entry
             # points (the private loop) use the LLM's sync client: its async client belongs to the caller's loop.
             if tool_args is not None:
                 fc = cast(FunctionCallingLLM, self.llm)  # checked in _tool_args
                 if sync:
-                    source: Any = threaded(fc.stream_chat_with_tools(chat_history=messages, **tool_args, **kwargs))
+                    source = threaded(fc.stream_chat_with_tools(chat_history=messages, **tool_args, **kwargs))
                 else:
                     source = await fc.astream_chat_with_tools(chat_history=messages, **tool_args, **kwargs)
             elif sync:
@@ -119,10 +121,12 @@ class LlamaIndexMember(BaseMember):
             else:
                 source = await self.llm.astream_chat(messages, **kwargs)
         except Exception as exc:
-            raise self._error(exc, False) from exc
+            failure = self._error(exc, False)
         finally:
             if token is not None:
                 active_span_id.reset(token)
+        if failure is not None:
+            raise failure  # outside the handler: the LLM's exception (it may quote a key) is not chained
         calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments text sent so far]
         usage = Usage()
         finish: str | None = None
@@ -150,7 +154,9 @@ class LlamaIndexMember(BaseMember):
         except ProviderError:
             raise
         except Exception as exc:
-            raise self._error(exc, started) from exc
+            failure = self._error(exc, started)
+        if failure is not None:
+            raise failure
         if last is not None:
             for d in _tool_fragments(last.message, calls, final=True):
                 yield d

@@ -169,7 +169,7 @@ class LangChainMember(BaseMember):
                         yield UsageDelta(total)
         except ProviderError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any member failure is a ProviderError the cascade escalates
             failure = self._error(exc, started)
         if failure is not None:
             raise failure  # outside the handler: the model's exception (it may quote a key) is not chained

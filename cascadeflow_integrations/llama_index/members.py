@@ -120,7 +120,7 @@ class LlamaIndexMember(BaseMember):
                 source = threaded(self.llm.stream_chat(messages, **kwargs))
             else:
                 source = await self.llm.astream_chat(messages, **kwargs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any member failure is a ProviderError the cascade escalates
             failure = self._error(exc, False)
         finally:
             if token is not None:
@@ -153,7 +153,7 @@ class LlamaIndexMember(BaseMember):
                     finish = _finish(r) or finish
         except ProviderError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - as above
             failure = self._error(exc, started)
         if failure is not None:
             raise failure

@@ -156,3 +156,32 @@ async def test_unpriced_llm_member_and_member_wrapper(module_replay_server: Any,
     priced = CascadeLLM(models=[Member(gpt(server, UNPRICED), cost=0.001), claude(server)], validator=accept)
     r = await priced.achat(user("Q"))
     assert r.raw["cascade"]["total_cost"] == pytest.approx(0.002)
+
+
+@module_loop
+async def test_model_config_members_get_spans_and_usage_is_counted_once(module_replay_server: Any) -> None:
+    from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+
+    server = module_replay_server
+    server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", words("Draft."), usage=(10, 2))))
+    server.add("gpt-4o", Reply(events=openai_stream("gpt-4o", words("Answer."), usage=(10, 3))))
+    counter = TokenCountingHandler(tokenizer=str.split)
+    shared = CallbackManager([counter])  # as `Settings.callback_manager` would be: every LLM gets it
+    member = OpenAI(model="gpt-4o-mini", api_base=server.openai_url, api_key=KEY, max_retries=0,
+                    callback_manager=shared)
+    strong = ModelConfig(name="gpt-4o", base_url=server.openai_url, api_key=KEY, max_retries=0)
+    handler = SimpleSpanHandler()
+    root = get_dispatcher()
+    root.add_span_handler(handler)
+    try:
+        llm = CascadeLLM(models=[member, strong], validator=reject, callback_manager=shared)
+        response = await llm.achat(user("Q?"))
+    finally:
+        root.span_handlers.remove(handler)
+    assert response.message.content == "Answer."
+    # the cascade's call is counted once, with every model's usage; the member's own call is not counted again
+    assert [e.prompt_token_count for e in counter.llm_token_counts] == [20]
+    assert counter.total_llm_token_count == 25 and member.callback_manager is shared  # the user's LLM untouched
+    cascade = next(s for s in handler.completed_spans if s.id_.startswith("CascadeLLM.achat"))
+    children = {s.id_.split("-")[0] for s in handler.completed_spans if s.parent_id == cascade.id_}
+    assert {"OpenAI.astream_chat", "CascadeMember.stream"} <= children

@@ -101,3 +101,20 @@ def test_middleware_checks_its_arguments() -> None:
     cascade = mw.cascade_for(strong)
     assert mw.cascade_for(strong) is cascade  # built once per agent model
     assert [m.label for m in cascade.cascade_agent.members] == ["gpt-4o-mini", "gpt-4o"]
+
+
+@module_loop
+async def test_agent_structured_response_through_the_draft(module_replay_server: Any) -> None:
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+
+    server = module_replay_server
+    server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", tool_calls=[
+        ("call_w", "Weather", '{"city": "Oslo"}')])))
+    cheap, strong = models(server)
+    agent = create_agent(model=strong, tools=[], response_format=Weather, middleware=[CascadeMiddleware(draft=cheap)])
+    state = await agent.ainvoke({"messages": [{"role": "user", "content": "Weather in Oslo?"}]})
+    assert state["structured_response"] == Weather(city="Oslo")
+    assert [b["model"] for b in server.stats.requests] == ["gpt-4o-mini"]  # the draft was good enough

@@ -51,7 +51,8 @@ _CONTENT_EVENTS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_cal
 class ChatCascade(BaseChatModel):
     """Cascade chat model: tries the cheapest model first, escalates to stronger ones on low quality.
 
-    Build it from `models=[ModelConfig(...), ...]` (cheapest first) or an existing
+    Build it from `models=[...]` (cheapest first: LangChain chat models, `ModelConfig`s, `Member(...)`s, or a
+    mix) or an existing
     `agent=CascadeAgent(...)`. Every cascade field can also be set per call, via `.bind(...)` or
     keyword arguments to `invoke`/`stream`; `model="name"` per call skips the cascade and asks
     that one model.

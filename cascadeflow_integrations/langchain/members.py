@@ -112,7 +112,13 @@ class LangChainMember(BaseMember):
         ctx = request.run_context
         originals = getattr(ctx, "messages", None)
         messages = originals if originals is not None else to_langchain_messages(request.messages)
-        runnable = self._runnable(request)
+        failure: ProviderError | None = None
+        try:
+            runnable = self._runnable(request)  # the model's own bind_tools may refuse a tool or tool_choice
+        except Exception as exc:  # noqa: BLE001 - a draft error the cascade escalates
+            failure = self._error(exc, False)
+        if failure is not None:
+            raise failure
         config = member_config(ctx, request)
         kwargs = self._call_kwargs(request)
         want_logprobs = request.logprobs and self.supports_logprobs
@@ -132,7 +138,6 @@ class LangChainMember(BaseMember):
         else:
             source = runnable.astream(messages, config=config, **kwargs)
         it = _quiet_start(source) if quiet else source
-        failure: ProviderError | None = None
         try:
             async with aclosing(it):
                 async for chunk in it:

@@ -335,6 +335,40 @@ def make_e(url: str) -> tuple[Run, Any]:
     return run, agent.aclose
 
 
+def make_f(url: str) -> tuple[Run, Any]:
+    """`ChatCascade.astream` whose members are langchain-openai `ChatOpenAI` models, the draft accepted."""
+    from langchain_openai import ChatOpenAI
+
+    from cascadeflow_integrations.langchain import ChatCascade
+
+    def member(name: str) -> Any:
+        return ChatOpenAI(model=name, base_url=url + "/v1", api_key=KEY, max_retries=0, stream_usage=True)
+
+    llm = ChatCascade(models=[member(CHEAP), member(STRONG)])
+    perf = time.perf_counter
+    state = {"checked": False}
+
+    async def run() -> tuple[float | None, int]:
+        first, n = None, 0
+        last = None
+        async for chunk in llm.astream(QUERY, max_tokens=MAX_TOKENS):
+            if chunk.content:
+                if first is None:
+                    first = perf()
+                n += 1
+            last = chunk
+        if not state["checked"]:
+            state["checked"] = True
+            cascade = (last.response_metadata or {}).get("cascade", {}) if last is not None else {}
+            if not cascade.get("draft_accepted"):
+                raise RuntimeError(f"(f) the draft was not accepted: {cascade.get('decisions')}")
+            CHECK.notes["f"] = (f"draft accepted by the default validator (ChatOpenAI members, no logprobs), "
+                                f"model_used={cascade.get('model_used')}")
+        return first, n
+
+    return run, None
+
+
 # ---- measuring --------------------------------------------------------------------------------
 
 @dataclass
@@ -393,6 +427,7 @@ FACTORIES: list[tuple[str, str, Callable[[str], tuple[Run, Any]]]] = [
     ("c", "langchain-openai ChatOpenAI.astream", make_c),
     ("d", "cascadeflow 1.2.0 CascadeAgent.stream_events (vllm provider)", make_d),
     ("e", "ChatCascade.astream (cascadeflow_integrations.langchain)", make_e),
+    ("f", "ChatCascade.astream with ChatOpenAI members", make_f),
     ("A0", "Anthropic: plain httpx2 + SSE lines + json.loads (floor)", lambda u: make_a0(u, "httpx2", "anthropic")),
     ("A", "Anthropic: raw AsyncAnthropic messages stream", make_a_anthropic),
     ("P", "Anthropic: our AnthropicProvider.stream alone (deltas, no engine)",
@@ -712,6 +747,7 @@ def table(cases: list[Case]) -> tuple[str, list[str]]:
     ttfc_goal("Anthropic (B) optimistic time to first chunk − raw AsyncAnthropic (A)", "B", "A")
     ttfc_goal("Anthropic (B) optimistic time to first chunk − Anthropic floor (A0)", "B", "A0")
     goal("(e) ChatCascade CPU/chunk ÷ (c) ChatOpenAI", "e", "c", 0.6)
+    goal("(f) ChatCascade with ChatOpenAI members CPU/chunk ÷ (c) ChatOpenAI.astream alone", "f", "c", 1.15)
     return "\n".join(rows), goals
 
 
@@ -762,7 +798,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, help="measured repeats per path (default 7)")
     ap.add_argument("--streams", type=int, help="concurrent streams for the memory test (default 1000)")
     ap.add_argument("--pace-us", type=float, default=0.0, help="server sleep between events (default 0)")
-    ap.add_argument("--only", help="comma-separated path keys (a0,a0',a,p,b,b-buf,c,d,e,A0,A,P,B,B-buf)")
+    ap.add_argument("--only", help="comma-separated path keys (a0,a0',a,p,b,b-buf,c,d,e,f,A0,A,P,B,B-buf)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--profile", action="store_true", help="cProfile path (b) and (B) after the run")
     ap.add_argument("--no-write", action="store_true", help="do not update bench/README.md")

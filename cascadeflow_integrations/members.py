@@ -53,8 +53,11 @@ class CascadeMember(Protocol):
     name: str
     provider: str
     supports_logprobs: bool
-    #: equal identities are the same member (refused twice in one chain)
-    identity: Hashable
+
+    @property
+    def identity(self) -> Hashable:
+        """Equal identities are the same member (refused twice in one chain)."""
+        ...
 
     def price(self, usage: Usage) -> float | None:
         """What `usage` costs in USD, or None when the price is unknown."""

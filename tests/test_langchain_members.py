@@ -30,7 +30,7 @@ from cascadeflow_integrations.replay.wire import anthropic_stream, groq_stream, 
 
 # LangChain's partner packages share one async HTTP client per base URL across instances, bound to the
 # loop that first used it: the async tests here share one loop, as an application's calls would.
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+module_loop = pytest.mark.asyncio(loop_scope="module")
 
 KEY = "sk-test-not-a-real-key"
 CLAUDE = "claude-haiku-4-5"
@@ -82,6 +82,7 @@ class Recorder(BaseCallbackHandler):
         self.custom.append((name, run_id))
 
 
+@module_loop
 async def test_openai_member_streams_text_usage_and_table_price(module_replay_server: Any) -> None:
     server = module_replay_server
     say_openai(server, "gpt-4o-mini", "Paris is the capital.", usage=(12, 5))
@@ -97,6 +98,7 @@ async def test_openai_member_streams_text_usage_and_table_price(module_replay_se
     assert server.stats.requests[0]["stream_options"] == {"include_usage": True}  # asked so usage streams
 
 
+@module_loop
 async def test_escalation_from_openai_member_to_anthropic_member(module_replay_server: Any) -> None:
     server = module_replay_server
     say_openai(server, "gpt-4o-mini", "I am not sure.")
@@ -119,6 +121,7 @@ async def test_escalation_from_openai_member_to_anthropic_member(module_replay_s
     assert {rid for _, rid in rec.custom} == {rec.chat_starts[0]}
 
 
+@module_loop
 async def test_child_runs_for_members_with_parent_tags_usage_and_decision(module_replay_server: Any) -> None:
     server = module_replay_server
     say_openai(server, "gpt-4o-mini", "Draft answer.", usage=(11, 3))
@@ -163,6 +166,7 @@ def test_child_runs_for_model_config_members_in_sync_invoke(module_replay_server
     assert end.llm_output["cascade_decision"]["accepted"] is True and end.llm_output["model_name"] == "gpt-4o-mini"
 
 
+@module_loop
 async def test_astream_events_show_no_member_runs(module_replay_server: Any) -> None:
     server = module_replay_server
     say_openai(server, "gpt-4o-mini", "Rejected draft text.")
@@ -180,6 +184,7 @@ class Weather(BaseModel):
     city: str
 
 
+@module_loop
 async def test_bind_tools_binds_each_member_in_its_own_format(module_replay_server: Any) -> None:
     server = module_replay_server
     say_openai(server, "gpt-4o-mini", tool_calls=[("call_1", "Weather", '{"town": "Paris"}')])  # wrong field
@@ -194,6 +199,7 @@ async def test_bind_tools_binds_each_member_in_its_own_format(module_replay_serv
     assert claude_body["tool_choice"] == {"type": "tool", "name": "Weather"}
 
 
+@module_loop
 async def test_groq_member_tool_call_and_tool_result_round_trip(module_replay_server: Any) -> None:
     server = module_replay_server
     server.add(GROQ, Reply(events=groq_stream(GROQ, tool_calls=[("call_g", "Weather", '{"city": "Rome"}')])))
@@ -203,6 +209,7 @@ async def test_groq_member_tool_call_and_tool_result_round_trip(module_replay_se
     assert server.stats.requests[0]["tools"][0]["function"]["name"] == "Weather"
 
 
+@module_loop
 async def test_structured_output_through_members_in_four_call_styles(module_replay_server: Any) -> None:
     server = module_replay_server
     llm = ChatCascade(models=[openai_model(server), claude(server)], validator=reject)
@@ -220,6 +227,7 @@ async def test_structured_output_through_members_in_four_call_styles(module_repl
                                            for b in claude_bodies)
 
 
+@module_loop
 async def test_logprobs_from_a_member_asked_for_them(module_replay_server: Any) -> None:
     server = module_replay_server
     seen: list[Any] = []
@@ -235,6 +243,7 @@ async def test_logprobs_from_a_member_asked_for_them(module_replay_server: Any) 
     assert server.stats.requests[0]["logprobs"] is True
 
 
+@module_loop
 async def test_mixed_chain_and_member_wrapper_price(module_replay_server: Any) -> None:
     server = module_replay_server
     say_openai(server, "my-finetune", "Draft.", usage=(1000, 1000))
@@ -251,6 +260,7 @@ async def test_mixed_chain_and_member_wrapper_price(module_replay_server: Any) -
     assert meta["models"][CLAUDE]["cost"] == pytest.approx(haiku.input + haiku.output)
 
 
+@module_loop
 async def test_member_without_price(module_replay_server: Any, caplog: pytest.LogCaptureFixture) -> None:
     server = module_replay_server
     say_openai(server, "my-finetune", "Answer.")
@@ -262,6 +272,7 @@ async def test_member_without_price(module_replay_server: Any, caplog: pytest.Lo
     assert sum("no price known" in r.getMessage() for r in caplog.records) == 1
 
 
+@module_loop
 async def test_one_langchain_model_at_two_settings(module_replay_server: Any) -> None:
     server = module_replay_server
     server.add("gpt-5", Reply(events=openai_stream("gpt-5", words("quick"))), match='"low"')
@@ -277,6 +288,7 @@ async def test_one_langchain_model_at_two_settings(module_replay_server: Any) ->
         ChatCascade(models=[low, low])
 
 
+@module_loop
 async def test_member_error_escalates_and_is_redacted(module_replay_server: Any) -> None:
     server = module_replay_server
     server.add("gpt-4o-mini", Reply(status=500, body=json.dumps({"error": {"message": "boom", "type": "server_error"}})))
@@ -287,6 +299,24 @@ async def test_member_error_escalates_and_is_redacted(module_replay_server: Any)
     assert msg.content == "Recovered."
     decision = msg.response_metadata["cascade"]["decisions"][0]
     assert decision["reason"].startswith("draft_error") and KEY not in json.dumps(decision)
+
+
+@module_loop
+async def test_final_member_error_is_ours_unchained_and_keyless(module_replay_server: Any) -> None:
+    import traceback
+
+    from cascadeflow_integrations.errors import AuthenticationError
+
+    server = module_replay_server
+    echoed = {"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error",
+                        "code": "invalid_api_key"}}
+    server.add("gpt-4o", Reply(status=401, body=json.dumps(echoed)))
+    llm = ChatCascade(models=[openai_model(server, "gpt-4o")])
+    with pytest.raises(AuthenticationError) as info:
+        await llm.ainvoke("Q?")
+    err = info.value
+    assert err.__cause__ is None and err.__context__ is None and err.status_code == 401
+    assert KEY not in "".join(traceback.format_exception(err))
 
 
 def test_member_protocol_and_conversion() -> None:
@@ -300,3 +330,19 @@ def test_member_protocol_and_conversion() -> None:
                                  Message("tool", "r", tool_call_id="c1", is_error=True)])
     assert isinstance(out[0], HumanMessage) and isinstance(out[1], AIMessage)
     assert out[1].tool_calls[0]["args"] == {"a": 1} and out[2].status == "error"
+
+
+@module_loop
+async def test_core_agent_takes_a_chat_model_and_model_override_picks_a_member(module_replay_server: Any) -> None:
+    from cascadeflow_integrations import CascadeAgent
+
+    server = module_replay_server
+    say_openai(server, "gpt-4o-mini", "Core path.")
+    agent = CascadeAgent([openai_model(server), claude(server)], validator=accept)  # resolver from the adapter
+    r = await agent.run("Q?")
+    assert r.content == "Core path." and isinstance(agent.members[0], LangChainMember)
+    say_claude(server, "Asked directly.")
+    llm = ChatCascade(models=[openai_model(server), claude(server)])
+    msg = await llm.ainvoke("Q?", model=CLAUDE)
+    assert msg.content == "Asked directly." and msg.response_metadata["cascade"]["strategy"] == "direct"
+    assert [b["model"] for b in server.stats.requests] == ["gpt-4o-mini", CLAUDE]

@@ -16,7 +16,7 @@ from cascadeflow_integrations.langchain import CascadeMiddleware, get_cascade_ca
 from cascadeflow_integrations.replay import Reply
 from cascadeflow_integrations.replay.wire import openai_stream, words
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")  # LangChain's shared async client, see test_langchain_members
+module_loop = pytest.mark.asyncio(loop_scope="module")  # LangChain's shared async client, see test_langchain_members
 
 KEY = "sk-test-not-a-real-key"
 
@@ -51,6 +51,7 @@ def models(server: Any) -> tuple[ChatOpenAI, ChatOpenAI]:
             ChatOpenAI(model="gpt-4o", base_url=server.openai_url, api_key=KEY, max_retries=0))
 
 
+@module_loop
 async def test_agent_loop_drafts_each_step_and_escalates_one(module_replay_server: Any) -> None:
     server = module_replay_server
     script(server)
@@ -100,3 +101,20 @@ def test_middleware_checks_its_arguments() -> None:
     cascade = mw.cascade_for(strong)
     assert mw.cascade_for(strong) is cascade  # built once per agent model
     assert [m.label for m in cascade.cascade_agent.members] == ["gpt-4o-mini", "gpt-4o"]
+
+
+@module_loop
+async def test_agent_structured_response_through_the_draft(module_replay_server: Any) -> None:
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+
+    server = module_replay_server
+    server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", tool_calls=[
+        ("call_w", "Weather", '{"city": "Oslo"}')])))
+    cheap, strong = models(server)
+    agent = create_agent(model=strong, tools=[], response_format=Weather, middleware=[CascadeMiddleware(draft=cheap)])
+    state = await agent.ainvoke({"messages": [{"role": "user", "content": "Weather in Oslo?"}]})
+    assert state["structured_response"] == Weather(city="Oslo")
+    assert [b["model"] for b in server.stats.requests] == ["gpt-4o-mini"]  # the draft was good enough

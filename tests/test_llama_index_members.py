@@ -21,9 +21,9 @@ from cascadeflow_integrations.prices import PRICE_TABLE
 from cascadeflow_integrations.replay import Reply
 from cascadeflow_integrations.replay.wire import anthropic_stream, openai_stream, words
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+module_loop = pytest.mark.asyncio(loop_scope="module")
 
-import anthropic  # noqa: E402
+import anthropic
 
 # llama-index-llms-anthropic (0.12.x) builds `anthropic.types.MessageParam(...)`, a TypedDict in anthropic < 2 and
 # a Union in 2.x: it cannot send a message on anthropic 2.x. Those tests run in `make test-compat` (anthropic < 1).
@@ -53,6 +53,7 @@ def user(text: str) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=text)]
 
 
+@module_loop
 @pytest.mark.compat
 @anthropic_lt_2
 async def test_escalation_from_openai_llm_to_anthropic_llm_streams_only_the_answer(module_replay_server: Any) -> None:
@@ -73,6 +74,7 @@ async def test_escalation_from_openai_llm_to_anthropic_llm_streams_only_the_answ
     assert server.stats.requests[0]["stream_options"] == {"include_usage": True}
 
 
+@module_loop
 @pytest.mark.compat
 @anthropic_lt_2
 async def test_member_calls_nest_in_the_cascade_span(module_replay_server: Any) -> None:
@@ -96,6 +98,7 @@ async def test_member_calls_nest_in_the_cascade_span(module_replay_server: Any) 
     assert {s.id_.split(".")[0] for s in members if s.parent_id == cascade[0].id_} == {"OpenAI", "Anthropic"}
 
 
+@module_loop
 async def test_function_agent_with_llm_members(module_replay_server: Any) -> None:
     server = module_replay_server
     server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", tool_calls=[
@@ -111,6 +114,7 @@ async def test_function_agent_with_llm_members(module_replay_server: Any) -> Non
     assert first["tools"][0]["function"]["name"] == "multiply"  # bound in the member's own (OpenAI) format
 
 
+@module_loop
 @pytest.mark.compat
 @anthropic_lt_2
 async def test_tools_reach_an_anthropic_member_in_its_format(module_replay_server: Any) -> None:
@@ -139,6 +143,7 @@ def test_sync_chat_with_a_mixed_chain(module_replay_server: Any) -> None:
     assert KEY not in llm.to_json()
 
 
+@module_loop
 async def test_unpriced_llm_member_and_member_wrapper(module_replay_server: Any,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     server = module_replay_server
@@ -151,3 +156,32 @@ async def test_unpriced_llm_member_and_member_wrapper(module_replay_server: Any,
     priced = CascadeLLM(models=[Member(gpt(server, UNPRICED), cost=0.001), claude(server)], validator=accept)
     r = await priced.achat(user("Q"))
     assert r.raw["cascade"]["total_cost"] == pytest.approx(0.002)
+
+
+@module_loop
+async def test_model_config_members_get_spans_and_usage_is_counted_once(module_replay_server: Any) -> None:
+    from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+
+    server = module_replay_server
+    server.add("gpt-4o-mini", Reply(events=openai_stream("gpt-4o-mini", words("Draft."), usage=(10, 2))))
+    server.add("gpt-4o", Reply(events=openai_stream("gpt-4o", words("Answer."), usage=(10, 3))))
+    counter = TokenCountingHandler(tokenizer=str.split)
+    shared = CallbackManager([counter])  # as `Settings.callback_manager` would be: every LLM gets it
+    member = OpenAI(model="gpt-4o-mini", api_base=server.openai_url, api_key=KEY, max_retries=0,
+                    callback_manager=shared)
+    strong = ModelConfig(name="gpt-4o", base_url=server.openai_url, api_key=KEY, max_retries=0)
+    handler = SimpleSpanHandler()
+    root = get_dispatcher()
+    root.add_span_handler(handler)
+    try:
+        llm = CascadeLLM(models=[member, strong], validator=reject, callback_manager=shared)
+        response = await llm.achat(user("Q?"))
+    finally:
+        root.span_handlers.remove(handler)
+    assert response.message.content == "Answer."
+    # the cascade's call is counted once, with every model's usage; the member's own call is not counted again
+    assert [e.prompt_token_count for e in counter.llm_token_counts] == [20]
+    assert counter.total_llm_token_count == 25 and member.callback_manager is shared  # the user's LLM untouched
+    cascade = next(s for s in handler.completed_spans if s.id_.startswith("CascadeLLM.achat"))
+    children = {s.id_.split("-")[0] for s in handler.completed_spans if s.parent_id == cascade.id_}
+    assert {"OpenAI.astream_chat", "CascadeMember.stream"} <= children

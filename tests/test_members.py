@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
+from replay_helpers import accept, model, reject, say
 
 from cascadeflow_integrations import CascadeAgent, Member, ModelConfig
 from cascadeflow_integrations.members import BaseMember, CascadeMember, SDKMember, build_chain
@@ -15,8 +16,6 @@ from cascadeflow_integrations.providers import PROVIDERS, create_provider
 from cascadeflow_integrations.replay import Reply
 from cascadeflow_integrations.replay.wire import openai_stream, words
 from cascadeflow_integrations.types import ChatRequest, Delta, FinishDelta, TextDelta, Usage, UsageDelta
-
-from replay_helpers import accept, model, reject, say
 
 
 def test_price_table_entries_are_dated_and_snapshots_use_their_alias() -> None:

@@ -95,7 +95,8 @@ async def show(events: AsyncIterator[Any], st: ScenarioState, view: PlainView,
             view.switch(st)
         elif kind == "complete":
             result = d["result"]
-            saved = result.cost_saved / result.baseline_cost * 100 if result.baseline_cost else 0.0
+            # the demo's models are priced, so the costs are never None here
+            saved = (result.cost_saved or 0.0) / result.baseline_cost * 100 if result.baseline_cost else 0.0
             st.stats = (f"cost ${result.total_cost:.6f} · all-{rec.STRONG} ${result.baseline_cost:.6f} "
                         f"(saved ~{saved:.0f}%) · latency {result.latency_ms:.0f} ms · "
                         f"TTFT {result.ttft_ms or 0:.0f} ms")
@@ -113,7 +114,8 @@ def _row(name: str, result: CascadeResult | None, expect_escalation: bool | None
     escalated = not result.draft_accepted
     outcome = "escalated" if escalated else "draft accepted"
     ok = expect_escalation is None or expect_escalation == escalated
-    return Row(name, result.model_used, result.total_cost, result.baseline_cost, result.latency_ms, result.ttft_ms,
+    return Row(name, result.model_used, result.total_cost or 0.0, result.baseline_cost or 0.0, result.latency_ms,
+               result.ttft_ms,
                outcome, ok)
 
 
@@ -126,7 +128,7 @@ def _core(title: str, label: str, query: str, expect_escalation: bool, **kw: Any
         st = ScenarioState(title, query)
         view.begin(st)
         result = await show(agent.stream_events(query, max_tokens=400, temperature=0, **kw), st, view, _spent[0])
-        _spent[0] += result.total_cost if result else 0.0
+        _spent[0] += (result.total_cost or 0.0) if result else 0.0
         return _row(label, result, expect_escalation)
 
     return run

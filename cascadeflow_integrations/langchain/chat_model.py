@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from typing import Any, Literal, cast
 from uuid import UUID
 
@@ -51,7 +51,8 @@ _CONTENT_EVENTS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_cal
 class ChatCascade(BaseChatModel):
     """Cascade chat model: tries the cheapest model first, escalates to stronger ones on low quality.
 
-    Build it from `models=[ModelConfig(...), ...]` (cheapest first) or an existing
+    Build it from `models=[...]` (cheapest first: LangChain chat models, `ModelConfig`s, `Member(...)`s, or a
+    mix) or an existing
     `agent=CascadeAgent(...)`. Every cascade field can also be set per call, via `.bind(...)` or
     keyword arguments to `invoke`/`stream`; `model="name"` per call skips the cascade and asks
     that one model.
@@ -330,25 +331,19 @@ class ChatCascade(BaseChatModel):
         runs = LangChainRunContext(sink.manager if sink else None, sink.run_id if sink else None, list(messages))
         options["run_context"] = runs
         events = agent.stream_events(to_engine_messages(messages), **options)
-        try:
-            async with aclosing(self._translate(events)) as items:
-                async for item in items:
-                    yield item
-        finally:
-            await runs.flush()
-
-    async def _translate(self, events: AsyncIterator[Any]) -> AsyncGenerator[_Item, None]:
-        """Engine events as message chunks (drafts held until accepted) and custom events."""
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""
-        async with aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
+        # per-token draft events only when a handler can receive them (they are most of the per-chunk work)
+        listening = sink is not None and bool(sink.manager.handlers)
+        async with _flushing(runs), aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
             async for ev in stream:
                 kind = ev.type.value
                 data = ev.data
                 if kind in _CONTENT_EVENTS:
                     chunk = _content_chunk(kind, ev)
                     if data.get("phase") == "draft":
-                        yield DRAFT_CHUNK, _draft_data(kind, ev)
+                        if listening:
+                            yield DRAFT_CHUNK, _draft_data(kind, ev)
                         if chunk is not None:
                             held.append(chunk)
                     elif chunk is not None:
@@ -437,6 +432,15 @@ class ChatCascade(BaseChatModel):
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _flushing(runs: LangChainRunContext) -> AsyncIterator[None]:
+    """End member runs still waiting for a decision when the call stops early."""
+    try:
+        yield
+    finally:
+        await runs.flush()
 
 
 def _check_mode(mode: Any) -> str:

@@ -31,7 +31,6 @@ from ..errors import ProviderError, redact
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
 from ..providers._errors import classify_exception, is_sdk_or_transport_error
-from .runs import LangChainRunContext, member_config
 from ..types import (
     ChatRequest,
     Delta,
@@ -44,6 +43,7 @@ from ..types import (
     Usage,
     UsageDelta,
 )
+from .runs import LangChainRunContext, member_config
 
 __all__ = ["LangChainMember", "to_langchain_messages"]
 
@@ -73,7 +73,7 @@ class LangChainMember(BaseMember):
         self.supports_logprobs = bool(getattr(model, "logprobs", False))
         self._secrets = [v.get_secret_value() for v in vars(model).values() if isinstance(v, SecretStr)]
         # ChatOpenAI only reports usage while streaming from non-OpenAI base URLs when asked to.
-        self._stream_usage = "stream_usage" in type(model).model_fields and getattr(model, "stream_usage") is None
+        self._stream_usage = "stream_usage" in type(model).model_fields and getattr(model, "stream_usage", None) is None
 
     def describe_settings(self) -> str:
         shown = [f"{k}={v}" for k, v in sorted(self.params.items()) if k not in ("model", "model_name")]
@@ -112,7 +112,13 @@ class LangChainMember(BaseMember):
         ctx = request.run_context
         originals = getattr(ctx, "messages", None)
         messages = originals if originals is not None else to_langchain_messages(request.messages)
-        runnable = self._runnable(request)
+        failure: ProviderError | None = None
+        try:
+            runnable = self._runnable(request)  # the model's own bind_tools may refuse a tool or tool_choice
+        except Exception as exc:  # noqa: BLE001 - a draft error the cascade escalates
+            failure = self._error(exc, False)
+        if failure is not None:
+            raise failure
         config = member_config(ctx, request)
         kwargs = self._call_kwargs(request)
         want_logprobs = request.logprobs and self.supports_logprobs
@@ -131,42 +137,47 @@ class LangChainMember(BaseMember):
             source: Any = threaded(runnable.stream(messages, config=config, **kwargs))
         else:
             source = runnable.astream(messages, config=config, **kwargs)
+        it = _quiet_start(source) if quiet else source
         try:
-            async for chunk in _chunks(source, quiet):
-                if not isinstance(chunk, AIMessageChunk):
-                    continue
-                meta = chunk.response_metadata
-                if meta:
-                    if not model_seen and (reported := meta.get("model_name") or meta.get("model")):
-                        model_seen = True
-                        yield ModelDelta(str(reported))
-                    reason = meta.get("finish_reason") or meta.get("stop_reason")
-                    if reason:
-                        finish = _FINISH.get(str(reason), "stop")
-                text = chunk.text
-                if text:
-                    started = True
-                    lp = _logprobs(meta.get("logprobs")) if want_logprobs and meta else None
-                    yield TextDelta(text, lp)
-                for tc in chunk.tool_call_chunks:
-                    started = saw_tool = True
-                    key = tc.get("index")
-                    if key is None:  # no index: a call with an id starts a new one, fragments continue the last
-                        idx = len(indices) if (tc.get("id") or tc.get("name")) or last_index is None else last_index
-                        key = ("noindex", idx)
-                    idx = indices.setdefault(key, len(indices))
-                    last_index = idx
-                    yield ToolCallDelta(idx, tc.get("id"), tc.get("name"), tc.get("args") or "")
-                u = chunk.usage_metadata
-                if u:
-                    details = u.get("input_token_details") or {}
-                    total = total + Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0,
-                                          details.get("cache_read") or 0)
-                    yield UsageDelta(total)
+            async with aclosing(it):
+                async for chunk in it:
+                    if type(chunk) is not AIMessageChunk and not isinstance(chunk, AIMessageChunk):
+                        continue
+                    meta = chunk.response_metadata
+                    if meta:
+                        if not model_seen and (reported := meta.get("model_name") or meta.get("model")):
+                            model_seen = True
+                            yield ModelDelta(str(reported))
+                        reason = meta.get("finish_reason") or meta.get("stop_reason")
+                        if reason:
+                            finish = _FINISH.get(str(reason), "stop")
+                    content = chunk.content
+                    text = content if type(content) is str else chunk.text  # `.text` builds a new object
+                    if text:
+                        started = True
+                        lp = _logprobs(meta.get("logprobs")) if want_logprobs and meta else None
+                        yield TextDelta(text, lp)
+                    for tc in chunk.tool_call_chunks:
+                        started = saw_tool = True
+                        key: Any = tc.get("index")
+                        if key is None:  # no index: an id or name starts a call, fragments continue the last
+                            new = tc.get("id") or tc.get("name") or last_index is None
+                            key = ("noindex", len(indices) if new else last_index)
+                        idx = indices.setdefault(key, len(indices))
+                        last_index = idx
+                        yield ToolCallDelta(idx, tc.get("id"), tc.get("name"), tc.get("args") or "")
+                    u = chunk.usage_metadata
+                    if u:
+                        details = u.get("input_token_details") or {}
+                        total = total + Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0,
+                                              details.get("cache_read") or 0)
+                        yield UsageDelta(total)
         except ProviderError:
             raise
-        except Exception as exc:
-            raise self._error(exc, started) from exc
+        except Exception as exc:  # noqa: BLE001 - any member failure is a ProviderError the cascade escalates
+            failure = self._error(exc, started)
+        if failure is not None:
+            raise failure  # outside the handler: the model's exception (it may quote a key) is not chained
         yield FinishDelta(finish or ("tool_calls" if saw_tool else "stop"))
 
     def _error(self, exc: BaseException, started: bool) -> ProviderError:
@@ -177,29 +188,38 @@ class LangChainMember(BaseMember):
                              model=self.label)
 
 
-async def _chunks(agen: Any, quiet: bool) -> AsyncGenerator[Any, None]:
-    """Iterate `agen`; with `quiet`, its first step (where LangChain configures callbacks) untraced."""
-    async with aclosing(agen) as it:
-        if quiet:
-            # No ambient parent either: a binding (bind_tools) would merge the enclosing run's handlers back in.
-            token = var_child_runnable_config.set(None)
-            try:
-                with tracing_context(enabled=False):
-                    first = await it.__anext__()
-            except StopAsyncIteration:
-                return
-            finally:
-                var_child_runnable_config.reset(token)
-            yield first
-        async for chunk in it:
-            yield chunk
+class _quiet_start:
+    """Iterate an async generator whose first step (where LangChain configures callbacks) runs untraced:
+    no LangSmith tracing and no ambient parent (a `bind_tools` binding would merge the enclosing run's
+    handlers back in). A plain iterator, not a generator, so the per-chunk path gains no extra layer."""
+
+    def __init__(self, agen: Any) -> None:
+        self._agen = agen
+        self._started = False
+
+    def __aiter__(self) -> _quiet_start:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._started:
+            return await self._agen.__anext__()
+        self._started = True
+        token = var_child_runnable_config.set(None)
+        try:
+            with tracing_context(enabled=False):
+                return await self._agen.__anext__()
+        finally:
+            var_child_runnable_config.reset(token)
+
+    async def aclose(self) -> None:
+        await self._agen.aclose()
 
 
 def _settings(model: BaseChatModel) -> dict[str, str]:
     """The model's identifying parameters, as text (what makes two instances of one model different)."""
     try:
         params = dict(model._identifying_params)
-    except Exception:  # a third-party model whose params cannot be read: identity by name only
+    except Exception:  # noqa: BLE001 - a third-party model whose params cannot be read: identity by name only
         return {}
     return {str(k): json.dumps(v, sort_keys=True, default=str) for k, v in params.items()
             if v is not None and not isinstance(v, SecretStr)}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler, CallbackManager
@@ -118,7 +118,7 @@ async def _traced(ctx: LangChainRunContext, member: Any, request: ChatRequest,
         metadata["ls_temperature"] = request.temperature
     if request.max_tokens is not None:
         metadata["ls_max_tokens"] = request.max_tokens
-    manager = ctx.child_manager(AsyncCallbackManager, _tags(request), metadata)
+    manager = cast(AsyncCallbackManager, ctx.child_manager(AsyncCallbackManager, _tags(request), metadata))
     messages = ctx.messages if ctx.messages is not None else to_langchain_messages(request.messages)
     params = {"model": member.name, "model_name": member.name, "temperature": request.temperature,
               "max_tokens": request.max_tokens, "stop": request.stop, "_type": "cascadeflow-member"}
@@ -135,19 +135,18 @@ async def _traced(ctx: LangChainRunContext, member: Any, request: ChatRequest,
     try:
         async with aclosing(stream) as it:
             async for d in it:
-                tp = type(d)
-                if tp is TextDelta:
+                if isinstance(d, TextDelta):
                     text.append(d.text)
-                elif tp is ToolCallDelta:
+                elif isinstance(d, ToolCallDelta):
                     c = calls.setdefault(d.index, [d.id or "", d.name or "", []])
                     c[0] = d.id or c[0]
                     c[1] = d.name or c[1]
                     c[2].append(d.arguments)
-                elif tp is UsageDelta:
+                elif isinstance(d, UsageDelta):
                     usage = d.usage
-                elif tp is FinishDelta:
+                elif isinstance(d, FinishDelta):
                     finish = d.reason
-                elif tp is ModelDelta:
+                elif isinstance(d, ModelDelta):
                     reported = d.model
                 yield d
     except BaseException as exc:  # errors, aborts and cancellation all end the run as an error

@@ -77,8 +77,8 @@ _KNOWN_LIMITS = (
 class CascadeLLM(FunctionCallingLLM):
     """A cascade of models as one LlamaIndex LLM: cheap draft first, stronger models on rejection.
 
-    Build it from `models=[ModelConfig(...), ...]` (cheapest first) or an existing
-    `agent=CascadeAgent(...)`. Streams only accepted output (`buffered` or `guarded` mode).
+    Build it from `models=[...]` (cheapest first: LlamaIndex LLMs, `ModelConfig`s, `Member(...)`s, or a mix)
+    or an existing `agent=CascadeAgent(...)`. Streams only accepted output (`buffered` or `guarded` mode).
     """
 
     models: list[Any] = Field(default_factory=list, description="The chain, cheapest first: LlamaIndex LLMs, "

@@ -2,18 +2,25 @@
 
 Streamed `ChatResponse`s carry new text in `delta` and the message so far in `message`; the member
 turns them into the engine's deltas (text, tool-call fragments, usage, finish reason). Member calls
-run inside the cascade's span, so LlamaIndex instrumentation nests them under the `CascadeLLM` call.
+run inside the cascade's span, so LlamaIndex instrumentation nests them under the `CascadeLLM` call
+(an LLM member's own span; for other members, e.g. `ModelConfig`, a `CascadeMember.stream` span).
+The member calls a copy of the LLM with its own empty legacy `CallbackManager`: handlers such as
+`TokenCountingHandler` count the cascade's call once, not each member call again.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
+import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock, ToolCallBlock
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.span import active_span_id
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM
@@ -27,6 +34,8 @@ from ..providers._errors import classify_exception, is_sdk_or_transport_error
 from ..types import ChatRequest, Delta, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 
 __all__ = ["LlamaIndexMember", "LlamaIndexRunContext", "to_llama_messages"]
+
+dispatcher = get_dispatcher(__name__)
 
 _FINISH = {"stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "length": "length", "max_tokens": "length",
            "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
@@ -44,6 +53,13 @@ class LlamaIndexRunContext:
         self.messages = list(messages) if messages is not None else None
         self.tools = list(tools) if tools else None
 
+    def wrap(self, member: Any, request: ChatRequest,
+             stream: AsyncGenerator[Delta, None]) -> AsyncGenerator[Delta, None]:
+        """Called by the engine for each member stream: members that open no span get one in the cascade's."""
+        if isinstance(member, LlamaIndexMember) or self.span_id is None:
+            return stream
+        return _spanned(self.span_id, member, request, stream)
+
 
 class LlamaIndexMember(BaseMember):
     """A LlamaIndex `LLM` in a cascade (a `FunctionCallingLLM` for requests with tools)."""
@@ -51,7 +67,7 @@ class LlamaIndexMember(BaseMember):
     def __init__(self, llm: LLM, *, price: Any = None, label: str | None = None) -> None:
         try:
             meta_name = llm.metadata.model_name
-        except Exception:  # some LLMs validate their model name in `metadata`; the name is still usable
+        except Exception:  # noqa: BLE001 - some LLMs validate their model name in `metadata`
             meta_name = None
         name = str(meta_name or getattr(llm, "model", None) or type(llm).__name__)
         module = type(llm).__module__
@@ -62,6 +78,8 @@ class LlamaIndexMember(BaseMember):
                          label=label, identity=("llama_index", type(llm).__qualname__, provider, self.base_url, name,
                                                 tuple(sorted(self.params.items()))))
         self.llm = llm
+        # A shallow copy (clients shared) whose legacy callbacks stay private: see the module docstring.
+        self._call_llm: LLM = llm.model_copy(update={"callback_manager": CallbackManager([])})
         self.supports_logprobs = False  # LlamaIndex streams carry no per-token logprobs
         self._secrets = [v for k, v in vars(llm).items() if isinstance(v, str) and v and _secret(k)]
 
@@ -82,7 +100,7 @@ class LlamaIndexMember(BaseMember):
         return kwargs
 
     def _tool_args(self, request: ChatRequest, ctx: Any) -> dict[str, Any]:
-        if not isinstance(self.llm, FunctionCallingLLM):
+        if not isinstance(self._call_llm, FunctionCallingLLM):
             raise ProviderError(f"{type(self.llm).__name__} is not a function-calling LLM: it cannot take tools",
                                 provider=self.provider, model=self.label)
         tools = getattr(ctx, "tools", None) or [_SchemaTool(t) for t in request.tools or ()]
@@ -105,24 +123,28 @@ class LlamaIndexMember(BaseMember):
         sync = threading.current_thread().name == SYNC_THREAD
         token = active_span_id.set(ctx.span_id) if isinstance(ctx, LlamaIndexRunContext) and ctx.span_id else None
         started = False
+        failure: ProviderError | None = None
+        source: Any = None
         try:
             # Opened inside the cascade's span, so the member's own span is its child. From the sync entry
             # points (the private loop) use the LLM's sync client: its async client belongs to the caller's loop.
             if tool_args is not None:
+                fc = cast(FunctionCallingLLM, self._call_llm)  # checked in _tool_args
                 if sync:
-                    source: Any = threaded(self.llm.stream_chat_with_tools(chat_history=messages, **tool_args,
-                                                                           **kwargs))
+                    source = threaded(fc.stream_chat_with_tools(chat_history=messages, **tool_args, **kwargs))
                 else:
-                    source = await self.llm.astream_chat_with_tools(chat_history=messages, **tool_args, **kwargs)
+                    source = await fc.astream_chat_with_tools(chat_history=messages, **tool_args, **kwargs)
             elif sync:
-                source = threaded(self.llm.stream_chat(messages, **kwargs))
+                source = threaded(self._call_llm.stream_chat(messages, **kwargs))
             else:
-                source = await self.llm.astream_chat(messages, **kwargs)
-        except Exception as exc:
-            raise self._error(exc, False) from exc
+                source = await self._call_llm.astream_chat(messages, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - any member failure is a ProviderError the cascade escalates
+            failure = self._error(exc, False)
         finally:
             if token is not None:
                 active_span_id.reset(token)
+        if failure is not None:
+            raise failure  # outside the handler: the LLM's exception (it may quote a key) is not chained
         calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments text sent so far]
         usage = Usage()
         finish: str | None = None
@@ -149,8 +171,10 @@ class LlamaIndexMember(BaseMember):
                     finish = _finish(r) or finish
         except ProviderError:
             raise
-        except Exception as exc:
-            raise self._error(exc, started) from exc
+        except Exception as exc:  # noqa: BLE001 - as above
+            failure = self._error(exc, started)
+        if failure is not None:
+            raise failure
         if last is not None:
             for d in _tool_fragments(last.message, calls, final=True):
                 yield d
@@ -180,8 +204,31 @@ class _SchemaTool(BaseTool):
 
         return _Metadata(description=spec.get("description") or "", name=spec["name"], fn_schema=None)
 
-    def __call__(self, input: Any) -> ToolOutput:  # noqa: A002 - LlamaIndex's signature
+    def __call__(self, input: Any) -> ToolOutput:
         raise NotImplementedError("the cascade only shows this tool to a model; the caller executes it")
+
+
+def _member_call(member: str, phase: str | None) -> None:
+    """The signature of the `CascadeMember.stream` span (its bound arguments name the member and step)."""
+
+
+_CALL = inspect.signature(_member_call)
+
+
+async def _spanned(parent: str, member: Any, request: ChatRequest,
+                   stream: AsyncGenerator[Delta, None]) -> AsyncGenerator[Delta, None]:
+    span_id = f"CascadeMember.stream-{uuid.uuid4()}"
+    bound = _CALL.bind(member.label, request.phase)
+    dispatcher.span_enter(id_=span_id, bound_args=bound, instance=member, parent_id=parent,
+                          tags={"cascade_phase": request.phase, "cascade_member": member.label})
+    try:
+        async with aclosing(stream) as it:
+            async for d in it:
+                yield d
+    except BaseException as exc:  # errors, aborts and cancellation drop the span
+        dispatcher.span_drop(id_=span_id, bound_args=bound, instance=member, err=exc)
+        raise
+    dispatcher.span_exit(id_=span_id, bound_args=bound, instance=member, result=None)
 
 
 def _secret(field: str) -> bool:
@@ -248,10 +295,10 @@ def _tool_fragments(message: ChatMessage, calls: dict[int, list[Any]], final: bo
     out: list[ToolCallDelta] = []
     blocks = [b for b in message.blocks if isinstance(b, ToolCallBlock)]
     for i, b in enumerate(blocks):
-        state = calls.get(i)
-        first = state is None
+        first = i not in calls
         if first:
-            state = calls[i] = [b.tool_call_id or "", b.tool_name or "", ""]
+            calls[i] = [b.tool_call_id or "", b.tool_name or "", ""]
+        state = calls[i]
         kw = b.tool_kwargs
         text = kw if isinstance(kw, str) else (json.dumps(kw) if final else None)
         sent = state[2]

@@ -1,0 +1,496 @@
+"""`fit()`: learn a `Policy` from labelled traffic (a decision log) or from recorded records.
+
+1. Every labelled request becomes an example: its prompt and draft features, the quality of the
+   draft and of the strong answer, and what each cost.
+2. A held-out share is set aside; the rest is the fit split.
+3. One logistic model per answer kind with enough labels ("*" pools the others) estimates p(draft
+   as good as the strong answer). Its out-of-fold estimates on the fit split choose the operating
+   point, as `calibrate()` does: per kind, the cheapest thresholds whose bootstrap lower bound of the
+   quality share reaches the target.
+4. A prompt-only model (skip-the-draft) estimates the same before drafting; requests below its
+   threshold go direct, when that is cheaper and keeps the bound.
+5. Accept-all and escalate-all are compared on the fit split: if either beats the chosen point, it is
+   used instead. The held-out split reports the result, the curve, and the baselines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._sync import run_sync
+from ..quality.calibrate import (
+    DEFAULT_DRAFT_PRICE,
+    DEFAULT_STRONG_PRICE,
+    ESCALATE_ALL,
+    Item,
+    _allocate,
+    _price,
+    _quality,
+    _Resamples,
+)
+from ..quality.routellm import est_tokens
+from ..stores.base import DecisionRow, DecisionStore, Label
+from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
+from .labels import agreement, answer_kind
+from .model import Model, fit_logistic, require_sklearn
+from .policy import DEFAULT_VETOES, Group, Policy, SkipRule
+
+logger = logging.getLogger("cascadeflow_integrations")
+
+MIN_LABELS = 100
+MIN_KIND_LABELS = 150
+_PROMPT_PREFIXES = ("complexity", "prompt_", "router_", "kind=")
+
+
+class NotEnoughLabels(ValueError):
+    """Too few labels to fit; `needed` says how many more, in all and per answer kind."""
+
+    def __init__(self, message: str, have: int, needed: int, per_kind: dict[str, int]) -> None:
+        super().__init__(message)
+        self.have = have
+        self.needed = needed
+        self.per_kind = per_kind
+
+
+def is_prompt_feature(name: str) -> bool:
+    """Known before drafting (what the skip-the-draft model may read)."""
+    return name.startswith(_PROMPT_PREFIXES) or (name[:1] == "w" and name[1:].isdigit())
+
+
+@dataclass(slots=True)
+class Example:
+    """One labelled request. `feats` is None when there is no draft text (prompt-only labels)."""
+
+    kind: str
+    feats: dict[str, float] | None
+    prompt_feats: dict[str, float]
+    draft_quality: float
+    strong_quality: float
+    draft_cost: float
+    strong_cost: float
+    vetoed: bool = False
+    ts: float = 0.0
+
+    @property
+    def good(self) -> int:
+        return int(self.draft_quality >= self.strong_quality)
+
+
+# ---- examples from records ------------------------------------------------------------------
+
+
+def example_from_record(
+    rec: Mapping[str, Any],
+    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    vetoes: Sequence[str] = DEFAULT_VETOES,
+) -> Example | None:
+    """An example from one offline record (format in the README); None when it carries no label."""
+    prompt = str(rec.get("prompt") or "")
+    if not prompt:
+        raise ValueError(f"a record needs a 'prompt', got keys {sorted(rec)}")
+    draft = rec.get("draft")
+    tools = rec.get("tools") or None
+    kind = str(rec.get("kind") or answer_kind(prompt, tools))
+    complexity = str(rec.get("complexity") or "") or None
+    pf = prompt_features(prompt, complexity, kind, tools, DEFAULT_HASH_BUCKETS)
+    try:
+        dq = _quality(rec, "draft")
+    except ValueError:
+        strong = rec.get("strong")
+        if draft is None or not isinstance(strong, str):
+            return None
+        a = agreement(kind, prompt, str(draft), strong, rec.get("draft_tool_calls"), rec.get("strong_tool_calls"))
+        if a is None:
+            return None
+        dq = a
+    try:
+        sq = _quality(rec, "strong")
+    except ValueError:
+        sq = 1.0  # the strong answer is the reference a draft is compared with
+    feats, vetoed = None, False
+    if draft is not None:
+        draft = str(draft)
+        checks = free_checks(prompt, draft, complexity or "moderate", rec.get("logprobs"),
+                             rec.get("finish_reason", "stop"), tools, rec.get("draft_tool_calls"))
+        vetoed = any(c.name in vetoes and not c.passed and c.score <= 0 for c in checks)
+        feats = dict(pf)
+        feats.update(draft_features(prompt, draft, checks, kind, rec.get("logprobs"), rec.get("samples"),
+                                    rec.get("self_check"), rec.get("draft_tool_calls")))
+
+    def tok(key: str, text: Any, default: int) -> int:
+        v = rec.get(key)
+        if v is None or v == "":
+            return est_tokens(text) if isinstance(text, str) and text else default
+        return int(float(v))
+
+    tin = tok("input_tokens", prompt, 1)
+    dout = tok("draft_tokens", draft, 1)
+    sout = tok("strong_tokens", rec.get("strong"), dout)
+    dp, sp = _price(rec.get("draft_price"), draft_price), _price(rec.get("strong_price"), strong_price)
+    dc = float(rec["draft_cost"]) if rec.get("draft_cost") not in (None, "") else (tin * dp[0] + dout * dp[1]) / 1e6
+    sc = float(rec["strong_cost"]) if rec.get("strong_cost") not in (None, "") else (tin * sp[0] + sout * sp[1]) / 1e6
+    return Example(kind, feats, pf, float(dq), float(sq), dc, sc, vetoed, float(rec.get("ts") or 0.0))
+
+
+# ---- examples from a decision log -----------------------------------------------------------
+
+_SOURCE_RANK = {"escalation": 0, "shadow": 0, "judge": 1, "feedback": 2}
+
+
+def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> list[Example]:
+    """Join logged rows with their labels. The user's own labels outrank judges, which outrank agreement."""
+    by_req: dict[str, list[Label]] = {}
+    for lb in labels:
+        by_req.setdefault(lb.request_id, []).append(lb)
+    out = []
+    for row in rows:
+        lbs = by_req.get(row.request_id)
+        if not lbs or row.strategy != "cascade" or not row.features:
+            continue
+        accepted = row.draft_accepted
+        draft_l = [lb for lb in lbs if lb.target == "draft" or (lb.target == "final" and accepted)]
+        strong_l = [lb for lb in lbs if lb.target == "final" and accepted is False]
+        if not draft_l:
+            continue
+        best = max(draft_l, key=lambda lb: (_SOURCE_RANK.get(lb.source, 0), lb.ts))
+        sq = max(strong_l, key=lambda lb: (_SOURCE_RANK.get(lb.source, 0), lb.ts)).score if strong_l else 1.0
+        draft_a = next((a for a in row.attempts if a.get("phase") == "draft"), None)
+        strong_a = next((a for a in row.attempts if a.get("phase") == "verifier" and not a.get("error")), None)
+        shadow = next((lb for lb in lbs if lb.source == "shadow" and lb.cost), None)
+        dc = float(draft_a.get("cost", 0.0)) if draft_a else 0.0
+        if strong_a is not None:
+            sc = float(strong_a.get("cost", 0.0))
+        elif shadow is not None:
+            sc = shadow.cost
+        else:
+            sc = float(row.baseline_cost)
+        feats = {k: float(v) for k, v in row.features.items()}
+        pf = {k: v for k, v in feats.items() if is_prompt_feature(k)}
+        vetoed = any(c.get("name") in DEFAULT_VETOES and not c.get("passed", True) and float(c.get("score", 1)) <= 0
+                     for c in row.checks)
+        out.append(Example(row.answer_kind or "free_text", feats, pf, best.score, sq, dc, sc, vetoed, row.ts))
+    return out
+
+
+# ---- the fit --------------------------------------------------------------------------------
+
+
+def _items(exs: Sequence[Example]) -> list[Item]:
+    return [Item("", "", e.draft_quality, e.strong_quality, e.draft_cost, e.strong_cost) for e in exs]
+
+
+def _point(exs: Sequence[Example], accepted: Sequence[bool], skipped: Sequence[bool]) -> dict[str, float]:
+    """Quality, cost, escalation and skip shares of always-strong for one set of decisions."""
+    q = c = 0.0
+    esc = 0
+    for e, a, s in zip(exs, accepted, skipped):
+        if s:
+            q, c = q + e.strong_quality, c + e.strong_cost
+        elif a:
+            q, c = q + e.draft_quality, c + e.draft_cost
+        else:
+            q, c, esc = q + e.strong_quality, c + e.draft_cost + e.strong_cost, esc + 1
+    sq = sum(e.strong_quality for e in exs) or 1.0
+    sc = sum(e.strong_cost for e in exs) or 1.0
+    n = max(1, len(exs))
+    return {"quality_share": round(q / sq, 4), "cost_share": round(c / sc, 4), "escalation_share": round(esc / n, 4),
+            "skip_share": round(sum(skipped) / n, 4), "n": len(exs)}
+
+
+def _folds(n: int, k: int, seed: int) -> list[list[int]]:
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    return [idx[i::k] for i in range(k)]
+
+
+def _group_of(kind: str, own: set[str]) -> str:
+    return kind if kind in own else "*"
+
+
+def _fit_groups(exs: Sequence[Example], own: set[str], c: float) -> dict[str, Model]:
+    models = {"*": fit_logistic([e.feats or {} for e in exs], [e.good for e in exs], c)}
+    for g in own:
+        sub = [e for e in exs if e.kind == g]
+        models[g] = fit_logistic([e.feats or {} for e in sub], [e.good for e in sub], c)
+    return models
+
+
+def _scores(models: Mapping[str, Model], exs: Sequence[Example], own: set[str]) -> list[float]:
+    # A vetoed draft scores -1, so no threshold accepts it (as calibrate scores a hard failure).
+    return [-1.0 if e.vetoed else models[_group_of(e.kind, own)].predict(e.feats or {}) for e in exs]
+
+
+def _oof(exs: Sequence[Example], own: set[str], c: float, k: int, seed: int, prompt_only: bool = False) -> list[float]:
+    """Out-of-fold estimates: each example scored by models fitted without it."""
+    out = [0.0] * len(exs)
+    k = max(2, min(k, len(exs)))
+    for fold in _folds(len(exs), k, seed):
+        held = set(fold)
+        train = [e for i, e in enumerate(exs) if i not in held]
+        if prompt_only:
+            m = fit_logistic([e.prompt_feats for e in train], [e.good for e in train], c)
+            for i in fold:
+                out[i] = m.predict(exs[i].prompt_feats)
+        else:
+            models = _fit_groups(train, own, c)
+            for i, s in zip(fold, _scores(models, [exs[i] for i in fold], own)):
+                out[i] = s
+    return out
+
+
+def _bootstrap_lower(weights: Any, qual: Any, strong: Any, q: float) -> Any:
+    """Per candidate column of `qual`: the q-quantile over resamples of the quality share."""
+    import numpy as np
+
+    base = weights @ strong
+    safe = np.where(base > 0, base, 1.0)
+    share = (weights @ qual) / safe[:, None]
+    share[base <= 0] = 1.0
+    share.sort(axis=0)
+    return share[int(q * (len(share) - 1))]
+
+
+def _need_message(have: int, min_labels: int, counts: Counter[str], min_kind: int) -> NotEnoughLabels:
+    per_kind = {k: max(0, min_kind - n) for k, n in sorted(counts.items())}
+    kinds = ", ".join(f"{k} {n} (needs {per_kind[k]} more for a model of its own)" if per_kind[k] else f"{k} {n}"
+                      for k, n in sorted(counts.items())) or "none"
+    return NotEnoughLabels(
+        f"fit needs at least {min_labels} labelled requests, has {have}: {min_labels - have} more needed. "
+        f"Labels per answer kind: {kinds}. Label requests with shadow_rate=..., agent.feedback(...), "
+        "or record escalations.",
+        have, min_labels - have, per_kind,
+    )
+
+
+def fit_examples(
+    examples: Sequence[Example],
+    target_quality: float = 0.95,
+    *,
+    confidence: float = 0.7,
+    holdout: float = 0.3,
+    min_labels: int = MIN_LABELS,
+    min_kind_labels: int = MIN_KIND_LABELS,
+    n_boot: int = 400,
+    folds: int = 5,
+    seed: int = 0,
+    c: float = 0.5,
+    skip: bool = True,
+    name: str | None = None,
+    notes: Sequence[str] = (),
+) -> Policy:
+    """The fit on prepared examples (what `fit` does after reading records or a log)."""
+    if not 0 < target_quality <= 1.5:
+        raise ValueError(f"target_quality must be a share of the strong model's quality in (0, 1.5], got {target_quality}")
+    if not 0 <= holdout < 1:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    counts = Counter(e.kind for e in examples)
+    if len(examples) < min_labels:
+        raise _need_message(len(examples), min_labels, counts, min_kind_labels)
+    require_sklearn()
+    import numpy as np
+
+    t0 = time.perf_counter()
+    idx = list(range(len(examples)))
+    random.Random(seed).shuffle(idx)
+    n_held = int(round(len(idx) * holdout))
+    held = [examples[i] for i in sorted(idx[:n_held])]
+    fitx = [examples[i] for i in sorted(idx[n_held:])]
+    drafts = [e for e in fitx if e.feats is not None]
+    own = {k for k, n in Counter(e.kind for e in drafts).items()
+           if n >= min_kind_labels * (1 - holdout) and len({e.good for e in drafts if e.kind == k}) == 2}
+    q = 1.0 - confidence
+
+    # Draft thresholds per group on out-of-fold estimates (calibrate's bootstrap allocation).
+    # Without any draft text (prompt-only labels) a request that is not skipped keeps its draft: that is
+    # what the skip threshold below is chosen for.
+    thresholds: dict[str, float] = {"*": 0.0}
+    oof_d: list[float] = []
+    if drafts:
+        oof_d = _oof(drafts, own, c, folds, seed)
+        groups = [_group_of(e.kind, own) for e in drafts]
+        res = _Resamples(_items(drafts), oof_d, groups, n_boot, seed, True)
+        thresholds, _ = _allocate(res, target_quality, q)
+        thresholds.setdefault("*", ESCALATE_ALL)
+    models = _fit_groups(drafts, own, c) if drafts else {"*": fit_logistic([], [], c)}
+
+    def draft_accepts(e: Example, score: float) -> bool:
+        return e.feats is None or score >= thresholds.get(_group_of(e.kind, own), ESCALATE_ALL)
+
+    score_of = dict(zip(map(id, drafts), oof_d))
+    acc_fit = [draft_accepts(e, score_of.get(id(e), 0.0)) for e in fitx]
+
+    # Skip-the-draft on prompt-only out-of-fold estimates: cheapest threshold keeping the bound.
+    skip_model: Model | None = None
+    skip_t: float | str = "never"
+    p_skip = [1.0] * len(fitx)
+    if skip and len({e.good for e in fitx}) == 2:
+        p_skip = _oof(fitx, set(), c, folds, seed + 1, prompt_only=True)
+        skip_model = fit_logistic([e.prompt_feats for e in fitx], [e.good for e in fitx], c)
+    cands: list[float | str] = ["never"]
+    if skip_model is not None:
+        qs = sorted(set(np.quantile(p_skip, np.linspace(0.02, 0.98, 49)).round(4).tolist()))
+        cands += [float(v) for v in qs]
+    cands.append("always")
+
+    def skipped(t: float | str, p: float) -> bool:
+        return t == "always" or (t != "never" and p < float(t))
+
+    n = len(fitx)
+    qual = np.zeros((n, len(cands)))
+    cost = np.zeros(len(cands))
+    for j, t in enumerate(cands):
+        for i, e in enumerate(fitx):
+            if skipped(t, p_skip[i]):
+                qual[i, j] = e.strong_quality
+                cost[j] += e.strong_cost
+            elif acc_fit[i]:
+                qual[i, j] = e.draft_quality
+                cost[j] += e.draft_cost
+            else:
+                qual[i, j] = e.strong_quality
+                cost[j] += e.draft_cost + e.strong_cost
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    strong = np.asarray([e.strong_quality for e in fitx])
+    lower = _bootstrap_lower(weights, qual, strong, q)
+    feasible = [j for j in range(len(cands)) if lower[j] >= target_quality]
+    j_best = min(feasible, key=lambda j: (cost[j], j)) if feasible else len(cands) - 1
+    skip_t = cands[j_best]
+    bound = float(lower[j_best])
+
+    # Never worse than a trivial policy on the fit split.
+    skip_fit = [skipped(skip_t, p) for p in p_skip]
+    chosen = _point(fitx, acc_fit, skip_fit)
+    accept_all = _point(fitx, [True] * n, [False] * n)
+    escalate_all = _point(fitx, [True] * n, [True] * n)
+    guard = None
+    for label, pt in (("accept_all", accept_all), ("escalate_all", escalate_all)):
+        if pt["quality_share"] >= chosen["quality_share"] and pt["cost_share"] <= chosen["cost_share"] and pt != chosen:
+            guard = label
+            break
+    group_t: dict[str, float | str] = {}
+    for g in {"*", *own}:
+        t = thresholds.get(g, ESCALATE_ALL)
+        group_t[g] = "escalate_all" if t > 1.0 else ("accept_all" if t <= 0.0 else round(float(t), 6))
+    if guard == "accept_all":
+        group_t = {g: "accept_all" for g in group_t}
+        skip_t, chosen, bound = "never", accept_all, float("nan")
+    elif guard == "escalate_all":
+        skip_t, chosen, bound = "always", escalate_all, 1.0
+
+    n_by_group = Counter(_group_of(e.kind, own) for e in drafts)
+    policy = Policy(
+        groups={g: Group(models[g], group_t[g], n_by_group.get(g, 0)) for g in group_t},
+        skip=SkipRule(skip_model, skip_t) if skip_model is not None else None,
+        target_quality=target_quality,
+        confidence=confidence,
+    )
+
+    # Held-out report: the policy as it will run, the baselines, and the curve.
+    report: dict[str, Any] = {
+        "n_labels": len(examples),
+        "n_fit": len(fitx),
+        "n_heldout": len(held),
+        "labels_per_kind": dict(sorted(counts.items())),
+        "own_models": sorted(own),
+        "min_kind_labels": min_kind_labels,
+        "fit": chosen,
+        "fit_lower_bound": None if bound != bound else round(bound, 4),
+        "confidence": confidence,
+        "guard": guard,
+        "notes": list(notes),
+    }
+    if held:
+        h_acc, h_skip, h_p = [], [], []
+        for e in held:
+            s_skip = policy.skip is not None and policy.skip.skips(policy.skip.model.predict(e.prompt_feats))
+            if e.feats is None:
+                h_acc.append(True)
+                h_p.append(1.0)
+            else:
+                _, grp = policy.group_for(e.kind)
+                p = -1.0 if e.vetoed else grp.model.predict(e.feats)
+                h_p.append(p)
+                h_acc.append(p >= 0 and grp.accepts(p))
+            h_skip.append(s_skip)
+        nh = len(held)
+        report["heldout"] = _point(held, h_acc, h_skip)
+        report["heldout_accept_all"] = _point(held, [True] * nh, [False] * nh)
+        report["heldout_oracle"] = _point(held, [e.draft_quality >= e.strong_quality for e in held], [False] * nh)
+        report["heldout_curve"] = [
+            {"threshold": t, **_point(held, [e.feats is None or p >= t for e, p in zip(held, h_p)], [False] * nh)}
+            for t in [round(0.05 * k, 2) for k in range(21)]
+        ]
+    else:
+        report["notes"].append("holdout=0: no held-out report")
+    report["fit_seconds"] = round(time.perf_counter() - t0, 3)
+    policy.report = report
+    digest = hashlib.blake2b(repr(policy.to_dict()["groups"]).encode(), digest_size=4).hexdigest()
+    policy.name = name or f"fitted-{digest}"
+    return policy
+
+
+def _is_store(x: Any) -> bool:
+    return isinstance(x, DecisionStore)
+
+
+async def afit(records_or_store: Any, target_quality: float = 0.95, **kw: Any) -> Policy:
+    """`fit` from async code (reads a store without blocking the loop; the fit runs in a thread)."""
+    import asyncio
+
+    if _is_store(records_or_store):
+        store: DecisionStore = records_or_store
+        examples = examples_from_log(await store.rows(), await store.labels())
+        return await asyncio.to_thread(fit_examples, examples, target_quality, **kw)
+    return await asyncio.to_thread(fit, records_or_store, target_quality, **kw)
+
+
+def fit(
+    records_or_store: DecisionStore | Iterable[Mapping[str, Any]],
+    target_quality: float = 0.95,
+    *,
+    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    **kw: Any,
+) -> Policy:
+    """Learn a policy from a decision log (`DecisionStore`) or offline records (dicts; format in the README).
+
+    Keyword options: `confidence` (0.7: the bootstrap lower bound's level), `holdout` (0.3),
+    `min_labels` (100), `min_kind_labels` (150: labels an answer kind needs for a model of its own),
+    `n_boot`, `folds`, `seed`, `c` (inverse L2 strength), `skip` (learn skip-the-draft, True).
+    Raises `NotEnoughLabels` (a ValueError saying how many more are needed per kind) on too few labels.
+    """
+    if _is_store(records_or_store):
+        store: DecisionStore = records_or_store  # type: ignore[assignment]
+
+        async def read() -> tuple[list[DecisionRow], list[Label]]:
+            return await store.rows(), await store.labels()
+
+        rows, labels = run_sync(read())
+        return fit_examples(examples_from_log(rows, labels), target_quality, **kw)
+    if isinstance(records_or_store, (str, bytes)) or not isinstance(records_or_store, Iterable):
+        raise ValueError(
+            f"fit() takes a DecisionStore or an iterable of record dicts, got {type(records_or_store).__name__}: "
+            "for a log file pass SQLiteStore('cascade.db')"
+        )
+    examples, unlabelled = [], 0
+    for rec in records_or_store:
+        if not isinstance(rec, Mapping):
+            raise ValueError(f"each record must be a dict (prompt, draft, draft_correct, ...), got {type(rec).__name__}")
+        ex = example_from_record(rec, draft_price, strong_price)
+        if ex is None:
+            unlabelled += 1
+        else:
+            examples.append(ex)
+    notes = [f"{unlabelled} record(s) without a label were skipped"] if unlabelled else []
+    return fit_examples(examples, target_quality, notes=notes, **kw)

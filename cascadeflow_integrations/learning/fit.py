@@ -336,8 +336,10 @@ def fit_examples(
     if skip and len({e.good for e in fitx}) == 2:
         p_skip = _oof(fitx, set(), c, folds, seed + 1, prompt_only=True)
         skip_model = fit_logistic([e.prompt_feats for e in fitx], [e.good for e in fitx], c)
+    elif skip:  # one class only: a constant estimate, so "never" or "always" skip
+        skip_model = fit_logistic([], [e.good for e in fitx], c)
     cands: list[float | str] = ["never"]
-    if skip_model is not None:
+    if skip_model is not None and len({e.good for e in fitx}) == 2:
         qs = sorted(set(np.quantile(p_skip, np.linspace(0.02, 0.98, 49)).round(4).tolist()))
         cands += [float(v) for v in qs]
     cands.append("always")

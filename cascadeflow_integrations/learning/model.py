@@ -106,6 +106,8 @@ def fit_logistic(xs: Sequence[Mapping[str, float]], ys: Sequence[int], c: float 
     pos = sum(ys)
     if n == 0:
         return ConstantModel(0.5)
+    if not xs:
+        return ConstantModel((pos + 0.5) / (n + 1.0))
     if pos in (0, n):
         return ConstantModel((pos + 0.5) / (n + 1.0))
     support = Counter(k for x in xs for k, v in x.items() if v)

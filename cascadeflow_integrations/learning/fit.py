@@ -25,16 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._sync import run_sync
-from ..quality.calibrate import (
-    DEFAULT_DRAFT_PRICE,
-    DEFAULT_STRONG_PRICE,
-    ESCALATE_ALL,
-    Item,
-    _allocate,
-    _price,
-    _quality,
-    _Resamples,
-)
+from ..quality.calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, _price, _quality
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
 from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
@@ -77,6 +68,9 @@ class Example:
     strong_cost: float
     vetoed: bool = False
     ts: float = 0.0
+    #: how many requests this label stands for: 1/shadow_rate for a shadow label of an accepted draft
+    #: (only that share of accepted drafts is labelled), 1 otherwise
+    weight: float = 1.0
 
     @property
     def good(self) -> int:
@@ -183,26 +177,22 @@ def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> l
 # ---- the fit --------------------------------------------------------------------------------
 
 
-def _items(exs: Sequence[Example]) -> list[Item]:
-    return [Item("", "", e.draft_quality, e.strong_quality, e.draft_cost, e.strong_cost) for e in exs]
-
-
 def _point(exs: Sequence[Example], accepted: Sequence[bool], skipped: Sequence[bool]) -> dict[str, float]:
-    """Quality, cost, escalation and skip shares of always-strong for one set of decisions."""
-    q = c = 0.0
-    esc = 0
+    """Quality, cost, escalation and skip shares of always-strong for one set of decisions (weighted)."""
+    q = c = esc = nsk = 0.0
     for e, a, s in zip(exs, accepted, skipped):
+        w = e.weight
         if s:
-            q, c = q + e.strong_quality, c + e.strong_cost
+            q, c, nsk = q + w * e.strong_quality, c + w * e.strong_cost, nsk + w
         elif a:
-            q, c = q + e.draft_quality, c + e.draft_cost
+            q, c = q + w * e.draft_quality, c + w * e.draft_cost
         else:
-            q, c, esc = q + e.strong_quality, c + e.draft_cost + e.strong_cost, esc + 1
-    sq = sum(e.strong_quality for e in exs) or 1.0
-    sc = sum(e.strong_cost for e in exs) or 1.0
-    n = max(1, len(exs))
+            q, c, esc = q + w * e.strong_quality, c + w * (e.draft_cost + e.strong_cost), esc + w
+    sq = sum(e.weight * e.strong_quality for e in exs) or 1.0
+    sc = sum(e.weight * e.strong_cost for e in exs) or 1.0
+    n = sum(e.weight for e in exs) or 1.0
     return {"quality_share": round(q / sq, 4), "cost_share": round(c / sc, 4), "escalation_share": round(esc / n, 4),
-            "skip_share": round(sum(skipped) / n, 4), "n": len(exs)}
+            "skip_share": round(nsk / n, 4), "n": len(exs)}
 
 
 def _folds(n: int, k: int, seed: int) -> list[list[int]]:
@@ -215,11 +205,15 @@ def _group_of(kind: str, own: set[str]) -> str:
     return kind if kind in own else "*"
 
 
+def _fit_one(exs: Sequence[Example], c: float, prompt_only: bool = False) -> Model:
+    xs = [e.prompt_feats if prompt_only else (e.feats or {}) for e in exs]
+    return fit_logistic(xs, [e.good for e in exs], c, [e.weight for e in exs])
+
+
 def _fit_groups(exs: Sequence[Example], own: set[str], c: float) -> dict[str, Model]:
-    models = {"*": fit_logistic([e.feats or {} for e in exs], [e.good for e in exs], c)}
+    models = {"*": _fit_one(exs, c)}
     for g in own:
-        sub = [e for e in exs if e.kind == g]
-        models[g] = fit_logistic([e.feats or {} for e in sub], [e.good for e in sub], c)
+        models[g] = _fit_one([e for e in exs if e.kind == g], c)
     return models
 
 
@@ -236,7 +230,7 @@ def _oof(exs: Sequence[Example], own: set[str], c: float, k: int, seed: int, pro
         held = set(fold)
         train = [e for i, e in enumerate(exs) if i not in held]
         if prompt_only:
-            m = fit_logistic([e.prompt_feats for e in train], [e.good for e in train], c)
+            m = _fit_one(train, c, prompt_only=True)
             for i in fold:
                 out[i] = m.predict(exs[i].prompt_feats)
         else:
@@ -246,16 +240,95 @@ def _oof(exs: Sequence[Example], own: set[str], c: float, k: int, seed: int, pro
     return out
 
 
-def _bootstrap_lower(weights: Any, qual: Any, strong: Any, q: float) -> Any:
-    """Per candidate column of `qual`: the q-quantile over resamples of the quality share."""
-    import numpy as np
+class _Boot:
+    """Weighted bootstrap resamples of the fit split: the lower bound of the quality share of any decisions.
 
-    base = weights @ strong
-    safe = np.where(base > 0, base, 1.0)
-    share = (weights @ qual) / safe[:, None]
-    share[base <= 0] = 1.0
-    share.sort(axis=0)
-    return share[int(q * (len(share) - 1))]
+    Each resample reweights the examples (multinomial counts times each example's own weight, e.g.
+    1/shadow_rate for a shadow label), so a bound costs one matrix product per candidate set.
+    """
+
+    def __init__(self, exs: Sequence[Example], n_boot: int, seed: int, q: float) -> None:
+        import numpy as np
+
+        self.np = np
+        n = len(exs)
+        w = np.asarray([e.weight for e in exs])
+        counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=max(1, n_boot))
+        self.w = counts * w
+        self.q = q
+        self.strong = np.asarray([e.strong_quality for e in exs])
+        base = self.w @ self.strong
+        self.bad = base <= 0
+        self.base = np.where(self.bad, 1.0, base)
+
+    def contrib(self, idx: Sequence[int], qual: Any) -> Any:
+        """(resamples x candidates) quality summed over the examples `idx` (rows of `qual`)."""
+        return self.w[:, list(idx)] @ qual
+
+    def lower(self, total: Any) -> Any:
+        """The q-quantile over resamples of total/base, per column of `total` (resamples x candidates)."""
+        share = total / self.base[:, None]
+        share[self.bad] = 1.0
+        share = self.np.sort(share, axis=0)
+        return share[int(self.q * (len(share) - 1))]
+
+
+def _draft_thresholds(
+    fitx: Sequence[Example],
+    draft_idx: Sequence[int],
+    scores: Sequence[float],
+    groups: Sequence[str],
+    boot: _Boot,
+    fixed: Any,
+    target: float,
+    cands: int = 60,
+) -> dict[str, float]:
+    """Per group, the cheapest thresholds whose bootstrap lower bound of the quality share reaches the target.
+
+    `draft_idx` are the examples with a draft (positions in `fitx`, with their `scores` and `groups`);
+    `fixed` is the resampled quality of the others. Coordinate descent from escalate-all (always
+    feasible), as `calibrate()` allocates per-level thresholds: each pass moves one group to its
+    cheapest feasible threshold with the others held.
+    """
+    np = boot.np
+    by_g: dict[str, list[int]] = {}
+    for k, g in enumerate(groups):
+        by_g.setdefault(g, []).append(k)
+    cand: dict[str, list[float]] = {}
+    contrib: dict[str, Any] = {}
+    cost: dict[str, Any] = {}
+    for g, ks in by_g.items():
+        sc = np.asarray([scores[k] for k in ks])
+        valid = sc[sc >= 0]
+        qs = np.unique(np.quantile(valid, np.linspace(0, 1, cands))) if len(valid) else np.asarray([])
+        ts = [0.0, *[float(t) for t in qs if t > 0], ESCALATE_ALL]
+        acc = sc[:, None] >= np.asarray(ts)[None, :]
+        e = [fitx[draft_idx[k]] for k in ks]
+        dq = np.asarray([x.draft_quality for x in e])[:, None]
+        sq = np.asarray([x.strong_quality for x in e])[:, None]
+        w = np.asarray([x.weight for x in e])
+        dc = np.asarray([x.draft_cost for x in e])[:, None]
+        scs = np.asarray([x.strong_cost for x in e])[:, None]
+        cand[g] = ts
+        contrib[g] = boot.contrib([draft_idx[k] for k in ks], np.where(acc, dq, sq))
+        cost[g] = w @ np.where(acc, dc, dc + scs)
+    pos = {g: len(cand[g]) - 1 for g in by_g}
+    total = fixed + sum(contrib[g][:, pos[g]] for g in by_g)
+    for _ in range(4):
+        changed = False
+        for g in by_g:
+            others = total - contrib[g][:, pos[g]]
+            lb = boot.lower(others[:, None] + contrib[g])
+            ok = [j for j in range(len(cand[g])) if lb[j] >= target]
+            if not ok:
+                continue
+            j = min(ok, key=lambda j: (cost[g][j], -j))
+            if j != pos[g] and cost[g][j] < cost[g][pos[g]] - 1e-15:
+                pos[g], changed = j, True
+                total = others + contrib[g][:, j]
+        if not changed:
+            break
+    return {g: cand[g][pos[g]] for g in by_g}
 
 
 def _need_message(have: int, min_labels: int, counts: Counter[str], min_kind: int) -> NotEnoughLabels:
@@ -305,72 +378,66 @@ def fit_examples(
     n_held = int(round(len(idx) * holdout))
     held = [examples[i] for i in sorted(idx[:n_held])]
     fitx = [examples[i] for i in sorted(idx[n_held:])]
-    drafts = [e for e in fitx if e.feats is not None]
-    own = {k for k, n in Counter(e.kind for e in drafts).items()
-           if n >= min_kind_labels * (1 - holdout) and len({e.good for e in drafts if e.kind == k}) == 2}
-    q = 1.0 - confidence
+    drafts = [i for i, e in enumerate(fitx) if e.feats is not None]
+    dex = [fitx[i] for i in drafts]
+    own = {k for k, n in Counter(e.kind for e in dex).items()
+           if n >= min_kind_labels * (1 - holdout) and len({e.good for e in dex if e.kind == k}) == 2}
+    boot = _Boot(fitx, n_boot, seed, 1.0 - confidence)
 
-    # Draft thresholds per group on out-of-fold estimates (calibrate's bootstrap allocation).
-    # Without any draft text (prompt-only labels) a request that is not skipped keeps its draft: that is
-    # what the skip threshold below is chosen for.
+    # Draft thresholds per group on out-of-fold estimates. Without any draft text (prompt-only labels)
+    # a request that is not skipped keeps its draft: that is what the skip threshold is chosen for.
     thresholds: dict[str, float] = {"*": 0.0}
-    oof_d: list[float] = []
-    if drafts:
-        oof_d = _oof(drafts, own, c, folds, seed)
-        groups = [_group_of(e.kind, own) for e in drafts]
-        res = _Resamples(_items(drafts), oof_d, groups, n_boot, seed, True)
-        thresholds, _ = _allocate(res, target_quality, q)
+    score = [1.0] * len(fitx)
+    if dex:
+        oof = _oof(dex, own, c, folds, seed)
+        for i, s in zip(drafts, oof):
+            score[i] = s
+        in_drafts = set(drafts)
+        rest = [i for i in range(len(fitx)) if i not in in_drafts]
+        # Examples without a draft keep their draft quality inside every bound (they are accepted).
+        fixed = boot.contrib(rest, np.asarray([[fitx[i].draft_quality] for i in rest]))[:, 0] if rest else 0.0
+        groups = [_group_of(e.kind, own) for e in dex]
+        thresholds = _draft_thresholds(fitx, drafts, oof, groups, boot, fixed, target_quality)
         thresholds.setdefault("*", ESCALATE_ALL)
-    models = _fit_groups(drafts, own, c) if drafts else {"*": fit_logistic([], [], c)}
+    models = _fit_groups(dex, own, c) if dex else {"*": fit_logistic([], [], c)}
+    acc_fit = [fitx[i].feats is None or score[i] >= thresholds.get(_group_of(fitx[i].kind, own), ESCALATE_ALL)
+               for i in range(len(fitx))]
 
-    def draft_accepts(e: Example, score: float) -> bool:
-        return e.feats is None or score >= thresholds.get(_group_of(e.kind, own), ESCALATE_ALL)
-
-    score_of = dict(zip(map(id, drafts), oof_d))
-    acc_fit = [draft_accepts(e, score_of.get(id(e), 0.0)) for e in fitx]
-
-    # Skip-the-draft on prompt-only out-of-fold estimates: cheapest threshold keeping the bound.
+    # Skip-the-draft on prompt-only out-of-fold estimates: the cheapest threshold keeping the bound.
+    two_classes = len({e.good for e in fitx}) == 2
     skip_model: Model | None = None
-    skip_t: float | str = "never"
     p_skip = [1.0] * len(fitx)
-    if skip and len({e.good for e in fitx}) == 2:
-        p_skip = _oof(fitx, set(), c, folds, seed + 1, prompt_only=True)
-        skip_model = fit_logistic([e.prompt_feats for e in fitx], [e.good for e in fitx], c)
-    elif skip:  # one class only: a constant estimate, so "never" or "always" skip
-        skip_model = fit_logistic([], [e.good for e in fitx], c)
     cands: list[float | str] = ["never"]
-    if skip_model is not None and len({e.good for e in fitx}) == 2:
-        qs = sorted(set(np.quantile(p_skip, np.linspace(0.02, 0.98, 49)).round(4).tolist()))
-        cands += [float(v) for v in qs]
-    cands.append("always")
+    if skip:
+        skip_model = _fit_one(fitx, c, prompt_only=True) if two_classes else fit_logistic([], [e.good for e in fitx], c)
+        if two_classes:
+            p_skip = _oof(fitx, set(), c, folds, seed + 1, prompt_only=True)
+            cands += [float(v) for v in np.unique(np.quantile(p_skip, np.linspace(0.02, 0.98, 49)).round(4))]
+        cands.append("always")
 
     def skipped(t: float | str, p: float) -> bool:
         return t == "always" or (t != "never" and p < float(t))
 
-    n = len(fitx)
-    qual = np.zeros((n, len(cands)))
-    cost = np.zeros(len(cands))
-    for j, t in enumerate(cands):
-        for i, e in enumerate(fitx):
-            if skipped(t, p_skip[i]):
-                qual[i, j] = e.strong_quality
-                cost[j] += e.strong_cost
-            elif acc_fit[i]:
-                qual[i, j] = e.draft_quality
-                cost[j] += e.draft_cost
-            else:
-                qual[i, j] = e.strong_quality
-                cost[j] += e.draft_cost + e.strong_cost
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
-    strong = np.asarray([e.strong_quality for e in fitx])
-    lower = _bootstrap_lower(weights, qual, strong, q)
+    ps = np.asarray(p_skip)
+    dq = np.asarray([e.draft_quality for e in fitx])
+    sq = np.asarray([e.strong_quality for e in fitx])
+    dc = np.asarray([e.draft_cost for e in fitx])
+    sc = np.asarray([e.strong_cost for e in fitx])
+    wt = np.asarray([e.weight for e in fitx])
+    acc = np.asarray(acc_fit)
+    kept_q = np.where(acc, dq, sq)
+    kept_c = np.where(acc, dc, dc + sc)
+    sk = np.stack([np.full(len(fitx), t == "always") if isinstance(t, str) else ps < t for t in cands], axis=1)
+    qual = np.where(sk, sq[:, None], kept_q[:, None])
+    cost = wt @ np.where(sk, sc[:, None], kept_c[:, None])
+    lower = boot.lower(boot.contrib(range(len(fitx)), qual))
     feasible = [j for j in range(len(cands)) if lower[j] >= target_quality]
     j_best = min(feasible, key=lambda j: (cost[j], j)) if feasible else len(cands) - 1
     skip_t = cands[j_best]
     bound = float(lower[j_best])
 
     # Never worse than a trivial policy on the fit split.
+    n = len(fitx)
     skip_fit = [skipped(skip_t, p) for p in p_skip]
     chosen = _point(fitx, acc_fit, skip_fit)
     accept_all = _point(fitx, [True] * n, [False] * n)
@@ -386,11 +453,12 @@ def fit_examples(
         group_t[g] = "escalate_all" if t > 1.0 else ("accept_all" if t <= 0.0 else round(float(t), 6))
     if guard == "accept_all":
         group_t = {g: "accept_all" for g in group_t}
-        skip_t, chosen, bound = "never", accept_all, float("nan")
+        skip_t, chosen = "never", accept_all
+        bound = float(boot.lower(boot.contrib(range(n), dq[:, None]))[0])
     elif guard == "escalate_all":
         skip_t, chosen, bound = "always", escalate_all, 1.0
 
-    n_by_group = Counter(_group_of(e.kind, own) for e in drafts)
+    n_by_group = Counter(_group_of(e.kind, own) for e in dex)
     policy = Policy(
         groups={g: Group(models[g], group_t[g], n_by_group.get(g, 0)) for g in group_t},
         skip=SkipRule(skip_model, skip_t) if skip_model is not None else None,
@@ -407,7 +475,7 @@ def fit_examples(
         "own_models": sorted(own),
         "min_kind_labels": min_kind_labels,
         "fit": chosen,
-        "fit_lower_bound": None if bound != bound else round(bound, 4),
+        "fit_lower_bound": round(bound, 4),
         "confidence": confidence,
         "guard": guard,
         "notes": list(notes),
@@ -415,7 +483,7 @@ def fit_examples(
     if held:
         h_acc, h_skip, h_p = [], [], []
         for e in held:
-            s_skip = policy.skip is not None and policy.skip.skips(policy.skip.model.predict(e.prompt_feats))
+            h_skip.append(policy.skip is not None and policy.skip.skips(policy.skip.model.predict(e.prompt_feats)))
             if e.feats is None:
                 h_acc.append(True)
                 h_p.append(1.0)
@@ -424,7 +492,6 @@ def fit_examples(
                 p = -1.0 if e.vetoed else grp.model.predict(e.feats)
                 h_p.append(p)
                 h_acc.append(p >= 0 and grp.accepts(p))
-            h_skip.append(s_skip)
         nh = len(held)
         report["heldout"] = _point(held, h_acc, h_skip)
         report["heldout_accept_all"] = _point(held, [True] * nh, [False] * nh)

@@ -100,8 +100,10 @@ class ConstantModel:
 Model = Union[LinearModel, ConstantModel]
 
 
-def fit_logistic(xs: Sequence[Mapping[str, float]], ys: Sequence[int], c: float = 0.5) -> Model:
-    """An L2-regularised logistic regression on named features (sklearn's lbfgs)."""
+def fit_logistic(
+    xs: Sequence[Mapping[str, float]], ys: Sequence[int], c: float = 0.5, weights: Sequence[float] | None = None
+) -> Model:
+    """An L2-regularised logistic regression on named features (sklearn's lbfgs), optionally weighted."""
     n = len(ys)
     pos = sum(ys)
     if n == 0:
@@ -129,6 +131,6 @@ def fit_logistic(xs: Sequence[Mapping[str, float]], ys: Sequence[int], c: float 
     scale = np.where(binary, 1.0, x.std(axis=0))
     scale[scale < 1e-9] = 1.0
     clf = lm.LogisticRegression(C=c, max_iter=2000)
-    clf.fit((x - mean) / scale, np.asarray(ys))
+    clf.fit((x - mean) / scale, np.asarray(ys), sample_weight=None if weights is None else np.asarray(weights))
     return LinearModel(names, [float(v) for v in clf.coef_[0]], float(clf.intercept_[0]),
                        [float(v) for v in mean], [float(v) for v in scale])

@@ -29,6 +29,7 @@ from ..quality.calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCAL
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
 from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
+from ..routing import classify
 from .labels import agreement, answer_kind
 from .model import Model, fit_logistic, require_sklearn
 from .policy import DEFAULT_VETOES, Group, Policy, SkipRule
@@ -37,6 +38,10 @@ logger = logging.getLogger("cascadeflow_integrations")
 
 MIN_LABELS = 100
 MIN_KIND_LABELS = 150
+#: The skip rule is learned from this many fit labels on (below it: never skip, or skip all).
+MIN_SKIP_LABELS = 300
+#: ... and used only when it saves at least this share of always-strong cost on the fit split.
+SKIP_MIN_GAIN = 0.01
 _PROMPT_PREFIXES = ("complexity", "prompt_", "router_", "kind=")
 
 
@@ -80,40 +85,55 @@ class Example:
 # ---- examples from records ------------------------------------------------------------------
 
 
-def example_from_record(
+@dataclass(slots=True)
+class RecordView:
+    """One offline record read once: everything a decision or a label needs (format in the README)."""
+
+    prompt: str
+    kind: str
+    complexity: str
+    prompt_feats: dict[str, float]
+    checks: list[Any]
+    feats: dict[str, float] | None
+    vetoed: bool
+    draft_cost: float
+    strong_cost: float
+    #: the record's own label (draft_correct/score, strong_correct/score), else agreement with `strong`
+    draft_quality: float | None
+    strong_quality: float
+
+
+def read_record(
     rec: Mapping[str, Any],
     draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
     strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
     vetoes: Sequence[str] = DEFAULT_VETOES,
-) -> Example | None:
-    """An example from one offline record (format in the README); None when it carries no label."""
+) -> RecordView:
     prompt = str(rec.get("prompt") or "")
     if not prompt:
         raise ValueError(f"a record needs a 'prompt', got keys {sorted(rec)}")
     draft = rec.get("draft")
     tools = rec.get("tools") or None
     kind = str(rec.get("kind") or answer_kind(prompt, tools))
-    complexity = str(rec.get("complexity") or "") or None
+    complexity = str(rec.get("complexity") or "") or classify(prompt)[0]
     pf = prompt_features(prompt, complexity, kind, tools, DEFAULT_HASH_BUCKETS)
+    dq: float | None
     try:
         dq = _quality(rec, "draft")
     except ValueError:
         strong = rec.get("strong")
-        if draft is None or not isinstance(strong, str):
-            return None
-        a = agreement(kind, prompt, str(draft), strong, rec.get("draft_tool_calls"), rec.get("strong_tool_calls"))
-        if a is None:
-            return None
-        dq = a
+        dq = None
+        if draft is not None and isinstance(strong, str):
+            dq = agreement(kind, prompt, str(draft), strong, rec.get("draft_tool_calls"), rec.get("strong_tool_calls"))
     try:
         sq = _quality(rec, "strong")
     except ValueError:
         sq = 1.0  # the strong answer is the reference a draft is compared with
-    feats, vetoed = None, False
+    feats, vetoed, checks = None, False, []
     if draft is not None:
         draft = str(draft)
-        checks = free_checks(prompt, draft, complexity or "moderate", rec.get("logprobs"),
-                             rec.get("finish_reason", "stop"), tools, rec.get("draft_tool_calls"))
+        checks = free_checks(prompt, draft, complexity, rec.get("logprobs"), rec.get("finish_reason", "stop"),
+                             tools, rec.get("draft_tool_calls"))
         vetoed = any(c.name in vetoes and not c.passed and c.score <= 0 for c in checks)
         feats = dict(pf)
         feats.update(draft_features(prompt, draft, checks, kind, rec.get("logprobs"), rec.get("samples"),
@@ -131,7 +151,20 @@ def example_from_record(
     dp, sp = _price(rec.get("draft_price"), draft_price), _price(rec.get("strong_price"), strong_price)
     dc = float(rec["draft_cost"]) if rec.get("draft_cost") not in (None, "") else (tin * dp[0] + dout * dp[1]) / 1e6
     sc = float(rec["strong_cost"]) if rec.get("strong_cost") not in (None, "") else (tin * sp[0] + sout * sp[1]) / 1e6
-    return Example(kind, feats, pf, float(dq), float(sq), dc, sc, vetoed, float(rec.get("ts") or 0.0))
+    return RecordView(prompt, kind, complexity, pf, checks, feats, vetoed, dc, sc, dq, float(sq))
+
+
+def example_from_record(
+    rec: Mapping[str, Any],
+    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+) -> Example | None:
+    """An example from one offline record; None when it carries no label."""
+    v = read_record(rec, draft_price, strong_price)
+    if v.draft_quality is None:
+        return None
+    return Example(v.kind, v.feats, v.prompt_feats, float(v.draft_quality), v.strong_quality, v.draft_cost,
+                   v.strong_cost, v.vetoed, float(rec.get("ts") or 0.0))
 
 
 # ---- examples from a decision log -----------------------------------------------------------
@@ -351,6 +384,7 @@ def fit_examples(
     holdout: float = 0.3,
     min_labels: int = MIN_LABELS,
     min_kind_labels: int = MIN_KIND_LABELS,
+    min_skip_labels: int = MIN_SKIP_LABELS,
     n_boot: int = 400,
     folds: int = 5,
     seed: int = 0,
@@ -432,7 +466,11 @@ def fit_examples(
     cost = wt @ np.where(sk, sc[:, None], kept_c[:, None])
     lower = boot.lower(boot.contrib(range(len(fitx)), qual))
     feasible = [j for j in range(len(cands)) if lower[j] >= target_quality]
+    if len(fitx) < min_skip_labels:
+        feasible = [j for j in feasible if j in (0, len(cands) - 1)]  # too few to learn whom to skip
     j_best = min(feasible, key=lambda j: (cost[j], j)) if feasible else len(cands) - 1
+    if 0 in feasible and cost[0] - cost[j_best] < SKIP_MIN_GAIN * float(wt @ sc):
+        j_best = 0  # skipping must pay for the drafts it gives up: a clear gain on the fit split, or never
     skip_t = cands[j_best]
     bound = float(lower[j_best])
 

@@ -85,7 +85,7 @@ def test_escalate_all_when_drafts_are_worthless() -> None:
 
 
 def test_skip_the_draft_from_prompts_alone() -> None:
-    p = fit(prompt_only_records(400), target_quality=0.95, n_boot=200)
+    p = fit(prompt_only_records(600), target_quality=0.95, n_boot=200)
     assert p.skip is not None
     hard = "Question 9 about astrology horoscope zodiac: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"
     easy = "Question 9 about geography rivers mountains: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"

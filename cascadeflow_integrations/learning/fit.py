@@ -203,7 +203,8 @@ def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> l
         pf = {k: v for k, v in feats.items() if is_prompt_feature(k)}
         vetoed = any(c.get("name") in DEFAULT_VETOES and not c.get("passed", True) and float(c.get("score", 1)) <= 0
                      for c in row.checks)
-        out.append(Example(row.answer_kind or "free_text", feats, pf, best.score, sq, dc, sc, vetoed, row.ts))
+        out.append(Example(row.answer_kind or "free_text", feats, pf, best.score, sq, dc, sc, vetoed, row.ts,
+                           best.weight))
     return out
 
 

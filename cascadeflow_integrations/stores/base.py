@@ -97,6 +97,9 @@ class Label:
     #: what the label cost to obtain (a shadow call), kept out of the request's total_cost
     cost: float = 0.0
     detail: str = ""
+    #: how many requests it stands for: 1/shadow_rate for a shadow label (only that share of accepted
+    #: drafts is labelled), 1 otherwise; the fit weighs labels by it
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.source not in LABEL_SOURCES:
@@ -106,6 +109,9 @@ class Label:
         if isinstance(self.score, bool) or not isinstance(self.score, (int, float)) or not 0.0 <= self.score <= 1.0:
             raise ValueError(f"label score must be a number in [0, 1], got {self.score!r}")
         self.score = float(self.score)
+        if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or not self.weight > 0:
+            raise ValueError(f"label weight must be a number > 0, got {self.weight!r}")
+        self.weight = float(self.weight)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -197,12 +197,14 @@ def _seed_log(store: Any, n: int) -> None:
     for i, rec in enumerate(records(n, seed=7)):
         v = read_record(rec)
         rid = f"seed-{i}"
+        served = i % 3 == 0  # a third were accepted and shadowed, the rest escalated
         store.append(DecisionRow(request_id=rid, answer_kind=v.kind, complexity=v.complexity, features=v.feats or {},
-                                 decision={"accepted": False},
+                                 decision={"accepted": served},
                                  attempts=[{"model": CHEAP, "phase": "draft", "cost": v.draft_cost},
                                            {"model": STRONG, "phase": "verifier", "cost": v.strong_cost}],
                                  checks=[{"name": c.name, "passed": c.passed, "score": c.score} for c in v.checks]))
-        store.add_label(Label(rid, float(rec["draft_correct"]), source="escalation"))
+        store.add_label(Label(rid, float(rec["draft_correct"]), source="shadow" if served else "escalation",
+                              weight=3.0 if served else 1.0))
 
 
 async def test_agent_fit_from_its_log_and_background_refit(module_replay_server: Any, tmp_path: Path) -> None:

@@ -174,3 +174,17 @@ def test_cli_fit_on_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert cli_main(["fit", str(small)]) == 2
     assert "70 more" in capsys.readouterr().err
     assert cli_main(["fit", str(tmp_path / "nope.db")]) == 2
+
+
+def test_served_traffic_needs_labels_of_accepted_drafts() -> None:
+    from cascadeflow_integrations.learning.fit import example_from_record, fit_examples
+
+    exs = [example_from_record(r) for r in records(200)]
+    for e in exs:
+        assert e is not None
+        e.served_accepted = False  # only escalations were labelled: nothing is known of accepted drafts
+    with pytest.raises(NotEnoughLabels, match="labels of accepted drafts too: has 0 of the 15"):
+        fit_examples(exs)  # type: ignore[arg-type]
+    for e in exs[:15]:
+        e.served_accepted = True  # type: ignore[union-attr]
+    assert fit_examples(exs, n_boot=50).report["n_labels"] == 200  # type: ignore[arg-type]

@@ -38,6 +38,10 @@ logger = logging.getLogger("cascadeflow_integrations")
 
 MIN_LABELS = 100
 MIN_KIND_LABELS = 150
+#: Served traffic: labels of drafts that were accepted (shadow calls, feedback) needed before a fit. Escalations
+#: are all labelled, accepted drafts only by shadow calls: without enough of those, a fit knows nothing of
+#: the drafts the current decision lets through and would extrapolate into them.
+MIN_ACCEPTED_LABELS = 15
 #: The skip rule is learned from this many fit labels on (below it: never skip, or skip all).
 MIN_SKIP_LABELS = 300
 #: ... and used only when it saves at least this share of always-strong cost on the fit split.
@@ -76,6 +80,8 @@ class Example:
     #: how many requests this label stands for: 1/shadow_rate for a shadow label of an accepted draft
     #: (only that share of accepted drafts is labelled), 1 otherwise
     weight: float = 1.0
+    #: whether the draft was accepted when it was served (None: offline records, not served)
+    served_accepted: bool | None = None
 
     @property
     def good(self) -> int:
@@ -204,7 +210,7 @@ def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> l
         vetoed = any(c.get("name") in DEFAULT_VETOES and not c.get("passed", True) and float(c.get("score", 1)) <= 0
                      for c in row.checks)
         out.append(Example(row.answer_kind or "free_text", feats, pf, best.score, sq, dc, sc, vetoed, row.ts,
-                           best.weight))
+                           best.weight, accepted))
     return out
 
 
@@ -386,6 +392,7 @@ def fit_examples(
     min_labels: int = MIN_LABELS,
     min_kind_labels: int = MIN_KIND_LABELS,
     min_skip_labels: int = MIN_SKIP_LABELS,
+    min_accepted_labels: int = MIN_ACCEPTED_LABELS,
     n_boot: int = 400,
     folds: int = 5,
     seed: int = 0,
@@ -404,6 +411,14 @@ def fit_examples(
     counts = Counter(e.kind for e in examples)
     if len(examples) < min_labels:
         raise _need_message(len(examples), min_labels, counts, min_kind_labels)
+    served = [e for e in examples if e.served_accepted is not None]
+    n_acc = sum(1 for e in served if e.served_accepted)
+    if served and any(e.served_accepted is False for e in served) and n_acc < min_accepted_labels:
+        raise NotEnoughLabels(
+            f"fit needs labels of accepted drafts too: has {n_acc} of the {min_accepted_labels} needed "
+            f"({min_accepted_labels - n_acc} more). Escalations label themselves; accepted drafts are labelled "
+            "by shadow calls (shadow_rate=...) or agent.feedback(...).",
+            len(examples), min_accepted_labels - n_acc, {})
     require_sklearn()
     import numpy as np
 

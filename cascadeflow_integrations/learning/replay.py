@@ -159,7 +159,7 @@ def replay(
                 out.shadow_cost += v.draft_cost
                 c += v.draft_cost
                 if it.learn is not None:
-                    label = _example(it, 1.0 / shadow_rate)
+                    label = _example(it, 1.0 / shadow_rate, False)
         elif accepted:
             q, c = q + dq, c + v.draft_cost
             if shadow_rate > 0 and rnd.random() < shadow_rate:
@@ -167,11 +167,11 @@ def replay(
                 out.shadow_cost += v.strong_cost
                 c += v.strong_cost  # shadow cost counts against the cascade here
                 if it.learn is not None:
-                    label = _example(it, 1.0 / shadow_rate)
+                    label = _example(it, 1.0 / shadow_rate, True)
         else:
             q, c = q + tq, c + v.draft_cost + v.strong_cost
             if it.learn is not None:
-                label = _example(it, 1.0)
+                label = _example(it, 1.0, False)
         out.learned.append((q / (sq or 1.0), c / (sc or 1.0)))
         out.static.append((qs / (sq or 1.0), cs / (sc or 1.0)))
         if label is not None:
@@ -187,11 +187,12 @@ def replay(
     return out
 
 
-def _example(it: StreamItem, weight: float) -> Example:
+def _example(it: StreamItem, weight: float, accepted: bool) -> Example:
     v = it.view
     assert it.learn is not None
     dq, sq = it.learn
-    return Example(v.kind, v.feats, v.prompt_feats, dq, sq, v.draft_cost, v.strong_cost, v.vetoed, weight=weight)
+    return Example(v.kind, v.feats, v.prompt_feats, dq, sq, v.draft_cost, v.strong_cost, v.vetoed, weight=weight,
+                   served_accepted=accepted)
 
 
 def synthetic_records(n: int = 800, seed: int = 0) -> list[dict[str, Any]]:

@@ -35,8 +35,8 @@ def format_report(policy: Policy) -> str:
         t = grp.threshold if isinstance(grp.threshold, str) else f"{grp.threshold:.3f}"
         lines.append(f"  group {g:10s} {grp.n:6d} fit labels  threshold {t}")
     if policy.skip is not None:
-        t = policy.skip.threshold
-        lines.append(f"  skip the draft: {t if isinstance(t, str) else f'estimate < {t:.3f}'}")
+        st = policy.skip.threshold
+        lines.append(f"  skip the draft: {st if isinstance(st, str) else f'estimate < {st:.3f}'}")
     bound = r.get("fit_lower_bound")
     lines.append(f"fit:      {_pt(r['fit'])}; {r['confidence']:.0%} bootstrap lower bound "
                  + ("n/a" if bound is None else f"{bound:.1%}"))

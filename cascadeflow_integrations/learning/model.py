@@ -18,7 +18,7 @@ MIN_FEATURE_SUPPORT = 3
 
 def require_sklearn() -> Any:
     try:
-        import sklearn.linear_model as lm
+        import sklearn.linear_model as lm  # type: ignore[import-untyped]
     except ImportError:
         raise ImportError(
             "fitting a policy needs scikit-learn: pip install 'cascadeflow-integrations[learn]' "

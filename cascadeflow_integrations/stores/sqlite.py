@@ -244,7 +244,8 @@ class SQLiteStore(DecisionStore):
 
     async def rows(self, *, since: float | None = None, limit: int | None = None) -> list[DecisionRow]:
         await self.flush()
-        sql, args = "SELECT data FROM decisions WHERE ts >= ? ORDER BY ts DESC", (since or float("-inf"),)
+        sql = "SELECT data FROM decisions WHERE ts >= ? ORDER BY ts DESC"
+        args: tuple[Any, ...] = (since or float("-inf"),)
         if limit:
             sql, args = sql + " LIMIT ?", (*args, int(limit))
         raw = await asyncio.to_thread(self._read, sql, args)

@@ -198,13 +198,14 @@ def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> l
         draft_a = next((a for a in row.attempts if a.get("phase") == "draft"), None)
         strong_a = next((a for a in row.attempts if a.get("phase") == "verifier" and not a.get("error")), None)
         shadow = next((lb for lb in lbs if lb.source == "shadow" and lb.cost), None)
-        dc = float(draft_a.get("cost", 0.0)) if draft_a else 0.0
+        # a member without a known price logs cost None: it counts as 0 here (the fit then weighs quality only)
+        dc = float(draft_a.get("cost") or 0.0) if draft_a else 0.0
         if strong_a is not None:
-            sc = float(strong_a.get("cost", 0.0))
+            sc = float(strong_a.get("cost") or 0.0)
         elif shadow is not None:
             sc = shadow.cost
         else:
-            sc = float(row.baseline_cost)
+            sc = float(row.baseline_cost or 0.0)
         feats = {k: float(v) for k, v in row.features.items()}
         pf = {k: v for k, v in feats.items() if is_prompt_feature(k)}
         vetoed = any(c.get("name") in DEFAULT_VETOES and not c.get("passed", True) and float(c.get("score", 1)) <= 0

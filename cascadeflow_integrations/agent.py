@@ -126,7 +126,8 @@ class CascadeAgent:
         store = open_store(decision_log) if decision_log is not None else None
         learner = Learner(store, owns_store=not hasattr(decision_log, "append"), shadow_rate=shadow_rate,
                           log_prompts=log_prompts, policy=loaded,
-                          shadow_call=self._shadow_call if len(self.members) > 1 else None)
+                          shadow_call=self._shadow_call if len(self.members) > 1 else None,
+                          judge=_find_judge(self.validator))
         if learner.validator is not None:
             self.validator = learner.validator
         return learner
@@ -383,6 +384,18 @@ class CascadeAgent:
             logger.warning("skipping %s for this call: the prompt (about %d tokens, estimated) plus max_tokens %d "
                            "does not fit (%s)", ", ".join(sorted(opts.skip_models)), prompt, opts.max_tokens or 0,
                            "; ".join(too_small))
+
+
+def _find_judge(v: Any) -> Any:
+    """The JudgeValidator in a validator (or a composition of them), if any: it labels free-text drafts."""
+    from .quality.judge import JudgeValidator
+
+    if isinstance(v, JudgeValidator):
+        return v
+    for sub in getattr(v, "validators", None) or []:
+        if (found := _find_judge(sub)) is not None:
+            return found
+    return None
 
 
 def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:

@@ -288,3 +288,30 @@ def test_policy_json_is_plain_data(fitted: Policy, tmp_path: Path) -> None:
     p.save(path)
     q = Policy.load(path)
     assert q.route("anything") == (True, pytest.approx(0.1))
+
+
+async def test_judge_labels_free_text(module_replay_server: Any) -> None:
+    from cascadeflow_integrations.quality import JudgeValidator, default_validator
+
+    server = module_replay_server
+    store = MemoryStore()
+    from cascadeflow_integrations.types import Completion, Usage
+
+    asked: list[Any] = []
+
+    async def grader(request: Any) -> Completion:  # plays the judge model, as in test_quality_judge.py
+        asked.append(request)
+        return Completion(text="VERDICT: CORRECT\nGRADE: 9", usage=Usage(50, 5))
+
+    judge = JudgeValidator(model=model(server, "judge-model"), complete=grader)
+    a = CascadeAgent([model(server, CHEAP), model(server, STRONG)], decision_log=store, shadow_rate=1.0,
+                     validator=[default_validator(), judge])
+    say(server, CHEAP, "Rome grew from a village on the Tiber into an empire that ruled the Mediterranean.")
+    say(server, STRONG, "Rome began as a small settlement and became a vast empire.")
+    r = await a.run("Tell me about the history of Rome in two sentences.")
+    assert r.draft_accepted, r.decisions
+    await a._learner.drain_shadows()  # the shadow call, then the judge (free text has no agreement label)
+    (label,) = await store.labels()
+    assert (label.request_id, label.source, label.score, label.target) == (r.request_id, "judge", 0.9, "draft")
+    assert len(asked) == 2  # once to validate the draft, once to label it after the shadow call
+    await a.aclose()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..stores.base import DecisionStore, Label
-from .labels import agreement, answer_kind
+from .labels import COMPARABLE_KINDS, agreement, answer_kind
 from .log import DecisionLogger, last_user_text
 from .policy import Policy, PolicyFileError, PolicyValidator
 
@@ -61,6 +61,7 @@ class Learner:
         max_shadow_concurrency: int = 4,
         max_shadow_pending: int = 64,
         seed: int | None = None,
+        judge: Any = None,
     ) -> None:
         if not isinstance(shadow_rate, (int, float)) or isinstance(shadow_rate, bool) or not 0 <= shadow_rate <= 1:
             raise ValueError(f"shadow_rate must be a share in [0, 1], got {shadow_rate!r}")
@@ -72,6 +73,8 @@ class Learner:
         self.log = DecisionLogger(store, log_prompts=log_prompts) if store is not None else None
         self.validator = PolicyValidator(policy) if policy is not None else None
         self._shadow_call = shadow_call
+        #: the agent's JudgeValidator, when it has one: it labels answers no extraction can compare (free text)
+        self.judge = judge if store is not None else None
         self._sem: asyncio.Semaphore | None = None
         self._max_concurrency = max_shadow_concurrency
         self._max_pending = max_shadow_pending
@@ -124,19 +127,49 @@ class Learner:
             self.log.on_result(result, messages, opts.tools)
         if result.strategy == "cascade" and not result.draft_accepted:
             self._count_label()
+            if self.judge is not None and result.drafts and result.attempts and result.attempts[0].error is None:
+                prompt = last_user_text(messages)
+                if answer_kind(prompt, opts.tools) not in COMPARABLE_KINDS:  # no agreement label: ask the judge
+                    self._spawn(self._judge(result.request_id, list(messages), opts, result.drafts[0].text, 1.0, 0.0))
         if (self.shadow_rate > 0 and self._shadow_call is not None and result.draft_accepted
                 and self._rnd.random() < self.shadow_rate):
             self._start_shadow(result, messages, opts)
 
     def _start_shadow(self, result: Any, messages: Sequence[Any], opts: Any) -> None:
+        self._spawn(self._shadow(result, list(messages), opts))
+
+    def _spawn(self, coro: Any) -> None:
+        """A bounded background task (shadow call or judge): skipped and counted when too many wait."""
         if len(self._tasks) >= self._max_pending:
             self.shadow_skipped += 1
+            coro.close()
             return
         if self._sem is None:
             self._sem = asyncio.Semaphore(self._max_concurrency)
-        task = asyncio.get_running_loop().create_task(self._shadow(result, list(messages), opts))
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _judge(self, request_id: str, messages: list[Any], opts: Any, text: str, weight: float,
+                     cost: float) -> None:
+        """Label a draft by the judge model's verdict (grade/10)."""
+        from ..quality.base import Draft, ValidationRequest
+
+        await asyncio.sleep(0)
+        assert self._sem is not None and self.judge is not None
+        async with self._sem:
+            try:
+                d = await self.judge.validate(ValidationRequest(messages, opts.tools), Draft(text=text), 0.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.info("judge label for %s failed: %s", request_id, e)
+                return
+        self.shadow_cost += d.cost
+        if self.store is not None:
+            self.store.add_label(Label(request_id, min(1.0, max(0.0, d.score)), source="judge", target="draft",
+                                       cost=cost + d.cost, weight=weight, detail=d.reason[:200]))
+            self._count_label()
 
     async def _shadow(self, result: Any, messages: list[Any], opts: Any) -> None:
         await asyncio.sleep(0)  # the response is handed over first
@@ -154,6 +187,9 @@ class Learner:
         prompt = last_user_text(messages)
         kind = answer_kind(prompt, opts.tools)
         a = agreement(kind, prompt, result.content, ans.text, result.tool_calls, ans.tool_calls)
+        if a is None and self.judge is not None:
+            await self._judge(result.request_id, messages, opts, result.content, 1.0 / self.shadow_rate, ans.cost)
+            return
         if a is None or self.store is None:
             return
         self.store.add_label(Label(result.request_id, a, source="shadow", target="draft", cost=ans.cost,

@@ -315,3 +315,18 @@ async def test_judge_labels_free_text(module_replay_server: Any) -> None:
     assert (label.request_id, label.source, label.score, label.target) == (r.request_id, "judge", 0.9, "draft")
     assert len(asked) == 2  # once to validate the draft, once to label it after the shadow call
     await a.aclose()
+
+
+def test_sync_calls_shadow_on_the_background_loop_and_aclose_cancels(module_replay_server: Any) -> None:
+    server = module_replay_server
+    store = MemoryStore()
+    a = agent(server, decision_log=store, shadow_rate=1.0)
+    say(server, CHEAP, GOOD)
+    server.add(STRONG, Reply(events=openai_stream(STRONG, words("42"), usage=(20, 10)), first_delay=30.0))
+    r = a.run_sync(QD)  # runs on the library's background loop; the shadow task lives there too
+    assert r.draft_accepted
+    tasks = list(a._learner._tasks)
+    assert len(tasks) == 1
+    asyncio.run(asyncio.wait_for(a.aclose(), 10))  # closed from another loop
+    assert tasks[0].cancelled()
+    assert asyncio.run(store.labels()) == [] and asyncio.run(store.row(r.request_id)) is not None

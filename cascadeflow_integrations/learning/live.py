@@ -75,7 +75,8 @@ class Learner:
         self._shadow_call = shadow_call
         #: the agent's JudgeValidator, when it has one: it labels answers no extraction can compare (free text)
         self.judge = judge if store is not None else None
-        self._sem: asyncio.Semaphore | None = None
+        # one semaphore per event loop: sync entry points run calls on a background loop, async ones on yours
+        self._sems: dict[Any, asyncio.Semaphore] = {}
         self._max_concurrency = max_shadow_concurrency
         self._max_pending = max_shadow_pending
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -144,9 +145,10 @@ class Learner:
             self.shadow_skipped += 1
             coro.close()
             return
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self._max_concurrency)
-        task = asyncio.get_running_loop().create_task(coro)
+        loop = asyncio.get_running_loop()
+        if loop not in self._sems:
+            self._sems[loop] = asyncio.Semaphore(self._max_concurrency)
+        task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -156,8 +158,8 @@ class Learner:
         from ..quality.base import Draft, ValidationRequest
 
         await asyncio.sleep(0)
-        assert self._sem is not None and self.judge is not None
-        async with self._sem:
+        assert self.judge is not None
+        async with self._sems[asyncio.get_running_loop()]:
             try:
                 d = await self.judge.validate(ValidationRequest(messages, opts.tools), Draft(text=text), 0.0)
             except asyncio.CancelledError:
@@ -173,8 +175,8 @@ class Learner:
 
     async def _shadow(self, result: Any, messages: list[Any], opts: Any) -> None:
         await asyncio.sleep(0)  # the response is handed over first
-        assert self._sem is not None and self._shadow_call is not None
-        async with self._sem:
+        assert self._shadow_call is not None
+        async with self._sems[asyncio.get_running_loop()]:
             try:
                 ans = await self._shadow_call(messages, opts)
             except asyncio.CancelledError:
@@ -270,21 +272,38 @@ class Learner:
 
     async def drain_shadows(self) -> None:
         """Wait for the shadow calls started so far (tests, benchmarks, a clean shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await _settle(list(self._tasks), cancel=False)
 
     async def aclose(self) -> None:
-        for t in list(self._tasks):
-            t.cancel()
-        if self._refit is not None and not self._refit.done():
-            self._refit.cancel()
         pending = [*self._tasks, *([self._refit] if self._refit is not None else [])]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await _settle([t for t in pending if not t.done()], cancel=True)
         if self.log is not None:
             await self.log.aclose()
         if self.store is not None and self._owns_store:
             await self.store.aclose()
+
+
+async def _settle(tasks: list[asyncio.Task[Any]], cancel: bool) -> None:
+    """Wait for (or cancel and wait for) tasks that may live on another event loop (sync entry points)."""
+    here = asyncio.get_running_loop()
+    by_loop: dict[Any, list[asyncio.Task[Any]]] = {}
+    for t in tasks:
+        by_loop.setdefault(t.get_loop(), []).append(t)
+    for loop, ts in by_loop.items():
+        if loop is here:
+            if cancel:
+                for t in ts:
+                    t.cancel()
+            await asyncio.gather(*ts, return_exceptions=True)
+        elif loop.is_running():
+
+            async def finish(ts: list[asyncio.Task[Any]] = ts) -> None:
+                if cancel:
+                    for t in ts:
+                        t.cancel()
+                await asyncio.gather(*ts, return_exceptions=True)
+
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(finish(), loop))
 
 
 __all__ = ["Learner", "ShadowAnswer", "load_policy"]

@@ -147,22 +147,27 @@ class CascadeAgent:
         routing = self.router.route(messages, opts.tools, complexity_hint=opts.complexity_hint,
                                     force_direct=opts.force_direct)
         if self._learner is not None:
-            routing = self._learner.route(messages, routing, opts.tools)
+            routing = self._learner.route(messages, routing, opts.tools, opts)
         return routing
 
-    async def _shadow_call(self, messages: Sequence[Message], opts: CallOptions) -> Any:
-        """A shadow call: the same request to the strongest model, off the user's path (no log, no shadow)."""
+    async def _shadow_call(self, messages: Sequence[Message], opts: CallOptions, draft: bool = False) -> Any:
+        """A shadow call off the user's path (no log, no shadow of its own): the same request to the strongest
+        model, or with `draft=True` to the cheapest (the draft a request routed direct did not get)."""
         from dataclasses import replace
 
         from .learning.live import ShadowAnswer
+        from .routing import RoutingDecision
 
         shadow = replace(opts, force_direct=True, on_complete=None, mode=StreamingMode.BUFFERED, live_drafts=False,
-                         run_context=None,
-                         complexity_hint=opts.complexity_hint)
-        async for ev in CascadeRun(self.members, self.route, list(messages), shadow, _json_parser).events():
+                         run_context=None)
+        def direct(messages: list[Message], o: CallOptions) -> Any:
+            return RoutingDecision("direct", o.complexity_hint or "moderate", "shadow draft")
+
+        chain, route = ([self.members[0]], direct) if draft else (self.members, self.route)
+        async for ev in CascadeRun(chain, route, list(messages), shadow, _json_parser).events():
             if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
                 r = ev.data["result"]
-                return ShadowAnswer(r.content, list(r.tool_calls), r.total_cost or 0.0)
+                return ShadowAnswer(r.content, list(r.tool_calls), r.total_cost or 0.0, r.finish_reason)
             if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
                 raise ev.data["error"]
         raise CascadeError("the shadow call ended without a result")

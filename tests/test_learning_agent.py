@@ -330,3 +330,23 @@ def test_sync_calls_shadow_on_the_background_loop_and_aclose_cancels(module_repl
     asyncio.run(asyncio.wait_for(a.aclose(), 10))  # closed from another loop
     assert tasks[0].cancelled()
     assert asyncio.run(store.labels()) == [] and asyncio.run(store.row(r.request_id)) is not None
+
+
+async def test_requests_routed_direct_get_shadow_drafts(module_replay_server: Any) -> None:
+    server = module_replay_server
+    p = fit(prompt_only_records(600), target_quality=0.95, n_boot=200)
+    hard = "Question 9 about astrology horoscope zodiac: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"
+    store = MemoryStore()
+    a = agent(server, policy=p, decision_log=store, shadow_rate=1.0)
+    say(server, STRONG, "C")
+    say(server, CHEAP, "A")  # the draft the request did not get, asked for in the background
+    r = await a.run(hard)
+    assert r.strategy == "direct" and r.model_used == STRONG
+    await a._learner.drain_shadows()
+    row = await store.row(f"{r.request_id}.draft")
+    assert row is not None and row.strategy == "cascade" and row.decision is None
+    assert row.features["kind=choice"] == 1.0 and row.draft_answer == "A" and row.final_answer == "C"
+    (label,) = await store.labels()
+    assert (label.request_id, label.source, label.score, label.weight) == (row.request_id, "shadow", 0.0, 1.0)
+    assert server.pending() == []
+    await a.aclose()

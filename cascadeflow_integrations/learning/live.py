@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..stores.base import DecisionStore, Label
+from ..stores.base import DecisionStore, Label, prompt_fingerprint
 from .labels import COMPARABLE_KINDS, agreement, answer_kind
 from .log import DecisionLogger, last_user_text
 from .policy import Policy, PolicyFileError, PolicyValidator
@@ -31,9 +31,13 @@ class ShadowAnswer:
     text: str
     tool_calls: list[Any]
     cost: float
+    finish_reason: str | None = "stop"
 
 
-ShadowCall = Callable[[Sequence[Any], Any], Awaitable[ShadowAnswer]]
+#: (messages, options, draft) -> the strongest model's answer, or with draft=True the cheapest model's
+ShadowCall = Callable[..., Awaitable[ShadowAnswer]]
+#: requests routed direct by the policy, by id of their call options, awaiting their result
+_MAX_SKIPS = 4096
 
 
 def load_policy(policy: Any) -> tuple[Policy | None, str | None]:
@@ -89,6 +93,7 @@ class Learner:
         self.shadow_calls = 0
         self.shadow_skipped = 0
         self.refits = 0
+        self._skips: dict[int, float] = {}
 
     @property
     def policy(self) -> Policy | None:
@@ -103,7 +108,7 @@ class Learner:
 
     # ---- routing: skip the draft ------------------------------------------------------------
 
-    def route(self, messages: Sequence[Any], routing: Any, tools: Any) -> Any:
+    def route(self, messages: Sequence[Any], routing: Any, tools: Any, opts: Any = None) -> Any:
         """The router's decision, or direct when the policy expects the draft to be rejected."""
         policy = self.policy
         if policy is None or policy.skip is None or routing.strategy != "cascade":
@@ -117,6 +122,10 @@ class Learner:
         why = f"policy {policy.name}: estimate {p:.2f} that a draft would be accepted" + (
             f" < {t:.2f}" if isinstance(t, float) else f" (skip {t})")
         info = {"name": policy.name, "estimate": round(p or 0.0, 4), "threshold": t}
+        if opts is not None:
+            if len(self._skips) >= _MAX_SKIPS:  # calls that failed never reached on_result: forget the oldest
+                self._skips.pop(next(iter(self._skips)))
+            self._skips[id(opts)] = p or 0.0
         return RoutingDecision("direct", routing.complexity, f"{why} -> direct",
                                {**routing.features, "policy": info})
 
@@ -126,6 +135,11 @@ class Learner:
         """Called by the engine just before COMPLETE: queue the row; maybe start a shadow call."""
         if self.log is not None:
             self.log.on_result(result, messages, opts.tools)
+        skipped = self._skips.pop(id(opts), None) if self._skips else None
+        if (skipped is not None and self.shadow_rate > 0 and self._shadow_call is not None and self.store is not None
+                and self._rnd.random() < self.shadow_rate):
+            # Skipped requests get no draft, so nothing would ever say the skip was wrong: shadow-draft a share.
+            self._spawn(self._shadow_draft(result, list(messages), opts))
         if result.strategy == "cascade" and not result.draft_accepted:
             self._count_label()
             if self.judge is not None and result.drafts and result.attempts and result.attempts[0].error is None:
@@ -196,6 +210,52 @@ class Learner:
             return
         self.store.add_label(Label(result.request_id, a, source="shadow", target="draft", cost=ans.cost,
                                    weight=1.0 / self.shadow_rate, detail="agreement with the next model"))
+        self._count_label()
+
+    async def _shadow_draft(self, result: Any, messages: list[Any], opts: Any) -> None:
+        """Draft a request the policy routed direct, and log that draft with its label as a row of its own."""
+        from ..stores.base import DecisionRow
+        from .features import draft_features, free_checks, prompt_features
+        from .labels import extract_answer
+
+        await asyncio.sleep(0)
+        assert self._shadow_call is not None and self.store is not None
+        async with self._sems[asyncio.get_running_loop()]:
+            try:
+                ans = await self._shadow_call(messages, opts, draft=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.info("shadow draft for %s failed: %s", result.request_id, e)
+                return
+        self.shadow_calls += 1
+        self.shadow_cost += ans.cost
+        prompt = last_user_text(messages)
+        kind = answer_kind(prompt, opts.tools)
+        a = agreement(kind, prompt, ans.text, result.content, ans.tool_calls, result.tool_calls)
+        if a is None:
+            return
+
+        def features() -> tuple[list[Any], dict[str, float]]:
+            checks = free_checks(prompt, ans.text, result.complexity, None, ans.finish_reason, opts.tools,
+                                 ans.tool_calls)
+            f = prompt_features(prompt, result.complexity, kind, opts.tools)
+            f.update(draft_features(prompt, ans.text, checks, kind, None, None, None, ans.tool_calls))
+            return checks, f
+
+        checks, feats = await asyncio.to_thread(features)
+        rid = f"{result.request_id}.draft"
+        self.store.append(DecisionRow(
+            request_id=rid, prompt_hash=prompt_fingerprint(prompt), complexity=result.complexity, answer_kind=kind,
+            strategy="cascade", decision=None, features=feats,
+            checks=[{"name": c.name, "passed": c.passed, "score": round(c.score, 4)} for c in checks],
+            attempts=[{"model": "", "phase": "draft", "cost": ans.cost},
+                      {"model": result.model_used, "phase": "verifier", "cost": result.total_cost or 0.0}],
+            draft_answer=extract_answer(kind, ans.text, prompt), final_answer=extract_answer(kind, result.content, prompt),
+            total_cost=result.total_cost or 0.0, baseline_cost=result.baseline_cost or 0.0,
+            extra={"shadow_draft_of": result.request_id}))
+        self.store.add_label(Label(rid, a, source="shadow", target="draft", cost=ans.cost, weight=1.0 / self.shadow_rate,
+                                   detail="shadow draft of a request routed direct"))
         self._count_label()
 
     # ---- feedback and fitting ---------------------------------------------------------------

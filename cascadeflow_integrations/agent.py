@@ -201,7 +201,7 @@ class CascadeAgent:
 
     async def fit(self, target_quality: float = 0.95, *, refit_every: int | None = None,
                   save: Any = None, **kw: Any) -> Any:
-        """Fit a policy on the decision log and decide with it from the next call on.
+        """Fit a policy on the decision log and decide with it from the next call on (it becomes the validator).
 
         `refit_every=N` refits in the background after every N new labels and swaps the policy atomically;
         `save="policy.json"` also writes it. Other keywords go to `learning.fit`. Raises `NotEnoughLabels`

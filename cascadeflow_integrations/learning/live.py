@@ -122,7 +122,7 @@ class Learner:
         why = f"policy {policy.name}: estimate {p:.2f} that a draft would be accepted" + (
             f" < {t:.2f}" if isinstance(t, float) else f" (skip {t})")
         info = {"name": policy.name, "estimate": round(p or 0.0, 4), "threshold": t}
-        if opts is not None:
+        if opts is not None and self.shadow_rate > 0:
             if len(self._skips) >= _MAX_SKIPS:  # calls that failed never reached on_result: forget the oldest
                 self._skips.pop(next(iter(self._skips)))
             self._skips[id(opts)] = p or 0.0

@@ -113,7 +113,11 @@ class Learner:
         policy = self.policy
         if policy is None or policy.skip is None or routing.strategy != "cascade":
             return routing
-        skip, p = policy.route(last_user_text(messages), routing.complexity, tools)
+        try:
+            skip, p = policy.route(last_user_text(messages), routing.complexity, tools)
+        except Exception as e:  # a policy that cannot estimate this prompt leaves the routing as it was
+            logger.warning("policy %s could not route this request (%s); cascading", policy.name, e)
+            return routing
         if not skip:
             return routing
         from ..routing import RoutingDecision
@@ -133,6 +137,12 @@ class Learner:
 
     def on_result(self, result: Any, messages: Sequence[Any], opts: Any) -> None:
         """Called by the engine just before COMPLETE: queue the row; maybe start a shadow call."""
+        try:
+            self._on_result(result, messages, opts)
+        except Exception as e:  # learning never fails a request
+            logger.warning("decision log: call %s not logged (%s)", getattr(result, "request_id", "?"), e)
+
+    def _on_result(self, result: Any, messages: Sequence[Any], opts: Any) -> None:
         if self.log is not None:
             self.log.on_result(result, messages, opts.tools)
         skipped = self._skips.pop(id(opts), None) if self._skips else None

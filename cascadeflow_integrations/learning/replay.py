@@ -89,12 +89,17 @@ def decide(policy: Policy | None, it: StreamItem) -> tuple[bool, bool]:
     return False, policy.decide_features(v.kind, v.checks, v.feats).accepted
 
 
-def score(policy: Policy | None, items: Sequence[StreamItem]) -> dict[str, float]:
-    """True quality and cost shares of always-strong on `items` (no shadow calls: a held-out tail)."""
+def score(policy: Policy | None, items: Sequence[StreamItem], as_learned: bool = False) -> dict[str, float]:
+    """Quality and cost shares of always-strong on `items` (no shadow calls: a held-out tail).
+
+    Quality is the recorded truth, or with `as_learned` what the learner's labels say (items without one skipped).
+    """
     q = c = sq = sc = esc = sk = 0.0
+    if as_learned:
+        items = [it for it in items if it.learn is not None]
     for it in items:
         skipped, accepted = decide(policy, it)
-        dq, tq = it.truth
+        dq, tq = it.learn if as_learned and it.learn is not None else it.truth
         v = it.view
         sq, sc = sq + tq, sc + v.strong_cost
         if skipped:

@@ -350,3 +350,17 @@ async def test_requests_routed_direct_get_shadow_drafts(module_replay_server: An
     assert (label.request_id, label.source, label.score, label.weight) == (row.request_id, "shadow", 0.0, 1.0)
     assert server.pending() == []
     await a.aclose()
+
+
+def test_cli_fit_on_a_decision_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cascadeflow_integrations.cli import main as cli_main
+
+    db = tmp_path / "cascade.db"
+    store = SQLiteStore(db)
+    _seed_log(store, 260)
+    store.close()
+    out = tmp_path / "policy.json"
+    assert cli_main(["fit", str(db), "--target", "0.95", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "labels: 260" in text and "held-out curve" in text
+    assert Policy.load(out).report["n_labels"] == 260

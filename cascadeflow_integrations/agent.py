@@ -117,8 +117,6 @@ class CascadeAgent:
         from .stores import open_store
 
         check_flag("log_prompts", log_prompts)
-        if policy is not None and validator is not None:
-            raise ValueError("pass either validator= or policy= (a fitted policy is the validator), not both")
         loaded, error = load_policy(policy)
         self.policy_error = error
         if error is not None:
@@ -126,6 +124,7 @@ class CascadeAgent:
         store = open_store(decision_log) if decision_log is not None else None
         learner = Learner(store, owns_store=not hasattr(decision_log, "append"), shadow_rate=shadow_rate,
                           log_prompts=log_prompts, policy=loaded,
+                          checks=self.validator if validator is not None else None,
                           shadow_call=self._shadow_call if len(self.members) > 1 else None,
                           judge=_find_judge(self.validator))
         if learner.validator is not None:

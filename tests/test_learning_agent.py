@@ -137,8 +137,6 @@ def test_shadow_rate_needs_a_log_and_a_share(module_replay_server: Any) -> None:
         agent(module_replay_server, shadow_rate=0.1)
     with pytest.raises(ValueError, match="shadow_rate"):
         agent(module_replay_server, decision_log=MemoryStore(), shadow_rate=1.5)
-    with pytest.raises(ValueError, match="not both"):
-        agent(module_replay_server, policy=Policy({"*": Group(ConstantModel(0.5), 0.5)}), validator=lambda r, d: True)
 
 
 async def test_policy_decides_in_the_core_path(module_replay_server: Any, fitted: Policy, tmp_path: Path) -> None:
@@ -364,3 +362,21 @@ def test_cli_fit_on_a_decision_log(tmp_path: Path, capsys: pytest.CaptureFixture
     text = capsys.readouterr().out
     assert "labels: 260" in text and "held-out curve" in text
     assert Policy.load(out).report["n_labels"] == 260
+
+
+async def test_a_validator_given_with_the_policy_computes_its_checks(module_replay_server: Any,
+                                                                     fitted: Policy) -> None:
+    from cascadeflow_integrations.quality import CheckResult, Decision, default_validator
+
+    def house_rule(request: Any, draft: Any) -> Decision:
+        return Decision(True, 0.9, 0.9, "house rule", 0.0, [CheckResult("house_rule", True, 0.9)])
+
+    store = MemoryStore()
+    a = agent(module_replay_server, policy=fitted, validator=[default_validator(), house_rule], decision_log=store)
+    say(module_replay_server, CHEAP, GOOD)
+    r = await a.run(Q)
+    assert r.decisions[0]["policy"]["name"] == fitted.name
+    assert "house_rule" in [c["name"] for c in r.decisions[0]["checks"]]
+    await a.aclose()
+    row = await store.row(r.request_id)
+    assert row is not None and row.features["check:house_rule"] == 0.9  # a feature for the next fit

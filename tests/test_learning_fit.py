@@ -188,3 +188,26 @@ def test_served_traffic_needs_labels_of_accepted_drafts() -> None:
     for e in exs[:15]:
         e.served_accepted = True  # type: ignore[union-attr]
     assert fit_examples(exs, n_boot=50).report["n_labels"] == 200  # type: ignore[arg-type]
+
+
+def test_recorded_samples_and_self_check_are_features() -> None:
+    import random
+    import re
+
+    rnd = random.Random(1)
+    recs = [r for r in records(400, seed=5) if "####" in r["strong"]]  # the word problems
+    for r in recs:
+        right = re.findall(r"#### (\d+)", r["strong"])[0]
+        other = str(int(right) + 7)
+        # the draft model's other samples agree with a right draft, mostly not with a wrong one
+        r["samples"] = [f"#### {right}"] * 3 if r["draft_correct"] else [f"#### {other}", f"#### {right}", "#### 1"]
+        r["self_check"] = 0.9 if r["draft_correct"] else rnd.choice([0.2, 0.6])
+    p = fit(recs, n_boot=100)
+    model = p.groups.get("number") or p.groups["*"]
+    names = getattr(model.model, "names", [])
+    assert "check:agreement" in names and "check:self_check" in names
+    agree = p.decide(*GOOD, samples=["#### 42", "#### 42"], self_check=0.9)
+    disagree = p.decide(*GOOD, samples=["#### 49", "#### 1"], self_check=0.2)
+    assert agree.score > disagree.score
+    with pytest.raises(ValueError, match="samples must be a list"):
+        p.decide(*GOOD, samples="#### 42")

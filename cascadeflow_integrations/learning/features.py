@@ -16,7 +16,7 @@ from typing import Any
 from ..quality.base import COMPLEXITIES, CheckResult, Draft, ValidationRequest
 from ..routing import WINDOW, classify
 from ..types import TokenLogprob
-from .labels import ANSWER_KINDS, COMPARABLE_KINDS, answer_kind, answers_agree, extract_answer
+from .labels import ANSWER_KINDS, answer_kind, extract_answer
 
 #: Hashed word buckets of the prompt (a fixed-size bag of words; collisions are acceptable noise).
 DEFAULT_HASH_BUCKETS = 128
@@ -84,53 +84,25 @@ def logprob_features(logprobs: Sequence[TokenLogprob | float] | None) -> dict[st
     }
 
 
-def _similarity(a: str, b: str) -> float:
-    wa, wb = set(_WORD_RE.findall(a.lower())), set(_WORD_RE.findall(b.lower()))
-    if not wa and not wb:
-        return 1.0
-    return len(wa & wb) / max(1, len(wa | wb))
-
-
-def sample_agreement(kind: str, prompt: str, draft: str, samples: Iterable[str]) -> float | None:
-    """Share of recorded samples that agree with the draft (answers where comparable, else word overlap)."""
-    samples = [s for s in samples if isinstance(s, str)]
-    if not samples:
-        return None
-    if kind in COMPARABLE_KINDS and kind != "tool_call":
-        mine = extract_answer(kind, draft, prompt)
-        votes = [answers_agree(kind, mine, extract_answer(kind, s, prompt)) for s in samples]
-        return sum(1.0 for v in votes if v) / len(samples)
-    return sum(_similarity(draft, s) for s in samples) / len(samples)
-
-
-def self_check_score(value: Any) -> float | None:
-    """A self-check result as a score in [0, 1]: a bool, a number, or anything with `.score` / `["score"]`."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        return min(1.0, max(0.0, float(value)))
-    score = value.get("score") if isinstance(value, dict) else getattr(value, "score", None)
-    if isinstance(score, (int, float)) and not isinstance(score, bool):
-        return min(1.0, max(0.0, float(score)))
-    raise ValueError(f"self_check must be a bool, a number in [0, 1] or carry a score, got {value!r}")
-
-
 def draft_features(
     prompt: str,
     draft: str,
     checks: Sequence[CheckResult],
     kind: str,
     logprobs: Sequence[TokenLogprob | float] | None = None,
-    samples: Sequence[str] | None = None,
-    self_check: Any = None,
     tool_calls: Sequence[Any] | None = None,
 ) -> dict[str, float]:
-    """Features of a finished draft (add them to `prompt_features`)."""
+    """Features of a finished draft (add them to `prompt_features`).
+
+    Every check of the decision counts, the model-based ones too (`agreement`, `self_check`, ... when the
+    validator ran them, live or from recorded samples and verdicts); a neutral check only says so.
+    """
     f: dict[str, float] = {}
     product = 1.0
     for c in checks:
+        if getattr(c, "neutral", False):
+            f[f"neutral:{c.name}"] = 1.0
+            continue
         f[f"check:{c.name}"] = float(c.score)
         if not c.passed:
             f[f"fail:{c.name}"] = 1.0
@@ -143,14 +115,6 @@ def draft_features(
     f["draft_prompt_ratio"] = _log1p(len(draft)) - _log1p(len(prompt))
     f["draft_tool_calls"] = float(len(tool_calls or ()))
     f["has_answer"] = 1.0 if extract_answer(kind, draft, prompt) is not None else 0.0
-    agree = sample_agreement(kind, prompt, draft, samples or [])
-    if agree is not None:
-        f["has_samples"] = 1.0
-        f["samples_agree"] = agree
-    sc = self_check_score(self_check)
-    if sc is not None:
-        f["has_self_check"] = 1.0
-        f["self_check"] = sc
     return f
 
 
@@ -162,17 +126,33 @@ def free_checks(
     finish_reason: str | None = "stop",
     tools: list[dict[str, Any]] | None = None,
     tool_calls: Sequence[Any] | None = None,
+    samples: Sequence[str] | None = None,
+    self_check: Any = None,
 ) -> list[CheckResult]:
-    """Each free check of `default_validator()` run on a recorded draft (no model calls)."""
+    """Each free check of `default_validator()` run on a recorded draft (no model calls), plus
+    `AgreementCheck` on recorded `samples` and `SelfCheck` on a recorded `self_check` (P(yes) or verdicts),
+    as `quality.evaluate` reads them: the same check names a live validator with those checks logs."""
     from ..quality._check import Check
+    from ..quality.agreement import AgreementCheck
     from ..quality.compose import default_validator
-    from ..quality.offline import _logprobs
+    from ..quality.offline import _check_recorded, _logprobs
+    from ..quality.selfcheck import SelfCheck
 
+    _check_recorded(samples, self_check)
     request = ValidationRequest.from_prompt(prompt, complexity=complexity if complexity in COMPLEXITIES else "moderate",
                                             tools=tools)
     d = Draft(text=draft, finish_reason=finish_reason, logprobs=_logprobs(logprobs),
               tool_calls=list(tool_calls or []))
-    return [c.run(request, d) for c in default_validator().validators if isinstance(c, Check)]
+    out = [c.run(request, d) for c in default_validator().validators if isinstance(c, Check)]
+    if samples is not None:
+        request.samples = list(samples)
+        if (r := AgreementCheck().recorded(request, d)) is not None:
+            out.append(r)
+    if self_check is not None:
+        request.self_check = list(self_check) if isinstance(self_check, (list, tuple)) else self_check
+        if (r := SelfCheck().recorded(request, d)) is not None:
+            out.append(r)
+    return out
 
 
 __all__ = [
@@ -182,6 +162,4 @@ __all__ = [
     "free_checks",
     "logprob_features",
     "prompt_features",
-    "sample_agreement",
-    "self_check_score",
 ]

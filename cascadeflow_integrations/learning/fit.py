@@ -139,11 +139,10 @@ def read_record(
     if draft is not None:
         draft = str(draft)
         checks = free_checks(prompt, draft, complexity, rec.get("logprobs"), rec.get("finish_reason", "stop"),
-                             tools, rec.get("draft_tool_calls"))
+                             tools, rec.get("draft_tool_calls"), rec.get("samples"), rec.get("self_check"))
         vetoed = any(c.name in vetoes and not c.passed and c.score <= 0 for c in checks)
         feats = dict(pf)
-        feats.update(draft_features(prompt, draft, checks, kind, rec.get("logprobs"), rec.get("samples"),
-                                    rec.get("self_check"), rec.get("draft_tool_calls")))
+        feats.update(draft_features(prompt, draft, checks, kind, rec.get("logprobs"), rec.get("draft_tool_calls")))
 
     def tok(key: str, text: Any, default: int) -> int:
         v = rec.get(key)

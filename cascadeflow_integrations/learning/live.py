@@ -62,6 +62,7 @@ class Learner:
         log_prompts: bool,
         policy: Policy | None,
         shadow_call: ShadowCall | None,
+        checks: Any = None,
         max_shadow_concurrency: int = 4,
         max_shadow_pending: int = 64,
         seed: int | None = None,
@@ -75,7 +76,9 @@ class Learner:
         self._owns_store = owns_store
         self.shadow_rate = float(shadow_rate)
         self.log = DecisionLogger(store, log_prompts=log_prompts) if store is not None else None
-        self.validator = PolicyValidator(policy) if policy is not None else None
+        #: what computes the checks a policy decides on (None: the free checks)
+        self._checks = checks
+        self.validator = PolicyValidator(policy, checks) if policy is not None else None
         self._shadow_call = shadow_call
         #: the agent's JudgeValidator, when it has one: it labels answers no extraction can compare (free text)
         self.judge = judge if store is not None else None
@@ -102,7 +105,7 @@ class Learner:
     def swap(self, policy: Policy) -> None:
         """Use `policy` from the next decision on (one reference assignment: calls in flight finish as they began)."""
         if self.validator is None:
-            self.validator = PolicyValidator(policy)
+            self.validator = PolicyValidator(policy, self._checks)
         else:
             self.validator.policy = policy
 
@@ -250,7 +253,7 @@ class Learner:
             checks = free_checks(prompt, ans.text, result.complexity, None, ans.finish_reason, opts.tools,
                                  ans.tool_calls)
             f = prompt_features(prompt, result.complexity, kind, opts.tools)
-            f.update(draft_features(prompt, ans.text, checks, kind, None, None, None, ans.tool_calls))
+            f.update(draft_features(prompt, ans.text, checks, kind, None, ans.tool_calls))
             return checks, f
 
         checks, feats = await asyncio.to_thread(features)

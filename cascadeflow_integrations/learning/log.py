@@ -36,7 +36,7 @@ def _checks(decision: dict[str, Any] | None) -> list[CheckResult]:
     for c in (decision or {}).get("checks", []):
         if isinstance(c, dict) and not str(c.get("name", "")).startswith("policy:"):
             out.append(CheckResult(str(c.get("name", "")), bool(c.get("passed", True)), float(c.get("score", 1.0)),
-                                   str(c.get("detail", ""))))
+                                   str(c.get("detail", "")), neutral=bool(c.get("neutral", False))))
     return out
 
 
@@ -52,7 +52,7 @@ def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: boo
     feats: dict[str, float] = {}
     if result.strategy == "cascade" and draft is not None:
         feats = prompt_features(prompt, result.complexity, kind, tools)
-        feats.update(draft_features(prompt, draft.text, checks, kind, draft.logprobs, None, None, draft.tool_calls))
+        feats.update(draft_features(prompt, draft.text, checks, kind, draft.logprobs, draft.tool_calls))
     row = DecisionRow(
         request_id=result.request_id,
         ts=ts,

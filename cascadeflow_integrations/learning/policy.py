@@ -120,8 +120,9 @@ class Policy:
         kind = kind or answer_kind(prompt, tools)
         f = prompt_features(prompt, complexity, kind, tools, self.hash_buckets)
         if checks is None:
-            checks = free_checks(prompt, draft, complexity or "moderate", logprobs, finish_reason, tools, tool_calls)
-        f.update(draft_features(prompt, draft, checks, kind, logprobs, samples, self_check, tool_calls))
+            checks = free_checks(prompt, draft, complexity or "moderate", logprobs, finish_reason, tools, tool_calls,
+                                 samples, self_check)
+        f.update(draft_features(prompt, draft, checks, kind, logprobs, tool_calls))
         return kind, list(checks), f
 
     def decide(
@@ -137,7 +138,8 @@ class Policy:
         tool_calls: Sequence[Any] | None = None,
         finish_reason: str | None = "stop",
     ) -> Decision:
-        """Accept or escalate a recorded draft (no provider). `samples`: other answers of the draft model."""
+        """Accept or escalate a recorded draft (no provider). `samples`: other answers of the draft model;
+        `self_check`: the draft model's P(yes) that its answer is right, or its recorded verdicts."""
         kind, checks, feats = self.features(
             prompt, draft, complexity=complexity, logprobs=logprobs, samples=samples, self_check=self_check,
             tools=tools, tool_calls=tool_calls, finish_reason=finish_reason)
@@ -235,21 +237,27 @@ class Policy:
 
 
 class PolicyValidator(Validator):
-    """A `Policy` in the engine's validator seam: the free checks, then the fitted model's decision."""
+    """A `Policy` in the engine's validator seam: a validator computes the checks (the free ones by default;
+    a given one may add model-based checks), then the fitted model decides on them."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, checks: Validator | None = None) -> None:
         self.policy = policy
         self.name = f"policy:{policy.name}"
-        from ..quality.compose import default_validator
+        if checks is None:
+            from ..quality.compose import default_validator
 
-        self._checks = default_validator()
+            checks = default_validator()
+        self._checks = checks
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
-        free = await self._checks.validate(request, draft, 0.0)
-        kind, _, feats = self.policy.features(
-            request.query, draft.text, complexity=request.complexity, checks=free.checks,
+        base = await self._checks.validate(request, draft, 0.0)
+        policy = self.policy  # one read: a swap during this call does not mix two policies
+        kind, _, feats = policy.features(
+            request.query, draft.text, complexity=request.complexity, checks=base.checks,
             logprobs=draft.logprobs, tools=request.tools, tool_calls=draft.tool_calls)
-        return self.policy.decide_features(kind, free.checks, feats)
+        decision = policy.decide_features(kind, base.checks, feats)
+        decision.cost, decision.usage, decision.calls = base.cost, base.usage, base.calls
+        return decision
 
     def check_partial(self, request: ValidationRequest, partial: Any) -> str | None:
         return self._checks.check_partial(request, partial)

@@ -40,6 +40,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/json_parse.py --readme bench/README.md
 	$(PY) bench/quality.py --readme bench/README.md
 	$(PY) bench/model_checks.py --readme bench/README.md
+	$(PY) bench/learning.py --readme bench/README.md --png bench/learning.png
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis

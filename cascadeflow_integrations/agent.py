@@ -71,6 +71,10 @@ class CascadeAgent:
         tool_executor: Any = None,
         high_risk_tools: Sequence[str] = (),
         speculative_escalation: bool = False,
+        decision_log: Any = None,
+        shadow_rate: float = 0.0,
+        policy: Any = None,
+        log_prompts: bool = False,
     ) -> None:
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
             raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
@@ -101,6 +105,31 @@ class CascadeAgent:
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
         if verbose:
             enable_verbose()
+        #: why a policy file was not used (the agent then decides with the validator and thresholds)
+        self.policy_error: str | None = None
+        self._learner = self._learning(decision_log, shadow_rate, policy, log_prompts, validator)
+
+    def _learning(self, decision_log: Any, shadow_rate: Any, policy: Any, log_prompts: Any, validator: Any) -> Any:
+        """The decision log, shadow calls and fitted policy, when any is asked for (else None: no cost at all)."""
+        if decision_log is None and policy is None and not shadow_rate:
+            return None
+        from .learning.live import Learner, load_policy
+        from .stores import open_store
+
+        check_flag("log_prompts", log_prompts)
+        loaded, error = load_policy(policy)
+        self.policy_error = error
+        if error is not None:
+            logger.error("policy not used, falling back to the validator and thresholds: %s", error)
+        store = open_store(decision_log) if decision_log is not None else None
+        learner = Learner(store, owns_store=not hasattr(decision_log, "append"), shadow_rate=shadow_rate,
+                          log_prompts=log_prompts, policy=loaded,
+                          checks=self.validator if validator is not None else None,
+                          shadow_call=self._shadow_call if len(self.members) > 1 else None,
+                          judge=_find_judge(self.validator))
+        if learner.validator is not None:
+            self.validator = learner.validator
+        return learner
 
     def __repr__(self) -> str:
         return f"CascadeAgent(models={[m.label for m in self.members]}, streaming_mode={self.streaming_mode.value!r})"
@@ -114,11 +143,85 @@ class CascadeAgent:
 
             complexity = opts.complexity_hint or self.router.route(messages, opts.tools).complexity
             return RoutingDecision("direct", complexity, "single model configured")
-        return self.router.route(messages, opts.tools, complexity_hint=opts.complexity_hint,
-                                 force_direct=opts.force_direct)
+        routing = self.router.route(messages, opts.tools, complexity_hint=opts.complexity_hint,
+                                    force_direct=opts.force_direct)
+        if self._learner is not None:
+            routing = self._learner.route(messages, routing, opts.tools, opts)
+        return routing
+
+    async def _shadow_call(self, messages: Sequence[Message], opts: CallOptions, draft: bool = False) -> Any:
+        """A shadow call off the user's path (no log, no shadow of its own): the same request to the strongest
+        model, or with `draft=True` to the cheapest (the draft a request routed direct did not get)."""
+        from dataclasses import replace
+
+        from .learning.live import ShadowAnswer
+        from .routing import RoutingDecision
+
+        shadow = replace(opts, force_direct=True, on_complete=None, mode=StreamingMode.BUFFERED, live_drafts=False,
+                         run_context=None)
+        def direct(messages: list[Message], o: CallOptions) -> Any:
+            return RoutingDecision("direct", o.complexity_hint or "moderate", "shadow draft")
+
+        chain, route = ([self.members[0]], direct) if draft else (self.members, self.route)
+        async for ev in CascadeRun(chain, route, list(messages), shadow, _json_parser).events():
+            if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
+                r = ev.data["result"]
+                return ShadowAnswer(r.content, list(r.tool_calls), r.total_cost or 0.0, r.finish_reason)
+            if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
+                raise ev.data["error"]
+        raise CascadeError("the shadow call ended without a result")
+
+    # ---- learning from traffic --------------------------------------------------------------
+
+    @property
+    def policy(self) -> Any:
+        """The fitted policy deciding drafts (`learning.Policy`), or None."""
+        return self._learner.policy if self._learner is not None else None
+
+    @property
+    def decision_log(self) -> Any:
+        """The decision-log store (`stores.DecisionStore`), or None."""
+        return self._learner.store if self._learner is not None else None
+
+    @property
+    def shadow_cost(self) -> float:
+        """What the shadow calls so far cost (never part of any result's total_cost)."""
+        return self._learner.shadow_cost if self._learner is not None else 0.0
+
+    def feedback(self, request_id: str, correct: bool | None = None, *, score: float | None = None) -> bool:
+        """Label a call you served: `correct=True/False` (thumbs, a passing test) or `score=0..1`.
+
+        Keyed by `result.request_id` (LangChain: `response_metadata["cascade"]["request_id"]`, LlamaIndex:
+        `raw["cascade"]["request_id"]`). Returns False when the log's queue was full (the label is dropped).
+        """
+        if self._learner is None or self._learner.store is None:
+            raise ValueError("feedback needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
+        return bool(self._learner.feedback(request_id, correct, score))
+
+    async def fit(self, target_quality: float = 0.95, *, refit_every: int | None = None,
+                  save: Any = None, **kw: Any) -> Any:
+        """Fit a policy on the decision log and decide with it from the next call on (it becomes the validator).
+
+        `refit_every=N` refits in the background after every N new labels and swaps the policy atomically;
+        `save="policy.json"` also writes it. Other keywords go to `learning.fit`. Raises `NotEnoughLabels`
+        (saying how many more are needed per answer kind) when the log holds too few.
+        """
+        if self._learner is None or self._learner.store is None:
+            raise ValueError("fit needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
+        policy = await self._learner.fit(target_quality, refit_every, **kw)
+        self.validator = self._learner.validator
+        if save is not None:
+            policy.save(save)
+        return policy
+
+    def fit_sync(self, target_quality: float = 0.95, **kw: Any) -> Any:
+        """`fit` from sync code."""
+        return run_sync(self.fit(target_quality, **kw))
 
     async def aclose(self) -> None:
-        """Close the members' clients."""
+        """Cancel shadow calls and refits, drain the decision log, close the members' clients."""
+        if self._learner is not None:
+            await self._learner.aclose()
         for m in self.members:
             await m.aclose()
 
@@ -169,6 +272,8 @@ class CascadeAgent:
         opts.run_context = run_context
         opts.tool_risk = self.tool_risk
         opts.speculative = self.speculative_escalation if speculative_escalation is None else bool(speculative_escalation)
+        if self._learner is not None:
+            opts.on_complete = self._learner.on_result
         return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -283,6 +388,18 @@ class CascadeAgent:
             logger.warning("skipping %s for this call: the prompt (about %d tokens, estimated) plus max_tokens %d "
                            "does not fit (%s)", ", ".join(sorted(opts.skip_models)), prompt, opts.max_tokens or 0,
                            "; ".join(too_small))
+
+
+def _find_judge(v: Any) -> Any:
+    """The JudgeValidator in a validator (or a composition of them), if any: it labels free-text drafts."""
+    from .quality.judge import JudgeValidator
+
+    if isinstance(v, JudgeValidator):
+        return v
+    for sub in getattr(v, "validators", None) or []:
+        if (found := _find_judge(sub)) is not None:
+            return found
+    return None
 
 
 def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:

@@ -78,6 +78,8 @@ class CallOptions:
     #: hooks: `wrap(member, request, stream)` wraps each member's delta stream (to trace it), and
     #: `await settle(request, decision)` receives each draft's decision.
     run_context: Any = None
+    #: called with (result, messages, options) just before COMPLETE (the agent's decision log and shadow calls)
+    on_complete: Any = None
 
 
 #: (messages, options) -> a `routing.RoutingDecision` for this call
@@ -203,9 +205,10 @@ class CascadeRun:
         res = self.result
         routing = self.route(self.messages, opts)
         res.strategy, res.complexity = routing.strategy, routing.complexity
+        policy = routing.features.get("policy") if routing.features else None
         yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
                        reason=routing.reason, models=[m.label for m in self.chain],
-                       streaming_mode=opts.mode.value)
+                       streaming_mode=opts.mode.value, **({"policy": policy} if policy else {}))
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
         members = [m for m in self.chain if m.label not in opts.skip_models]
         chain = members if routing.strategy == "cascade" else [members[-1]]
@@ -298,6 +301,8 @@ class CascadeRun:
                     return
                 res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=False)
+                if opts.on_complete is not None:
+                    opts.on_complete(res, self.messages, opts)
                 yield self._ev("COMPLETE", result=res)
                 return
 
@@ -326,6 +331,7 @@ class CascadeRun:
             d = decision.to_dict()
             d.update(model=cfg.label, phase=phase, level=level, index=index, error=error)
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
+            res.drafts.append(draft)
             settle = getattr(opts.run_context, "settle", None)
             if settle is not None and draft_request is not None:  # e.g. end the draft's trace run with it
                 await settle(draft_request, res.decisions[-1])
@@ -349,6 +355,8 @@ class CascadeRun:
                 yield self._ev("DRAFT_DECISION", **d)
                 res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=True)
+                if opts.on_complete is not None:
+                    opts.on_complete(res, self.messages, opts)
                 yield self._ev("COMPLETE", result=res)
                 return
             yield self._ev("DRAFT_DECISION", **d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -72,6 +73,10 @@ class CascadeResult:
     #: guarded mode: estimated draft tokens and milliseconds not spent thanks to early aborts
     tokens_saved_by_abort: int = 0
     time_saved_by_abort_ms: float = 0.0
+    #: this call's id: pass it to `agent.feedback(request_id, ...)`; the decision log keys its row by it
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: each judged draft (quality.Draft: text, tool calls, logprobs), for the decision log; not in to_dict
+    drafts: list[Any] = field(default_factory=list, repr=False)
 
     @property
     def cascaded(self) -> bool:
@@ -117,6 +122,7 @@ class CascadeResult:
             "speculative_started": self.speculative_started,
             "tokens_saved_by_abort": self.tokens_saved_by_abort,
             "time_saved_by_abort_ms": self.time_saved_by_abort_ms,
+            "request_id": self.request_id,
         }
 
     def __getitem__(self, key: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from replay_helpers import run_offline
@@ -63,6 +64,13 @@ def test_demo_runs_offline_with_plain_output():
     total, base = (float(x.strip("$")) for x in rows["total"][3:5])
     assert 0 < total < base  # the cascade cost less than sending everything to gpt-4o
     assert re.search(r"Saved ~\d+% versus", out)
+    # the offline learning scenario: before/after on held-out requests, and the curve written as a PNG
+    before = re.search(r"before \(shipped defaults\): quality ([\d.]+)%, cost ([\d.]+)%", out)
+    after = re.search(r"after  \(learned policy\):   quality ([\d.]+)%, cost ([\d.]+)%", out)
+    assert before and after, out
+    assert float(after.group(1)) >= float(before.group(1)) - 1.0
+    png = re.search(r"cumulative curve: (\S+\.png)", out)
+    assert png and Path(png.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_dispatches_demo_and_calibrate():

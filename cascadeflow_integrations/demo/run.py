@@ -192,7 +192,8 @@ def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
               "(estimate: see README, 'How cost is computed').\n")
 
 
-async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Scenario]) -> int:
+async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Scenario],
+                     learning: bool = False) -> int:
     _spent[0] = 0.0
     view = make_view(out, plain)
     is_plain = type(view) is PlainView
@@ -229,8 +230,13 @@ async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Sc
         if server is not None:
             server.stop()
     summary(rows, out, is_plain)
+    learned = True
+    if learning:
+        from .learning import run_learning
+
+        learned = await asyncio.to_thread(run_learning, out)
     out.write(f"Demo finished in {time.perf_counter() - t0:.1f} s.\n")
-    failed = [r.scenario for r in rows if not r.ok]
+    failed = [r.scenario for r in rows if not r.ok] + ([] if learned else ["learning"])
     if server is not None and server.pending():
         out.write(f"Unplayed recordings for {server.pending()}: the run did not go as recorded.\n")
         failed.append("recordings")
@@ -245,10 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--live", action="store_true", help="call the providers (needs OPENAI_API_KEY)")
     ap.add_argument("--plain", action="store_true", help="plain lines, no live view")
     ap.add_argument("--core-only", action="store_true", help="skip the LangChain and LlamaIndex scenarios")
+    ap.add_argument("--no-learning", action="store_true", help="skip the offline learning-from-traffic scenario")
     args = ap.parse_args(argv)
     extra: list[Scenario] = []
     if not args.core_only:
         from .frameworks import framework_scenarios
 
         extra = framework_scenarios()
-    return asyncio.run(main_async(args.live, sys.stdout, True if args.plain else None, extra))
+    return asyncio.run(main_async(args.live, sys.stdout, True if args.plain else None, extra,
+                                  learning=not args.no_learning))

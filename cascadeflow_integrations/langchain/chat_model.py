@@ -101,10 +101,29 @@ class ChatCascade(BaseChatModel):
     speculative_escalation: bool | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request parameters sent to every model (e.g. `{"top_p": 0.9}`)."""
+    decision_log: Any = None
+    """Where each call's decision row goes: a SQLite path such as `"cascade.db"`, or a `stores.DecisionStore`."""
+    shadow_rate: float = 0.0
+    """Share of accepted drafts also sent to the next model in the background, to label them (your choice: it
+    sends the prompt to one more model)."""
+    policy: Any = None
+    """A fitted `learning.Policy`, or the path of its JSON file: it decides drafts instead of the thresholds."""
+    log_prompts: bool = False
+    """Log the prompt text itself (off: only a fingerprint)."""
 
     _agent: CascadeAgent = PrivateAttr()
     _overrides: dict[str, CascadeAgent] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("shadow_rate", "log_prompts", mode="before")
+    @classmethod
+    def _learning_fields(cls, v: Any, info: Any) -> Any:
+        if info.field_name == "log_prompts" and not isinstance(v, bool):
+            raise ValueError(f"log_prompts must be True or False, got {v!r}")
+        if info.field_name == "shadow_rate" and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                                 or not 0 <= v <= 1):
+            raise ValueError(f"shadow_rate must be a share in [0, 1], got {v!r}")
+        return v
 
     @field_validator("streaming_mode", mode="before")
     @classmethod
@@ -119,12 +138,17 @@ class ChatCascade(BaseChatModel):
 
     @model_validator(mode="after")
     def _build_cascade(self) -> Self:
+        learning = {"decision_log": self.decision_log, "shadow_rate": self.shadow_rate, "policy": self.policy,
+                    "log_prompts": self.log_prompts}
         if self.agent is not None:
+            if self.decision_log is not None or self.shadow_rate or self.policy is not None or self.log_prompts:
+                raise ValueError("decision_log, shadow_rate, policy and log_prompts go on the CascadeAgent when "
+                                 "ChatCascade is built from agent=: CascadeAgent(models, decision_log=...)")
             self._agent = self.agent
         elif self.models:
             self._agent = CascadeAgent([self._configure(m) for m in self.models],
                                        high_risk_tools=self.high_risk_tools,
-                                       speculative_escalation=bool(self.speculative_escalation))
+                                       speculative_escalation=bool(self.speculative_escalation), **learning)
         else:
             raise ValueError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
                              "or agent=CascadeAgent(...)")
@@ -152,6 +176,10 @@ class ChatCascade(BaseChatModel):
     def cascade_agent(self) -> CascadeAgent:
         """The engine this model runs."""
         return self._agent
+
+    def feedback(self, request_id: str, correct: bool | None = None, *, score: float | None = None) -> bool:
+        """Label a call: the id is `response_metadata["cascade"]["request_id"]` (see `CascadeAgent.feedback`)."""
+        return self._agent.feedback(request_id, correct, score=score)
 
     @property
     def chain_name(self) -> str:
@@ -507,6 +535,7 @@ def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[st
     """`response_metadata["cascade"]`: what the cascade decided and what it cost."""
     last = result.decisions[-1] if result.decisions else None
     return jsonable({
+        "request_id": result.request_id,
         "model_used": result.model_used,
         "provider_used": result.provider_used,
         "draft_accepted": result.draft_accepted,

@@ -96,6 +96,12 @@ class CascadeLLM(FunctionCallingLLM):
     speculative_escalation: bool = Field(default=False, description="Start the next model while a model check "
                                          "decides; cancelled if the check accepts.")
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra provider parameters.")
+    decision_log: Any = Field(default=None, exclude=True,
+                              description="Decision log: a SQLite path such as 'cascade.db', or a DecisionStore.")
+    shadow_rate: float = Field(default=0.0, ge=0.0, le=1.0,
+                               description="Share of accepted drafts also sent to the next model, to label them.")
+    policy: Any = Field(default=None, exclude=True, description="A fitted Policy, or the path of its JSON file.")
+    log_prompts: bool = Field(default=False, description="Log the prompt text itself (off: only a fingerprint).")
 
     _agent: CascadeAgent = PrivateAttr()
 
@@ -107,9 +113,29 @@ class CascadeLLM(FunctionCallingLLM):
             raise ValueError("CascadeLLM needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
         chain = list(agent.models if agent is not None else models or [])
         super().__init__(models=chain, **kwargs)
+        learning = {"decision_log": self.decision_log, "shadow_rate": self.shadow_rate, "policy": self.policy,
+                    "log_prompts": self.log_prompts}
+        if agent is not None and (self.decision_log is not None or self.shadow_rate or self.policy is not None
+                                  or self.log_prompts):
+            raise ValueError("decision_log, shadow_rate, policy and log_prompts go on the CascadeAgent when "
+                             "CascadeLLM is built from agent=: CascadeAgent(models, decision_log=...)")
         self._agent = agent if agent is not None else CascadeAgent(
             chain, streaming_mode=self.streaming_mode, high_risk_tools=self.high_risk_tools,
-            speculative_escalation=self.speculative_escalation)
+            speculative_escalation=self.speculative_escalation, **learning)
+
+    def feedback(self, request_id: str, correct: bool | None = None, *, score: float | None = None) -> bool:
+        """Label a call: the id is `response.raw["cascade"]["request_id"]` (see `CascadeAgent.feedback`)."""
+        return self._agent.feedback(request_id, correct, score=score)
+
+    @field_validator("shadow_rate", "log_prompts", mode="before")
+    @classmethod
+    def _learning_fields(cls, v: Any, info: Any) -> Any:
+        if info.field_name == "log_prompts" and not isinstance(v, bool):
+            raise ValueError(f"log_prompts must be True or False, got {v!r}")
+        if info.field_name == "shadow_rate" and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                                 or not 0 <= v <= 1):
+            raise ValueError(f"shadow_rate must be a share in [0, 1], got {v!r}")
+        return v
 
     @field_validator("streaming_mode")
     @classmethod

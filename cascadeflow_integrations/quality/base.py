@@ -138,9 +138,11 @@ class Decision:
     usage: Usage | None = None
     #: requests the validator itself made (model-based checks); 0 when only free checks ran
     calls: int = 0
+    #: set when a fitted policy decided: its name, group, estimate and the features that weighed most
+    policy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "accepted": self.accepted,
             "confidence": round(self.confidence, 4),
             "score": round(self.score, 4),
@@ -150,6 +152,9 @@ class Decision:
             "validator_cost": self.cost,
             "validator_calls": self.calls,
         }
+        if self.policy is not None:
+            d["policy"] = self.policy
+        return d
 
 
 class Validator(abc.ABC):

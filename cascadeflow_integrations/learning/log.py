@@ -1,0 +1,176 @@
+"""`DecisionLogger`: turns each finished call into a decision row (and its free escalation label).
+
+The event loop only queues a reference to the result (`on_result`, a few microseconds); a worker
+thread builds the row (fingerprint, answer kind, features, extracted answers) and hands it to the
+store. A full queue drops the call and counts it: logging never delays or fails a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..quality.base import CheckResult, Draft
+from ..stores.base import DecisionRow, DecisionStore, Label, StoreStats, prompt_fingerprint
+from .features import draft_features, prompt_features
+from .labels import agreement, answer_kind, extract_answer
+
+logger = logging.getLogger("cascadeflow_integrations")
+_STOP = object()
+
+
+def last_user_text(messages: Sequence[Any]) -> str:
+    for m in reversed(messages):
+        if getattr(m, "role", None) == "user":
+            return str(m.text)
+    return ""
+
+
+def _checks(decision: dict[str, Any] | None) -> list[CheckResult]:
+    out = []
+    for c in (decision or {}).get("checks", []):
+        if isinstance(c, dict) and not str(c.get("name", "")).startswith("policy:"):
+            out.append(CheckResult(str(c.get("name", "")), bool(c.get("passed", True)), float(c.get("score", 1.0)),
+                                   str(c.get("detail", "")), neutral=bool(c.get("neutral", False))))
+    return out
+
+
+def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: bool,
+              ts: float) -> tuple[DecisionRow, Label | None]:
+    """The decision row of one finished call, and the escalation label when the draft was replaced."""
+    prompt = last_user_text(messages)
+    kind = answer_kind(prompt, tools)
+    drafts: list[Draft] = list(getattr(result, "drafts", None) or [])
+    decision = result.decisions[0] if result.decisions else None
+    checks = _checks(decision)
+    draft = drafts[0] if drafts else None
+    feats: dict[str, float] = {}
+    if result.strategy == "cascade" and draft is not None:
+        feats = prompt_features(prompt, result.complexity, kind, tools)
+        feats.update(draft_features(prompt, draft.text, checks, kind, draft.logprobs, draft.tool_calls))
+    row = DecisionRow(
+        request_id=result.request_id,
+        ts=ts,
+        prompt_hash=prompt_fingerprint(prompt),
+        prompt=prompt if log_prompts else None,
+        complexity=result.complexity,
+        answer_kind=kind,
+        strategy=result.strategy,
+        attempts=[{"model": a.model, "phase": a.phase, "input_tokens": a.usage.input_tokens,
+                   "output_tokens": a.usage.output_tokens, "cost": a.cost, "latency_ms": round(a.latency_ms, 2),
+                   "finish_reason": a.finish_reason, "accepted": a.accepted, "error": a.error}
+                  for a in result.attempts],
+        checks=[{"name": c.name, "passed": c.passed, "score": round(c.score, 4)} for c in checks],
+        decision=None if decision is None else {
+            k: decision.get(k) for k in ("accepted", "score", "threshold", "reason", "policy") if k in decision},
+        draft_answer=extract_answer(kind, draft.text, prompt) if draft is not None else None,
+        final_answer=extract_answer(kind, result.content, prompt),
+        features=feats,
+        total_cost=result.total_cost or 0.0,
+        baseline_cost=result.baseline_cost or 0.0,
+    )
+    label = None
+    draft_ok = draft is not None and result.attempts and result.attempts[0].error is None
+    if result.strategy == "cascade" and draft_ok and not result.draft_accepted and draft is not None:
+        a = agreement(kind, prompt, draft.text, result.content, draft.tool_calls, result.tool_calls)
+        if a is not None:
+            label = Label(result.request_id, a, source="escalation", target="draft", ts=ts,
+                          detail=f"draft {row.draft_answer!r} vs {row.final_answer!r}")
+    return row, label
+
+
+class DecisionLogger:
+    """Queues finished calls and writes their rows from one worker thread."""
+
+    def __init__(self, store: DecisionStore, *, log_prompts: bool = False, max_queue: int = 10_000) -> None:
+        self.store = store
+        self.log_prompts = log_prompts
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._dropped = 0
+        self._failed = 0
+        self._logged = 0
+        self._closed = False
+
+    @property
+    def stats(self) -> StoreStats:
+        """The store's counts plus this logger's own drops (full queue, rows it could not build)."""
+        s = self.store.stats
+        return StoreStats(s.written, s.dropped + self._dropped + self._failed, s.queued + self._queue.qsize(), s.pruned)
+
+    def on_result(self, result: Any, messages: Sequence[Any], tools: Any) -> bool:
+        """Queue one finished call (on the event loop: no work beyond the queue)."""
+        if self._closed:
+            self._dropped += 1
+            return False
+        if self._thread is None:
+            self._start()
+        try:
+            self._queue.put_nowait((result, list(messages), tools, time.time()))
+        except queue.Full:
+            self._dropped += 1
+            return False
+        return True
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="cascadeflow-decision-rows", daemon=True)
+                self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is _STOP:
+                    return
+                if isinstance(job, threading.Event):
+                    job.set()
+                    continue
+                result, messages, tools, ts = job
+                try:
+                    row, label = build_row(result, messages, tools, self.log_prompts, ts)
+                except Exception as e:  # a row that cannot be built is lost, never the worker
+                    self._failed += 1
+                    logger.warning("decision log: could not build the row of %s (%s)",
+                                   getattr(result, "request_id", "?"), e)
+                    continue
+                self.store.append(row)
+                if label is not None:
+                    self.store.add_label(label)
+                self._logged += 1
+            finally:
+                self._queue.task_done()
+
+    def _flush_sync(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            return
+        barrier = threading.Event()
+        self._queue.put(barrier)
+        barrier.wait()
+
+    async def flush(self) -> None:
+        """Wait until every queued call is in the store (and the store has written it)."""
+        await asyncio.to_thread(self._flush_sync)
+        await self.store.flush()
+
+    async def aclose(self) -> None:
+        """Build the queued rows, then stop the worker (the store is closed by its owner)."""
+        if self._closed:
+            return
+        self._closed = True
+        t = self._thread
+        if t is not None and t.is_alive():
+
+            def stop() -> None:
+                self._queue.put(_STOP)
+                t.join()
+
+            await asyncio.to_thread(stop)
+        await self.store.flush()

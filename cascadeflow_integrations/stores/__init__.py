@@ -1,0 +1,52 @@
+"""Decision-log stores: the interface (`DecisionStore`), `MemoryStore` and `SQLiteStore`.
+
+    from cascadeflow_integrations.stores import SQLiteStore
+    agent = CascadeAgent(models, decision_log=SQLiteStore("cascade.db"))   # or decision_log="cascade.db"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    LABEL_SOURCES,
+    LABEL_TARGETS,
+    DecisionRow,
+    DecisionStore,
+    Label,
+    PolicyRecord,
+    StoreStats,
+    prompt_fingerprint,
+)
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+
+def open_store(spec: Any) -> DecisionStore:
+    """A store from `decision_log=`: a store instance, or a path to a SQLite file (":memory:" for memory)."""
+    if isinstance(spec, DecisionStore):
+        return spec
+    if isinstance(spec, (str, Path)):
+        if str(spec) == ":memory:":
+            return MemoryStore()
+        return SQLiteStore(spec)
+    raise ValueError(
+        f"decision_log={spec!r} is neither a path nor a store: pass a file path such as 'cascade.db', "
+        "':memory:', or a DecisionStore (SQLiteStore(...), MemoryStore())"
+    )
+
+
+__all__ = [
+    "LABEL_SOURCES",
+    "LABEL_TARGETS",
+    "DecisionRow",
+    "DecisionStore",
+    "Label",
+    "MemoryStore",
+    "PolicyRecord",
+    "SQLiteStore",
+    "StoreStats",
+    "open_store",
+    "prompt_fingerprint",
+]

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
-    AIMessage,
     AIMessageChunk,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
 )
 from langchain_core.runnables.config import var_child_runnable_config
 from langsmith import tracing_context
@@ -35,7 +30,6 @@ from ..types import (
     ChatRequest,
     Delta,
     FinishDelta,
-    Message,
     ModelDelta,
     TextDelta,
     TokenLogprob,
@@ -43,6 +37,7 @@ from ..types import (
     Usage,
     UsageDelta,
 )
+from .messages import to_langchain_messages
 from .runs import LangChainRunContext, member_config
 
 __all__ = ["LangChainMember", "to_langchain_messages"]
@@ -241,24 +236,6 @@ def _logprobs(lp: Any) -> list[TokenLogprob] | None:
         return None
     return [TokenLogprob(e["token"], e["logprob"], [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or ()])
             for e in entries]
-
-
-def to_langchain_messages(messages: Sequence[Message]) -> list[BaseMessage]:
-    """Engine messages as LangChain messages (for members called outside `ChatCascade`)."""
-    out: list[BaseMessage] = []
-    for m in messages:
-        content: Any = m.content
-        if m.role == "system":
-            out.append(SystemMessage(content=content))
-        elif m.role == "user":
-            out.append(HumanMessage(content=content))
-        elif m.role == "assistant":
-            calls = [{"id": c.id, "name": c.name, "args": c.arguments, "type": "tool_call"} for c in m.tool_calls]
-            out.append(AIMessage(content=content, tool_calls=calls))
-        else:
-            out.append(ToolMessage(content=content, tool_call_id=m.tool_call_id or "",
-                                   status="error" if m.is_error else "success"))
-    return out
 
 
 def _resolve(obj: Any) -> LangChainMember | None:

@@ -29,6 +29,24 @@ def to_engine_messages(messages: Sequence[BaseMessage]) -> list[Message]:
     return [_one(m) for m in messages]
 
 
+def to_langchain_messages(messages: Sequence[Message]) -> list[BaseMessage]:
+    """Engine messages as LangChain messages (for members called outside `ChatCascade`)."""
+    out: list[BaseMessage] = []
+    for m in messages:
+        content: Any = m.content
+        if m.role == "system":
+            out.append(SystemMessage(content=content))
+        elif m.role == "user":
+            out.append(HumanMessage(content=content))
+        elif m.role == "assistant":
+            calls = [{"id": c.id, "name": c.name, "args": c.arguments, "type": "tool_call"} for c in m.tool_calls]
+            out.append(AIMessage(content=content, tool_calls=calls))
+        else:
+            out.append(ToolMessage(content=content, tool_call_id=m.tool_call_id or "",
+                                   status="error" if m.is_error else "success"))
+    return out
+
+
 def _one(m: BaseMessage) -> Message:
     if isinstance(m, SystemMessage):
         return Message("system", _content(m.content), name=m.name)

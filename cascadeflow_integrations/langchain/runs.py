@@ -22,7 +22,11 @@ from contextlib import aclosing
 from typing import Any, cast
 from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler, CallbackManager
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    BaseCallbackHandler,
+    CallbackManager,
+)
 from langchain_core.callbacks.usage import UsageMetadataCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, get_buffer_string
 from langchain_core.messages.ai import UsageMetadata
@@ -31,7 +35,17 @@ from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from langchain_core.utils.uuid import uuid7
 
 from ..tools.call import ToolCall
-from ..types import ChatRequest, Delta, FinishDelta, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
+from ..types import (
+    ChatRequest,
+    Delta,
+    FinishDelta,
+    ModelDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageDelta,
+)
+from .messages import to_langchain_messages
 
 __all__ = ["LangChainRunContext", "member_config"]
 
@@ -110,8 +124,6 @@ def member_config(ctx: Any, request: ChatRequest) -> dict[str, Any]:
 async def _traced(ctx: LangChainRunContext, member: Any, request: ChatRequest,
                   stream: AsyncGenerator[Delta, None]) -> AsyncGenerator[Delta, None]:
     """Re-yield an SDK member's deltas inside a chat-model run of its own."""
-    from .members import to_langchain_messages
-
     metadata = {**request.metadata, "ls_provider": member.provider, "ls_model_name": member.name,
                 "ls_model_type": "chat"}
     if request.temperature is not None:

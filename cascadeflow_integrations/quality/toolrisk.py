@@ -9,18 +9,8 @@ from ._check import Check
 from .base import CheckResult, Draft, PartialDraft, ValidationRequest
 from .validators import tools_by_name
 
-RISK_LEVELS = ("low", "medium", "high", "critical")
-#: Levels whose drafted calls must come from the next model.
+#: Levels whose drafted calls must come from the next model (the levels are `tools.schema.RISK_LEVELS`).
 GATED = ("high", "critical")
-
-
-def check_risk(value: object, where: str) -> str | None:
-    """A tool's `risk` value, checked: None or one of RISK_LEVELS."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.lower() not in RISK_LEVELS:
-        raise ValueError(f"{where}: risk {value!r} is not one of {', '.join(RISK_LEVELS)} (e.g. risk='high')")
-    return value.lower()
 
 
 class ToolRiskCheck(Check):

@@ -15,7 +15,12 @@ import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .call import ToolCall, ToolCallFormat
-from .schema import check_tool_fields, schema_from_function, validate_tool_call
+from .schema import (
+    check_risk,
+    check_tool_fields,
+    schema_from_function,
+    validate_tool_call,
+)
 
 __all__ = ["ToolConfig", "ToolExecutor", "ToolResult"]
 
@@ -49,8 +54,6 @@ class ToolConfig(BaseModel):
             if fn is not None and not callable(fn):
                 raise ValueError(f"{where}: field 'function' must be callable, got {type(fn).__name__}")
             if data.get("risk") is not None:
-                from ..quality.toolrisk import check_risk
-
                 data["risk"] = check_risk(data["risk"], where)
         return data
 

@@ -78,10 +78,20 @@ def normalize_tool(tool: Any, position: int | None = None) -> dict[str, Any]:
     out = _normalize_tool(tool, where)
     risk = _risk_of(tool)
     if risk is not None:
-        from ..quality.toolrisk import check_risk
-
         out["risk"] = check_risk(risk, f"{where} ({out['name']!r})")
     return out
+
+
+RISK_LEVELS = ("low", "medium", "high", "critical")
+
+
+def check_risk(value: object, where: str) -> str | None:
+    """A tool's `risk` value, checked: None or one of RISK_LEVELS (`quality.ToolRiskCheck` gates on it)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in RISK_LEVELS:
+        raise ValueError(f"{where}: risk {value!r} is not one of {', '.join(RISK_LEVELS)} (e.g. risk='high')")
+    return value.lower()
 
 
 def _risk_of(tool: Any) -> Any:

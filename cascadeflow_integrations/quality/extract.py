@@ -31,6 +31,7 @@ from .answer import (
     _ASKS_YESNO_RE,
     _OPTION_RE,
     final_answer,
+    json_candidates,
     number_value,
     numbers_in,
 )
@@ -260,14 +261,7 @@ def _short(text: str, prompt: str = "", strict: bool = False) -> Answer | None:
 
 
 def _json_value(text: str) -> Any:
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
-    candidates = [fenced.group(1)] if fenced else []
-    candidates.append(text)
-    for open_c, close_c in (("{", "}"), ("[", "]")):
-        i, j = text.find(open_c), text.rfind(close_c)
-        if 0 <= i < j:
-            candidates.append(text[i : j + 1])
-    for c in candidates:
+    for c in (text, *json_candidates(text)):  # the whole text first: '[1, {"a": 2}]' is the list
         try:
             return json.loads(c)
         except ValueError:

@@ -18,7 +18,7 @@ class AgreementCheck(ModelCheck):
     """`k` extra samples of the draft's request; score = share whose final answer agrees with the draft's.
 
     Answers are extracted and normalised (`quality.extract`: numbers, option letters, yes/no, short
-    answers, tool calls with equivalent arguments). A draft with no extractable answer (free text) is
+    answers, JSON, tool calls with equivalent arguments). A draft with no extractable answer (free text) is
     neutral, and the detail says so. OpenAI sends one request with `n=k` (the prompt is paid once);
     other providers get `k` concurrent requests. Recorded samples (`ValidationRequest.samples`) are
     used instead of calls.
@@ -62,7 +62,7 @@ class AgreementCheck(ModelCheck):
         target = self.draft_answer(request, draft)
         if target is None:
             return self.neutral("free text, no extractable answer to compare", 0.0, 0)
-        kind = None if target.kind == "tool" else target.kind
+        kind = None if target.kind == "tool_call" else target.kind
         answers = [extract_answer(t, request.query, kind=kind) for t in request.samples]
         return self.agreement(target, answers, "recorded", 0.0, 0)
 
@@ -111,7 +111,7 @@ class AgreementCheck(ModelCheck):
         if not s.completions:
             return self.neutral(f"error: {'; '.join(s.errors) or 'no samples'}", cost, s.requests)
         answers = [extract_answer(c.text, request.query, c.tool_calls,
-                                  kind="tool" if target.kind == "tool" else target.kind)
+                                  kind=target.kind)
                    for c in s.completions]
         r = self.agreement(target, answers, "", cost, s.requests)
         if s.errors:

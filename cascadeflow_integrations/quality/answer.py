@@ -84,14 +84,19 @@ def final_answer(text: str) -> FinalAnswer | None:
     return None
 
 
-def _find_json(text: str) -> bool:
+def json_candidates(text: str) -> list[str]:
+    """Where a JSON value may stand in `text`: a fenced block, then the outermost `{...}` and `[...]`."""
     fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
     candidates = [fenced.group(1)] if fenced else []
     for open_c, close_c in (("{", "}"), ("[", "]")):
         i, j = text.find(open_c), text.rfind(close_c)
         if 0 <= i < j:
             candidates.append(text[i : j + 1])
-    for c in candidates:
+    return candidates
+
+
+def _find_json(text: str) -> bool:
+    for c in json_candidates(text):
         try:
             json.loads(c)
             return True

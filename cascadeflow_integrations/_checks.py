@@ -119,6 +119,12 @@ def _required_flag(name: str, v: Any) -> bool:
     return v
 
 
+def _share(name: str, v: Any) -> float:
+    if not _number(v) or not 0 <= v <= 1:
+        raise ValueError(f"{name} must be a share in [0, 1] (e.g. {name}=0.05), got {_show(v)}")
+    return float(v)
+
+
 _FIELD_CHECKS: dict[str, Any] = {
     "temperature": lambda n, v: check_temperature(v),
     "max_tokens": lambda n, v: check_max_tokens(v),
@@ -131,6 +137,8 @@ _FIELD_CHECKS: dict[str, Any] = {
     "force_direct": _required_flag,
     "streaming": _required_flag,
     "validator": lambda n, v: check_validator(v),
+    "shadow_rate": _share,
+    "log_prompts": _required_flag,
 }
 
 

@@ -90,6 +90,17 @@ class ChatRequest:
     #: opaque per-call object from the adapter that started the cascade (e.g. its callback manager)
     run_context: Any = None
 
+    def sampling_kwargs(self) -> dict[str, Any]:
+        """`extra` plus the set ones of max_tokens, temperature, stop: what a framework model's call takes."""
+        kwargs = dict(self.extra)
+        if self.max_tokens is not None:
+            kwargs["max_tokens"] = self.max_tokens
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        if self.stop:
+            kwargs["stop"] = self.stop
+        return kwargs
+
 
 # ---- normalised stream deltas -------------------------------------------------------------
 

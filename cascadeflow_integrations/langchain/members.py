@@ -92,13 +92,7 @@ class LangChainMember(BaseMember):
         return self.model.bind_tools(tools, **kwargs)
 
     def _call_kwargs(self, request: ChatRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(request.extra)
-        if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
-        if request.stop:
-            kwargs["stop"] = request.stop
+        kwargs = request.sampling_kwargs()
         if self._stream_usage:
             kwargs["stream_usage"] = True
         return kwargs

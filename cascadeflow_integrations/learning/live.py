@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._checks import check_field
 from ..stores.base import DecisionStore, Label, prompt_fingerprint
 from .labels import COMPARABLE_KINDS, agreement, answer_kind
 from .log import DecisionLogger, last_user_text
@@ -68,8 +69,7 @@ class Learner:
         seed: int | None = None,
         judge: Any = None,
     ) -> None:
-        if not isinstance(shadow_rate, (int, float)) or isinstance(shadow_rate, bool) or not 0 <= shadow_rate <= 1:
-            raise ValueError(f"shadow_rate must be a share in [0, 1], got {shadow_rate!r}")
+        shadow_rate = check_field("shadow_rate", shadow_rate)
         if shadow_rate > 0 and store is None:
             raise ValueError("shadow_rate needs a decision log to keep its labels: pass decision_log='cascade.db'")
         self.store = store

@@ -127,23 +127,13 @@ class CascadeLLM(FunctionCallingLLM):
         """Label a call: the id is `response.raw["cascade"]["request_id"]` (see `CascadeAgent.feedback`)."""
         return self._agent.feedback(request_id, correct, score=score)
 
-    @field_validator("shadow_rate", "log_prompts", mode="before")
-    @classmethod
-    def _learning_fields(cls, v: Any, info: Any) -> Any:
-        if info.field_name == "log_prompts" and not isinstance(v, bool):
-            raise ValueError(f"log_prompts must be True or False, got {v!r}")
-        if info.field_name == "shadow_rate" and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                                 or not 0 <= v <= 1):
-            raise ValueError(f"shadow_rate must be a share in [0, 1], got {v!r}")
-        return v
-
     @field_validator("streaming_mode")
     @classmethod
     def _safe_mode(cls, v: str) -> str:
         return _check_mode(v)
 
     # "before": the same rules as a per-call option (no coercion of "0.5" or True), at construction
-    @field_validator("temperature", "max_tokens", "timeout", "draft_timeout", "quality_threshold", "complexity_hint", "validator", mode="before")
+    @field_validator("temperature", "max_tokens", "timeout", "draft_timeout", "quality_threshold", "complexity_hint", "validator", "shadow_rate", "log_prompts", mode="before")
     @classmethod
     def _option(cls, v: Any, info: Any) -> Any:
         return check_field(info.field_name, v)

@@ -88,13 +88,7 @@ class LlamaIndexMember(BaseMember):
         return ",".join(shown)[:60] or (self.base_url or self.provider)
 
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(request.extra)
-        if request.max_tokens is not None:
-            kwargs["max_tokens"] = request.max_tokens
-        if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
-        if request.stop:
-            kwargs["stop"] = request.stop
+        kwargs = request.sampling_kwargs()
         if self.provider == "openai" and "stream_options" not in getattr(self.llm, "additional_kwargs", {}):
             kwargs["stream_options"] = {"include_usage": True}  # so the stream reports usage
         return kwargs

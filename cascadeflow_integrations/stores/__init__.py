@@ -19,6 +19,7 @@ from .base import (
     StoreStats,
     prompt_fingerprint,
 )
+from .follow import PolicyFollower
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -56,6 +57,7 @@ __all__ = [
     "DecisionStore",
     "Label",
     "MemoryStore",
+    "PolicyFollower",
     "PolicyRecord",
     "RedisStore",
     "SQLiteStore",

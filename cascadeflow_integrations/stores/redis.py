@@ -150,6 +150,7 @@ class RedisStore(DecisionStore):
         self._max_pending = max_pending_settlements
         self.settlements_dropped = 0
         self._checked_durability = False
+        self._read_flush_s = max(5 * timeout, 1.0)
 
     def __repr__(self) -> str:  # the URL may hold a password: show host and db only
         from urllib.parse import urlsplit
@@ -372,6 +373,7 @@ class RedisStore(DecisionStore):
             start = f"{ms}-{int(seq) + 1}"
 
     async def rows(self, *, since: float | None = None, limit: int | None = None) -> list[DecisionRow]:
+        await self.flush(self._read_flush_s)  # this process's own queued rows are visible to its reads
         raw = await asyncio.to_thread(self._read_stream, "log")
         latest: dict[str, DecisionRow] = {}
         for d in raw:
@@ -387,6 +389,7 @@ class RedisStore(DecisionStore):
         return out[-limit:] if limit else out
 
     async def labels(self, *, since: float | None = None) -> list[Label]:
+        await self.flush(self._read_flush_s)
         out: list[Label] = []
         for d in await asyncio.to_thread(self._read_stream, "labels"):
             try:
@@ -411,12 +414,13 @@ class RedisStore(DecisionStore):
 
         return await asyncio.to_thread(trim)
 
-    async def flush(self) -> None:
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until what is queued so far is written (at most `timeout` seconds when given)."""
         if self._thread is None or self._closed:
             return
         done = threading.Event()
         await asyncio.to_thread(self._queue.put, done)
-        await asyncio.to_thread(done.wait)
+        await asyncio.to_thread(done.wait, timeout)
 
     # ---- policy ------------------------------------------------------------------------------
 

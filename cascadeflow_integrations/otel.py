@@ -68,7 +68,7 @@ def provider_name(provider: str) -> str:
 
 
 def _server(cfg: Any) -> tuple[str | None, int | None]:
-    url = getattr(cfg, "resolved_base_url", None)
+    url = getattr(cfg, "resolved_base_url", None) or (getattr(cfg, "endpoint", None) or (None, None))[1]
     if not url:
         return None, None
     parts = urlsplit(url)
@@ -142,7 +142,8 @@ class CallTrace:
 
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider_name(cfg.provider),
-            "gen_ai.request.model": cfg.name, "cascade.phase": phase, "cascade.level": level}
+            "gen_ai.request.model": cfg.name, "gen_ai.response.model": cfg.name, "cascade.member": cfg.label,
+            "cascade.phase": phase, "cascade.level": level}
         if opts.max_tokens is not None:
             attrs["gen_ai.request.max_tokens"] = opts.max_tokens
         if opts.temperature is not None:
@@ -157,20 +158,22 @@ class CallTrace:
 
     def attempt_done(self, span: Any, attempt: Any, draft: Any, error: BaseException | None,
                      decision: Any = None, end_ns: int | None = None) -> None:
-        span.set_attribute("gen_ai.response.model", attempt.reported_model or attempt.model)
+        if attempt.reported_model:
+            span.set_attribute("gen_ai.response.model", attempt.reported_model)
         span.set_attribute("gen_ai.usage.input_tokens", attempt.usage.input_tokens)
         span.set_attribute("gen_ai.usage.output_tokens", attempt.usage.output_tokens)
         if attempt.finish_reason:
             span.set_attribute("gen_ai.response.finish_reasons", [attempt.finish_reason])
         if attempt.ttft_ms is not None:
             span.set_attribute("gen_ai.response.time_to_first_chunk", attempt.ttft_ms / 1000)
-        span.set_attribute("cascade.cost_usd", attempt.cost)
+        if attempt.cost is not None:  # None: the member has no known price
+            span.set_attribute("cascade.cost_usd", attempt.cost)
         if attempt.usage_estimated:
             span.set_attribute("cascade.usage_estimated", True)
         if attempt.aborted:
             span.set_attribute("cascade.aborted", attempt.aborted)
         if decision is not None:
-            span.set_attribute("cascade.accepted", decision.accepted)
+            span.set_attribute("cascade.accepted", bool(decision.accepted))
             span.set_attribute("cascade.score", decision.score)
             span.set_attribute("cascade.reason", decision.reason)
         if self.content and error is None:
@@ -209,9 +212,10 @@ class CallTrace:
             span.set_attribute("gen_ai.usage.output_tokens", result.usage.output_tokens)
             if result.finish_reason:
                 span.set_attribute("gen_ai.response.finish_reasons", [result.finish_reason])
-            span.set_attribute("cascade.cost_usd", result.total_cost)
-            span.set_attribute("cascade.cost_saved_usd", result.cost_saved)
-            span.set_attribute("cascade.baseline_cost_usd", result.baseline_cost)
+            for name, value in (("cascade.cost_usd", result.total_cost), ("cascade.cost_saved_usd", result.cost_saved),
+                                ("cascade.baseline_cost_usd", result.baseline_cost)):
+                if value is not None:  # None when a member's price is unknown
+                    span.set_attribute(name, value)
             if result.validator_cost:
                 span.set_attribute("cascade.validator_cost_usd", result.validator_cost)
             if self.content:

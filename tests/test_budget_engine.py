@@ -220,3 +220,45 @@ async def test_redis_outage_and_restart_mid_run(server: ReplayServer, own_redis_
     assert await budget.spent() == pytest.approx(4 * 0.03)
     await store.aclose()
     await agent.aclose()
+
+
+# ---- adapters ----------------------------------------------------------------------------------
+
+
+async def test_langchain_budget_from_kwargs_and_config_metadata(server: ReplayServer) -> None:
+    from cascadeflow_integrations.langchain import ChatCascade
+
+    models = chain(server)
+    budget = Budget(10.0, per="tenant")
+    llm = ChatCascade(models=models, budget=budget, validator=accept)
+    server.add(CHEAP, Reply(events=_stream(CHEAP)), repeat=True)
+    msg = await llm.ainvoke(Q, config={"metadata": {"tenant": "t-1"}})
+    assert msg.response_metadata["cascade"]["budget"]["key"] == "t-1"
+    msg = llm.invoke(Q, budget_key="t-2")  # sync path, call kwarg
+    assert msg.response_metadata["cascade"]["budget"]["key"] == "t-2"
+    chunks = [c async for c in llm.astream(Q, config={"metadata": {"tenant": "t-1"}})]
+    assert chunks[-1].response_metadata["cascade"]["budget"]["key"] == "t-1"
+    assert await budget.spent("t-1") == pytest.approx(2 * 0.03) and await budget.spent("t-2") == pytest.approx(0.03)
+    refusing = ChatCascade(models=models, budget=Budget(0.0, on_exceed="refuse"))
+    with pytest.raises(BudgetExceededError):
+        await refusing.ainvoke(Q)
+    with pytest.raises(BudgetExceededError):
+        refusing.invoke(Q)
+    await llm.aclose()
+
+
+async def test_llama_index_budget_from_call_kwargs(server: ReplayServer) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from cascadeflow_integrations.llama_index import CascadeLLM
+
+    budget = Budget(10.0)
+    llm = CascadeLLM(models=chain(server), budget=budget, validator=accept)
+    server.add(CHEAP, Reply(events=_stream(CHEAP)), repeat=True)
+    response = await llm.achat([ChatMessage(role="user", content=Q)], budget_key="t-9")
+    assert response.raw["cascade"]["budget"]["key"] == "t-9"
+    assert llm.complete(Q, budget_key="t-9").raw["cascade"]["budget"]["key"] == "t-9"
+    assert await budget.spent("t-9") == pytest.approx(2 * 0.03)
+    refusing = CascadeLLM(models=chain(server), budget=Budget(0.0, on_exceed="refuse"))
+    with pytest.raises(BudgetExceededError):
+        await refusing.achat([ChatMessage(role="user", content=Q)])

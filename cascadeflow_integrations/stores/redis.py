@@ -104,6 +104,14 @@ _SETTLED_TTL_S = 86_400
 _STOP = object()
 
 
+def redacted_url(url: str) -> str:
+    """The URL without its user and password (they never reach logs, reprs or errors)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+
 def _redis() -> Any:
     try:
         import redis
@@ -152,11 +160,8 @@ class RedisStore(DecisionStore):
         self._checked_durability = False
         self._read_flush_s = max(5 * timeout, 1.0)
 
-    def __repr__(self) -> str:  # the URL may hold a password: show host and db only
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.url)
-        return f"RedisStore('{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}')"
+    def __repr__(self) -> str:
+        return f"RedisStore({redacted_url(self.url)!r})"
 
     # ---- keys and clients ------------------------------------------------------------------
 

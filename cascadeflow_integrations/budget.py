@@ -211,6 +211,7 @@ class Budget:
         self.reservation_ttl = reservation_ttl
         self.default_max_tokens = default_max_tokens
         self._store: BudgetStore | None = store
+        self._warned: dict[str, tuple[float, int]] = {}  # kind of line -> (last logged, lines left out since)
 
     def __repr__(self) -> str:
         return (f"Budget(limit_usd={self.limit_usd}, per={self.per!r}, window={self.window!r}, "
@@ -308,13 +309,27 @@ class Budget:
         hold.held = res.granted
         return hold, res
 
+    def _log(self, kind: str, level: int, msg: str, *args: Any) -> None:
+        """One line per outage, not one per call: each kind at most every 10 s, with the count left out."""
+        now = time.monotonic()
+        last, left_out = self._warned.get(kind, (-1e9, 0))
+        if now - last < 10.0:
+            self._warned[kind] = (last, left_out + 1)
+            return
+        if left_out:
+            msg += f" ({left_out} more since the last such line)"
+        self._warned[kind] = (now, 0)
+        logger.log(level, msg, *args)
+
     def _unavailable(self, hold: BudgetHold, e: BaseException) -> BudgetHold:
         what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         if self.on_store_error == "closed":
-            logger.error("budget store unreachable (%s): refusing the call for budget %r (fail closed)", what, hold.key)
+            self._log("closed", logging.ERROR, "budget store unreachable (%s): refusing calls for budget %r (fail closed)",
+                      what, hold.key)
             raise BudgetUnavailableError(
                 f"the budget store could not be reached ({what}); budget {hold.key!r} fails closed") from e
-        logger.warning("budget store unreachable (%s): running the call unbudgeted for %r (fail open)", what, hold.key)
+        self._log("open", logging.WARNING, "budget store unreachable (%s): running calls unbudgeted for %r (fail open)",
+                  what, hold.key)
         hold.action = "store_unavailable"
         return hold
 
@@ -328,8 +343,8 @@ class Budget:
             requeue = getattr(self.store, "defer_settle", None)
             if requeue is not None:
                 requeue(hold.bucket, hold.reservation_id, to_nano(actual_usd), hold.expire_s)
-                logger.warning("budget store unreachable while settling %r (%s: %s): queued, retried on the next "
-                               "budget operation", hold.key, type(e).__name__, e)
+                self._log("settle", logging.WARNING, "budget store unreachable while settling %r (%s: %s): queued, sent "
+                          "before the next budget operation", hold.key, type(e).__name__, e)
             else:
                 logger.error("budget settlement for %r lost (%s: %s)", hold.key, type(e).__name__, e)
 

@@ -77,7 +77,7 @@ async def test_rows_written_across_a_restart_are_not_lost(own_redis_server: Any)
 
 
 async def test_drops_while_down_are_counted(own_redis_server: Any) -> None:
-    store = _store(own_redis_server.url, timeout=0.2, max_queue=5, batch_size=2)
+    store = _store(own_redis_server.url, timeout=0.2, max_queue=5, batch_size=2, close_timeout=0.2)
     own_redis_server.stop()
     accepted = sum(store.append(_row(i)) for i in range(40))
     assert accepted < 40 and store.stats.dropped == 40 - accepted

@@ -127,11 +127,14 @@ class RedisStore(DecisionStore):
     - `timeout`: seconds for one Redis operation (connect and read); nothing waits longer.
     - `max_rows` / `max_age_s`: the log stream's cap and retention (labels are capped alike).
     - `max_queue`: rows waiting for the writer; past it, rows are dropped and counted.
+    - `max_connections`: connections per event loop; more concurrent budget calls wait (bounded by `timeout`).
+    - `close_timeout`: how long `aclose()` keeps retrying queued rows while Redis is down before dropping them.
     """
 
     def __init__(self, url: str, *, prefix: str = "cascadeflow", timeout: float = 1.0,
                  max_rows: int | None = DEFAULT_MAX_ROWS, max_age_s: float | None = DEFAULT_MAX_AGE_S,
-                 max_queue: int = 10_000, batch_size: int = 256, max_pending_settlements: int = 10_000) -> None:
+                 max_queue: int = 10_000, batch_size: int = 256, max_pending_settlements: int = 10_000,
+                 max_connections: int = 64, close_timeout: float = 5.0) -> None:
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"RedisStore url {url!r} is not a Redis URL: pass e.g. 'redis://localhost:6379/0'")
         check_retention(max_age_s, max_rows)
@@ -144,6 +147,9 @@ class RedisStore(DecisionStore):
         self.max_rows = max_rows
         self.max_age_s = max_age_s
         self.batch_size = batch_size
+        self.max_connections = max_connections
+        self.close_timeout = close_timeout
+        self._closed_at = 0.0
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._sync: Any = None
         self._sync_lock = threading.Lock()
@@ -191,7 +197,11 @@ class RedisStore(DecisionStore):
 
             kw = self._client_kwargs()
             kw["retry"] = ARetry(NoBackoff(), 1)
-            client = aredis.Redis.from_url(self.url, **kw)
+            # Calls beyond `max_connections` wait for a free connection (at most `timeout`), rather
+            # than fail at once as the default pool does.
+            pool = aredis.BlockingConnectionPool.from_url(self.url, max_connections=self.max_connections,
+                                                          timeout=self.timeout, **kw)
+            client = aredis.Redis(connection_pool=pool)
             entry = (client, client.register_script(_RESERVE), client.register_script(_SETTLE))
             self._aclients[loop] = entry
         return entry
@@ -306,7 +316,8 @@ class RedisStore(DecisionStore):
                 try:
                     self._write(batch)
                 except Exception as e:
-                    if stopping or self._closed:  # closing with Redis down: what is left is dropped, and counted
+                    if (stopping or self._closed) and time.monotonic() - self._closed_at >= self.close_timeout:
+                        # closing with Redis down for longer than close_timeout: the rest is dropped, and counted
                         dropped = len(batch) + self._drain(waiters)
                         self._dropped_writer += dropped
                         logger.error("decision log: %d row(s) dropped at close, Redis unreachable (%s)", dropped, e)
@@ -470,6 +481,7 @@ class RedisStore(DecisionStore):
 
     async def aclose(self) -> None:
         if not self._closed:
+            self._closed_at = time.monotonic()
             self._closed = True
             if self._thread is not None:
                 await asyncio.to_thread(self._queue.put, _STOP)

@@ -42,6 +42,16 @@ def to_nano(usd: float) -> int:
     return int(-(-usd * NANO // 1))
 
 
+def _price(model: Any, input_tokens: int, output_tokens: int) -> float:
+    """USD for these tokens: a member's `price(usage)`, else a `ModelConfig`'s per-1K prices (unknown: 0)."""
+    price = getattr(model, "price", None)
+    if callable(price):
+        from .types import Usage
+
+        return float(price(Usage(input_tokens, output_tokens)) or 0.0)
+    return (input_tokens * (model.price_in or 0.0) + output_tokens * (model.price_out or 0.0)) / 1000.0
+
+
 class BudgetExceededError(CascadeError):
     """A call would take a budget past its limit (raised before any model is called)."""
 
@@ -288,8 +298,9 @@ class Budget:
             size += len(json.dumps(tools, default=str).encode("utf-8"))
         total = 0.0
         for cfg in models:
-            out = max_tokens or getattr(cfg, "max_output_tokens", None) or self.default_max_tokens
-            total += (size * cfg.price_in + out * cfg.price_out) / 1000.0
+            cap = getattr(cfg, "max_output_tokens", None)
+            out = min(max_tokens, cap) if max_tokens and cap else (max_tokens or cap or self.default_max_tokens)
+            total += _price(cfg, size, out)
         return total
 
     # ---- reserve and settle --------------------------------------------------------------------

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -103,9 +104,20 @@ class MemoryBudgetStore:
         self._lock = threading.Lock()
         self._spent: dict[str, int] = {}
         self._held: dict[str, dict[str, tuple[int, float]]] = {}  # bucket -> id -> (amount, expiry)
-        self._settled: dict[str, float] = {}  # reservation id -> expiry of the marker
+        self._expires: dict[str, float] = {}  # bucket -> when its window is over (then it is forgotten)
+        self._settled: set[str] = set()  # ids settled in the last day, so a retried settlement counts once
+        self._settled_order: deque[tuple[float, str]] = deque()
+        self._swept = 0.0
 
     def _purge(self, bucket: str, now: float) -> dict[str, tuple[int, float]]:
+        if now - self._swept > 60.0:  # forget finished windows and old settlement ids (amortised)
+            self._swept = now
+            for b in [b for b, exp in self._expires.items() if exp <= now]:
+                self._spent.pop(b, None)
+                self._held.pop(b, None)
+                del self._expires[b]
+        while self._settled_order and self._settled_order[0][0] <= now:
+            self._settled.discard(self._settled_order.popleft()[1])
         held = self._held.setdefault(bucket, {})
         for rid in [r for r, (_, exp) in held.items() if exp <= now]:
             del held[rid]
@@ -123,18 +135,22 @@ class MemoryBudgetStore:
             if reservation_id not in held:
                 held[reservation_id] = (amount, now + ttl_s)
                 reserved += amount
+            if expire_s:
+                self._expires[bucket] = now + expire_s
             return ReserveResult(True, spent, reserved)
 
     async def budget_settle(self, bucket: str, reservation_id: str, actual: int, expire_s: int | None) -> None:
         now = time.monotonic()
         with self._lock:
-            if len(self._settled) > 100_000:
-                self._settled = {k: v for k, v in self._settled.items() if v > now}
+            self._purge(bucket, now)
             if reservation_id in self._settled:
                 return
-            self._settled[reservation_id] = now + 86_400
+            self._settled.add(reservation_id)
+            self._settled_order.append((now + 86_400, reservation_id))
             self._held.get(bucket, {}).pop(reservation_id, None)
             self._spent[bucket] = self._spent.get(bucket, 0) + actual
+            if expire_s:
+                self._expires[bucket] = now + expire_s
 
     async def budget_usage(self, bucket: str) -> tuple[int, int]:
         with self._lock:

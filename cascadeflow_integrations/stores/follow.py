@@ -28,7 +28,7 @@ class PolicyFollower:
         self.on_update = on_update
         self.record: PolicyRecord | None = None
         self._checked = 0.0
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[PolicyRecord | None] | None = None
         self._closed = False
 
     @property

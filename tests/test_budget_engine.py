@@ -75,7 +75,8 @@ async def test_drafts_only_makes_the_rejected_draft_final(server: ReplayServer) 
     assert "switch" not in kinds and kinds[-1] == "complete"
     assert events[0].data["budget"]["action"] == "drafts_only"
     decision = next(e for e in events if e.type.value == "draft_decision").data
-    assert decision["accepted"] is False and decision["budget_override"] is True  # the validator's verdict stays
+    assert decision["accepted"] is True and decision["budget_override"] is True  # what the cascade did
+    assert decision["validator_accepted"] is False and "reject" in decision["reason"]  # the validator's verdict stays
     result = events[-1].data["result"]
     assert result.content == "four" and result.model_used == CHEAP
     assert result.budget["action"] == "drafts_only" and result.budget["changed_decision"] is True
@@ -239,6 +240,12 @@ async def test_langchain_budget_from_kwargs_and_config_metadata(server: ReplaySe
     chunks = [c async for c in llm.astream(Q, config={"metadata": {"tenant": "t-1"}})]
     assert chunks[-1].response_metadata["cascade"]["budget"]["key"] == "t-1"
     assert await budget.spent("t-1") == pytest.approx(2 * 0.03) and await budget.spent("t-2") == pytest.approx(0.03)
+    # drafts_only: the rejected draft is what LangChain consumers receive (streamed and not)
+    capped = ChatCascade(models=models, budget=Budget(worst(models[:1]) * 3, on_exceed="drafts_only"),
+                         validator=reject, max_tokens=MAX)
+    msg = await capped.ainvoke(Q)  # the replies above repeat: the draft says "The answer is 4."
+    assert msg.content == "The answer is 4." and msg.response_metadata["cascade"]["budget"]["action"] == "drafts_only"
+    assert "".join([str(c.content) async for c in capped.astream(Q)]) == "The answer is 4."
     refusing = ChatCascade(models=models, budget=Budget(0.0, on_exceed="refuse"))
     with pytest.raises(BudgetExceededError):
         await refusing.ainvoke(Q)
@@ -259,6 +266,9 @@ async def test_llama_index_budget_from_call_kwargs(server: ReplayServer) -> None
     assert response.raw["cascade"]["budget"]["key"] == "t-9"
     assert llm.complete(Q, budget_key="t-9").raw["cascade"]["budget"]["key"] == "t-9"
     assert await budget.spent("t-9") == pytest.approx(2 * 0.03)
+    capped = CascadeLLM(models=chain(server), budget=Budget(worst(chain(server)[:1]) * 3), validator=reject,
+                        max_tokens=MAX)
+    assert (await capped.achat([ChatMessage(role="user", content=Q)])).message.content == "The answer is 4."
     refusing = CascadeLLM(models=chain(server), budget=Budget(0.0, on_exceed="refuse"))
     with pytest.raises(BudgetExceededError):
         await refusing.achat([ChatMessage(role="user", content=Q)])

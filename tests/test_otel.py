@@ -253,3 +253,32 @@ def test_off_means_no_tracer_and_no_wrapper(mode: str) -> None:
     out = subprocess.run([sys.executable, "-c", OFF, mode], capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
     assert out.stdout.split() == ["True", "async_generator", "_run", "False"]
+
+
+async def test_langchain_members_spans_and_budget(server: ReplayServer, spans: InMemorySpanExporter) -> None:
+    """Chat models as members: one span per member call, and the budget reserves and settles their prices."""
+    from langchain_openai import ChatOpenAI
+
+    from cascadeflow_integrations import Member
+    from cascadeflow_integrations.budget import Budget
+    from cascadeflow_integrations.langchain import ChatCascade
+
+    def member(name: str, price: float) -> Member:
+        chat = ChatOpenAI(model=name, base_url=server.openai_url, api_key="sk-test-not-a-real-key", max_retries=0)
+        return Member(chat, input_cost=price, output_cost=price)
+
+    budget = Budget(100.0)  # above both members' worst case (4,096 output tokens each, no max_tokens given)
+    llm = ChatCascade(models=[member(CHEAP, 0.15), member(STRONG, 2.5)], validator=reject, budget=budget)
+    say(server, CHEAP, "Sydney.", usage=(10, 2))
+    say(server, STRONG, "Canberra.", usage=(10, 3))
+    with trace.get_tracer("app").start_as_current_span("request"):
+        msg = await llm.ainvoke(PROMPT, budget_key="t-1")
+    assert msg.content == "Canberra."
+    found = assert_tree(spans, "request", [f"chat {CHEAP}", f"chat {STRONG}"])
+    assert found[f"chat {STRONG}"].attributes["gen_ai.usage.output_tokens"] == 3
+    cost = msg.response_metadata["cascade"]["total_cost"]
+    assert cost == pytest.approx((12 * 0.15 + 13 * 2.5) / 1000)
+    assert found["cascade"].attributes["cascade.cost_usd"] == pytest.approx(cost)
+    assert msg.response_metadata["cascade"]["budget"]["key"] == "t-1"
+    assert await budget.spent("t-1") == pytest.approx(cost)
+    await llm.aclose()

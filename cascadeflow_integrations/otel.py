@@ -246,9 +246,11 @@ def check_span(check: str, cfg: Any) -> Iterator[Any]:
     from opentelemetry import trace
 
     attrs: dict[str, Any] = {"gen_ai.operation.name": "chat", "gen_ai.evaluation.name": check}
-    if cfg is not None:
-        attrs["gen_ai.provider.name"] = provider_name(cfg.provider)
-        attrs["gen_ai.request.model"] = cfg.name
+    provider, name = getattr(cfg, "provider", None), getattr(cfg, "name", None)
+    if isinstance(provider, str):
+        attrs["gen_ai.provider.name"] = provider_name(provider)
+    if isinstance(name, str):
+        attrs["gen_ai.request.model"] = name
     span = t.start_span(f"check {check}", kind=trace.SpanKind.CLIENT, attributes=attrs)
     try:
         yield span

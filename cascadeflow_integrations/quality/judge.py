@@ -86,7 +86,7 @@ class JudgeValidator(Validator):
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         from ..otel import check_span
 
-        with check_span(self.name, self.model) as span:
+        with check_span(self.name, self._member or self.model) as span:
             decision = await self._validate(request, draft, threshold)
             if span is not None:
                 if decision.usage is not None:
@@ -94,7 +94,8 @@ class JudgeValidator(Validator):
                     span.set_attribute("gen_ai.usage.output_tokens", decision.usage.output_tokens)
                 span.set_attribute("gen_ai.evaluation.score.value", decision.score)
                 span.set_attribute("cascade.accepted", decision.accepted)
-                span.set_attribute("cascade.cost_usd", decision.cost)
+                if decision.cost is not None:
+                    span.set_attribute("cascade.cost_usd", decision.cost)
         return decision
 
     async def _validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:

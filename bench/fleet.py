@@ -203,6 +203,19 @@ def redis_count(url: str, key: str) -> int:
         return int(r.xlen(key))
 
 
+def redis_ids(url: str, key: str) -> tuple[int, int]:
+    """(distinct request ids, entries) in a log stream: a write retried after a lost reply repeats a row."""
+    import redis
+
+    ids: set[bytes] = set()
+    entries = 0
+    with redis.Redis.from_url(url) as r:
+        for _, fields in r.xrange(key):
+            ids.add(fields[b"id"])
+            entries += 1
+    return len(ids), entries
+
+
 def redis_spent(url: str) -> tuple[float, float]:
     import redis
 
@@ -285,10 +298,11 @@ def fleet(args: argparse.Namespace, server: str, redis_srv: Any) -> dict[str, An
     appended = sum(r["appended"] for r in res)
     dropped_after_accept = sum(r["dropped"] for r in res)
     answered = sum(len(r["costs"]) for r in res)
-    in_stream = redis_count(redis_srv.url, "cascadeflow:log")
+    distinct, entries = redis_ids(redis_srv.url, "cascadeflow:log")
     out["outage"] = {"seconds": args.outage, "answered": answered, "queued": appended,
-                     "dropped_counted": dropped_after_accept, "in_stream": in_stream,
-                     "lost_uncounted": answered - in_stream - dropped_after_accept}
+                     "dropped_counted": dropped_after_accept, "in_stream": distinct, "repeated": entries - distinct,
+                     "missing": answered - distinct,
+                     "lost_uncounted": max(0, answered - distinct - dropped_after_accept)}
     return out
 
 
@@ -330,7 +344,8 @@ def table(f: dict[str, Any], o: dict[str, Any], env: str) -> str:
         f"| log rows lost, Redis up | {ru['appended'] - ru['in_stream']} of {ru['appended']} "
         f"(and {r['appended'] - r['in_stream']} of {r['appended']} in the budget run) |",
         f"| Redis killed for {out['seconds']:.0f} s mid-run (writer queue of 50) | {out['answered']} answered "
-        f"(budget failed open), {out['in_stream']} rows in the stream, {out['dropped_counted']} drops counted, "
+        f"(budget failed open); {out['in_stream']} distinct rows in the stream ({out['repeated']} repeated by "
+        f"retried writes, removed on read); {out['missing']} missing, {out['dropped_counted']} drops counted: "
         f"**{out['lost_uncounted']} lost uncounted** |",
         "",
         f"Calls/s: median of {len(f['rates_runs'])} interleaved runs. OpenTelemetry, one process, sequential "

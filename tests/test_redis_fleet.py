@@ -105,3 +105,46 @@ def test_fit_from_an_unreachable_redis_is_one_clear_line() -> None:
 
     out = fit_cli(f"redis://127.0.0.1:{free_port()}/0")
     assert out.returncode == 2 and out.stderr.startswith("error: cannot reach redis://127.0.0.1:")
+
+
+async def test_agents_in_two_processes_log_to_one_redis_stream(redis_url: str) -> None:
+    """Each process's agent (store=RedisStore) appends its calls' rows to the same capped stream."""
+    from cascadeflow_integrations.stores import RedisStore
+
+    server = ReplayServer().start()
+    store = RedisStore(redis_url)
+    try:
+        say(server, CHEAP, "Paris.")
+        agent = CascadeAgent([model(server, CHEAP), model(server, STRONG)], store=store,
+                             validator=lambda r, d: True)
+        here = await agent.run("What is the capital of France?")
+        await agent.aclose()  # drains the decision log into the store
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+        say(server, CHEAP, "Rome.")
+        other = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", OTHER, redis_url, server.openai_url],
+                                        capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert other.returncode == 0, other.stderr
+        ids = {r.request_id for r in await store.rows()}
+        assert {here.request_id, other.stdout.strip()} <= ids
+    finally:
+        await store.aclose()
+        server.stop()
+
+
+OTHER = r"""
+import asyncio, sys
+from cascadeflow_integrations import CascadeAgent, ModelConfig
+from cascadeflow_integrations.stores import RedisStore
+
+async def main(url, base):
+    store = RedisStore(url)
+    models = [ModelConfig(name=n, base_url=base, api_key="sk-test-not-a-real-key", max_retries=0, cost=0.001)
+              for n in ("gpt-4o-mini", "gpt-4o")]
+    agent = CascadeAgent(models, store=store, validator=lambda r, d: True)
+    result = await agent.run("What is the capital of Italy?")
+    await agent.aclose()
+    await store.aclose()
+    print(result.request_id)
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""

@@ -52,7 +52,6 @@ MAX_TOKENS = 64
 async def worker(args: argparse.Namespace) -> dict[str, Any]:
     from cascadeflow_integrations import CascadeAgent, ModelConfig
     from cascadeflow_integrations.budget import Budget, BudgetExceededError
-    from cascadeflow_integrations.stores import DecisionRow
 
     models = [ModelConfig(name=CHEAP, base_url=args.server + "/v1", api_key="sk-bench-not-a-real-key", max_retries=0,
                           input_cost=0.00015, output_cost=0.0006),
@@ -63,16 +62,16 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         from cascadeflow_integrations.stores import RedisStore
 
         store = RedisStore(args.redis, timeout=0.5, max_queue=args.max_queue)
-    budget = None if args.store == "none" else Budget(args.limit, on_exceed="refuse", timeout=1.0)
+    budget = None if args.store == "none" else Budget(args.limit, on_exceed="refuse", timeout=1.0, store=store)
     counter = iter(range(1 << 30))
 
     def validator(request: Any, draft: Any) -> bool:
         return next(counter) % 3 != 0
 
-    agent = CascadeAgent(models, budget=budget, store=store, validator=validator)
+    # With the log, the store is the agent's: it logs every call there itself (one row per call).
+    agent = CascadeAgent(models, budget=budget, store=store if args.log else None, validator=validator)
     costs: list[float] = []
     refused = appended = 0
-    pid = os.getpid()
 
     async def one(i: int, warm: bool = False) -> None:
         nonlocal refused, appended
@@ -82,14 +81,10 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         except BudgetExceededError:
             refused += 1
             return
-        if warm:
-            return
-        costs.append(r.total_cost)
         if store is not None and args.log:
-            row = DecisionRow(request_id=f"{pid}-{i}", complexity=r.complexity, strategy=r.strategy,
-                              attempts=[{"model": a.model, "phase": a.phase, "cost": a.cost} for a in r.attempts],
-                              decision=r.decisions[0] if r.decisions else None, total_cost=r.total_cost)
-            appended += store.append(row)
+            appended += 1  # the agent logged it (the warm-up call too: its row is in the stream)
+        if not warm:
+            costs.append(r.total_cost)
 
     sem = asyncio.Semaphore(args.concurrency)
 
@@ -101,11 +96,13 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
     t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(limited(i) for i in range(args.calls)))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    await agent.aclose()  # drains the agent's log into the store
     dropped = 0
     if store is not None:
-        await store.aclose()
-        dropped = store.stats.dropped
-    await agent.aclose()
+        await store.aclose()  # drains the store's queue into Redis (retrying up to close_timeout)
+        if args.log:
+            dropped = agent._learner.log.stats.dropped  # the logger's own drops and the store's
+
     return {"wall": wall, "cpu": cpu, "costs": costs, "refused": refused, "appended": appended, "dropped": dropped}
 
 
@@ -301,8 +298,8 @@ def fleet(args: argparse.Namespace, server: str, redis_srv: Any) -> dict[str, An
     distinct, entries = redis_ids(redis_srv.url, "cascadeflow:log")
     out["outage"] = {"seconds": args.outage, "answered": answered, "queued": appended,
                      "dropped_counted": dropped_after_accept, "in_stream": distinct, "repeated": entries - distinct,
-                     "missing": answered - distinct,
-                     "lost_uncounted": max(0, answered - distinct - dropped_after_accept)}
+                     "missing": appended - distinct,
+                     "lost_uncounted": max(0, appended - distinct - dropped_after_accept)}
     return out
 
 
@@ -344,7 +341,7 @@ def table(f: dict[str, Any], o: dict[str, Any], env: str) -> str:
         f"| log rows lost, Redis up | {ru['appended'] - ru['in_stream']} of {ru['appended']} "
         f"(and {r['appended'] - r['in_stream']} of {r['appended']} in the budget run) |",
         f"| Redis killed for {out['seconds']:.0f} s mid-run (writer queue of 50) | {out['answered']} answered "
-        f"(budget failed open); {out['in_stream']} distinct rows in the stream ({out['repeated']} repeated by "
+        f"(budget failed open), {out['queued']} rows logged (warm-up calls included); {out['in_stream']} distinct rows in the stream ({out['repeated']} repeated by "
         f"retried writes, removed on read); {out['missing']} missing, {out['dropped_counted']} drops counted: "
         f"**{out['lost_uncounted']} lost uncounted** |",
         "",

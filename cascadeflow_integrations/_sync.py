@@ -6,11 +6,15 @@ single loop (no "attached to a different loop") and never calls `asyncio.run` in
 An exception in the calling thread while it waits (Ctrl-C's `KeyboardInterrupt`, most often)
 cancels the work on the background loop and waits for it to unwind, so its HTTP streams are
 closed and no later step (an escalation) starts; then the caller's exception propagates.
+
+Each step runs in a copy of the caller's context, as `asyncio.to_thread` does, so context
+variables (the caller's OpenTelemetry span, for one) reach the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
@@ -42,14 +46,15 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 class _Call:
     """One coroutine run as a task on the background loop; `result` waits for it from another thread."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+                 ctx: contextvars.Context | None = None) -> None:
         self._loop = loop
         self._task: asyncio.Task[Any] | None = None
         self._settled = threading.Event()  # set once the task is done, cancelled or not
-        loop.call_soon_threadsafe(self._start, coro)
+        loop.call_soon_threadsafe(self._start, coro, ctx or contextvars.copy_context())
 
-    def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._task = self._loop.create_task(coro)
+    def _start(self, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context) -> None:
+        self._task = ctx.run(self._loop.create_task, coro)  # the task runs in a copy of the caller's context
         self._task.add_done_callback(lambda _: self._settled.set())
 
     def _cancel(self) -> None:
@@ -82,9 +87,10 @@ def iter_sync(agen: AsyncIterator[T]) -> Iterator[T]:
     """Iterate an async iterator from sync code. Stopping early, or an interrupt, closes it."""
     loop = _background_loop()
     it = agen.__aiter__()
+    ctx = contextvars.copy_context()
     try:
         while True:
-            done, item = _Call(loop, _anext(it)).result()
+            done, item = _Call(loop, _anext(it), ctx).result()
             if done:
                 return
             yield item  # type: ignore[misc]  # not None unless done
@@ -92,7 +98,7 @@ def iter_sync(agen: AsyncIterator[T]) -> Iterator[T]:
         # after an interrupt the step was cancelled and has unwound, so the generator is not running
         aclose = getattr(it, "aclose", None)
         if aclose is not None:
-            _Call(loop, aclose()).result()
+            _Call(loop, aclose(), ctx).result()
 
 
 async def _anext(it: AsyncIterator[T]) -> tuple[bool, T | None]:

@@ -75,6 +75,9 @@ class CascadeAgent:
         shadow_rate: float = 0.0,
         policy: Any = None,
         log_prompts: bool = False,
+        budget: Any = None,
+        store: Any = None,
+        trace_content: bool = False,
     ) -> None:
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
             raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
@@ -105,9 +108,21 @@ class CascadeAgent:
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
         if verbose:
             enable_verbose()
+        #: where budgets, and (a `DecisionStore` such as `RedisStore`) the decision log and the published
+        #: policy are shared
+        self.store = store
+        self.budget = _budget(budget, store)
+        #: record prompt and answer text on OpenTelemetry spans (off: prompts stay out of traces)
+        self.trace_content = bool(trace_content)
+        shared = _is_decision_store(store)
+        if decision_log is None and shared:
+            decision_log = store
         #: why a policy file was not used (the agent then decides with the validator and thresholds)
         self.policy_error: str | None = None
         self._learner = self._learning(decision_log, shadow_rate, policy, log_prompts, validator)
+        # The store's published policy is used, and a new version picked up while the process runs
+        # (a policy= given here is pinned instead).
+        self._follower = self._follow(store) if shared and policy is None else None
 
     def _learning(self, decision_log: Any, shadow_rate: Any, policy: Any, log_prompts: Any, validator: Any) -> Any:
         """The decision log, shadow calls and fitted policy, when any is asked for (else None: no cost at all)."""
@@ -130,6 +145,21 @@ class CascadeAgent:
         if learner.validator is not None:
             self.validator = learner.validator
         return learner
+
+    def _follow(self, store: Any) -> Any:
+        from .stores.follow import PolicyFollower
+
+        def use(record: Any) -> None:
+            from .learning.policy import Policy
+
+            policy = Policy.from_dict(record.doc, source=f"{store!r} version {record.version}")
+            if self._learner is not None:
+                self._learner.swap(policy)
+                self.validator = self._learner.validator
+            else:
+                self.validator = policy.as_validator()
+
+        return PolicyFollower(store, on_update=use)
 
     def __repr__(self) -> str:
         return f"CascadeAgent(models={[m.label for m in self.members]}, streaming_mode={self.streaming_mode.value!r})"
@@ -219,7 +249,10 @@ class CascadeAgent:
         return run_sync(self.fit(target_quality, **kw))
 
     async def aclose(self) -> None:
-        """Cancel shadow calls and refits, drain the decision log, close the members' clients."""
+        """Stop following the store's policy, cancel shadow calls and refits, drain the decision log, close
+        the members' clients."""
+        if self._follower is not None:
+            await self._follower.aclose()
         if self._learner is not None:
             await self._learner.aclose()
         for m in self.members:
@@ -254,6 +287,8 @@ class CascadeAgent:
         live_drafts: bool = False,
         run_context: Any = None,
         speculative_escalation: bool | None = None,
+        budget: Any = None,
+        budget_key: Any = None,
         **extra: Any,
     ) -> AsyncIterator[Event]:
         """Stream the cascade as events (`StreamEvent`, or `ToolStreamEvent` when `tools` are given).
@@ -262,12 +297,23 @@ class CascadeAgent:
         the provider request as-is (e.g. `top_p`, `seed`, `response_format`). `live_drafts=True`
         yields draft events as they arrive in every mode, for adapters that do their own buffering;
         `run_context` is handed to every member's request as is (adapters parent member runs with it).
+        `budget_key` is the call's budget key (`"tenant-42"`) or metadata for `Budget(per=...)`;
+        `budget` replaces the agent's budget for this call.
         """
+        if self._follower is not None:
+            self._follower.latest()  # no I/O: schedules a background refresh when one is due
         messages = to_messages(query, system_prompt)
         opts = self._options(max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice,
                              streaming_mode, validator, quality_threshold, stop, parallel_tool_calls,
                              timeout, draft_timeout, extra)
         opts.live_drafts = live_drafts
+        opts.budget = _budget(budget, self.store) if budget is not None else self.budget
+        if opts.budget is not None:
+            opts.budget.key_for(budget_key)  # a missing or bad key is a ValueError now, before any network call
+            opts.budget_key = budget_key
+        elif budget_key is not None:
+            raise ValueError("budget_key was given but no budget is set: pass CascadeAgent(budget=Budget(...))")
+        opts.trace_content = self.trace_content
         self._fit(messages, opts)
         opts.run_context = run_context
         opts.tool_risk = self.tool_risk
@@ -429,6 +475,25 @@ def _json_parser() -> Any:
     from .tools.json_stream import ProgressiveJSONParser
 
     return ProgressiveJSONParser()
+
+
+def _is_decision_store(store: Any) -> bool:
+    if store is None:
+        return False
+    from .stores.base import DecisionStore
+
+    return isinstance(store, DecisionStore)
+
+
+def _budget(budget: Any, store: Any) -> Any:
+    if budget is None:
+        return None
+    from .budget import Budget
+
+    if not isinstance(budget, Budget):
+        raise ValueError(f"budget must be a Budget(limit_usd=...), got {type(budget).__name__}")
+    budget.bind(store)
+    return budget
 
 
 def _mode(mode: StreamingMode | str) -> StreamingMode:

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union, cast
 
+from .budget import BudgetExceededError, BudgetHold, BudgetUnavailableError
 from .errors import BadRequestError, ProviderError, ProviderTimeoutError
 from .members import CascadeMember
 from .quality._model import CheckModel
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
 from .quality.base import check_partial_safely, validate_safely
+from .otel import CallTrace, now_ns, start_call
 from .result import CascadeResult, ModelAttempt
 from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
 from .tools.call import ToolCall
@@ -30,6 +32,10 @@ from .types import ChatRequest, FinishDelta, Message, ModelDelta, TextDelta, Too
 logger = logging.getLogger("cascadeflow_integrations")
 
 Event = Union[StreamEvent, ToolStreamEvent]
+
+
+_COMPLETES = frozenset((StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE))
+_ENDS = _COMPLETES | {StreamEventType.ERROR, ToolStreamEventType.ERROR}
 
 
 class StreamingMode(str, Enum):
@@ -80,6 +86,11 @@ class CallOptions:
     run_context: Any = None
     #: called with (result, messages, options) just before COMPLETE (the agent's decision log and shadow calls)
     on_complete: Any = None
+    #: the call's `Budget` (the agent's unless given per call) and its key or metadata
+    budget: Any = None
+    budget_key: Any = None
+    #: record prompt and answer text on OpenTelemetry spans
+    trace_content: bool = False
 
 
 #: (messages, options) -> a `routing.RoutingDecision` for this call
@@ -188,6 +199,11 @@ class CascadeRun:
         self._deadline: float | None = None
         self._request: ChatRequest | None = None
         self._early: _Level | None = None
+        self._trace: CallTrace | None = None
+        self._hold: BudgetHold | None = None
+        self._capped = False  # the budget allows the draft only: it is final whatever the validator says
+        #: with a budget or tracing: each attempt not closed yet, with its member and span (by id of the attempt)
+        self._open: dict[int, tuple[ModelAttempt, Any, Any]] | None = None
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -196,8 +212,68 @@ class CascadeRun:
 
     # ---- the run ---------------------------------------------------------------------------
 
-    async def events(self) -> AsyncIterator[Event]:
+    def events(self) -> AsyncIterator[Event]:
         """Yield ROUTING, then each model's events, then COMPLETE (or ERROR)."""
+        self._trace = start_call(self.opts.trace_content)
+        if self._trace is None and self.opts.budget is None:
+            return self._run()  # the common case pays nothing for budgets and tracing
+        self._open = {}
+        return self._observed()
+
+    async def _observed(self) -> AsyncGenerator[Event, None]:
+        """`_run` with its budget settled and its spans ended however it ends (error, cancel, break)."""
+        if self._trace is not None:
+            self._trace.start(self.messages, self.opts)
+        error: BaseException | None = None
+        complete = False
+        try:
+            async with aclosing(self._run()) as run:
+                async for ev in run:
+                    if ev.type in _ENDS:
+                        # Settled and traced before the consumer sees the end: a caller that stops
+                        # reading at COMPLETE finds its spend counted and its span exported.
+                        if ev.type in _COMPLETES:
+                            complete = True
+                        else:
+                            error = ev.data.get("error")
+                        await self._close_call(complete, error)
+                    yield ev
+        except GeneratorExit:  # the consumer stopped reading: not an error of the call
+            raise
+        except BaseException as e:
+            error = e
+            raise
+        finally:
+            await self._close_call(complete, error)
+
+    def _opened(self, attempt: ModelAttempt, cfg: Any, phase: str, level: int) -> None:
+        if self._open is not None:
+            tr = self._trace
+            self._open[id(attempt)] = (attempt, cfg, tr.attempt(cfg, phase, level, self.opts) if tr else None)
+
+    def _closed(self, attempt: ModelAttempt) -> tuple[Any, int | None]:
+        """The attempt's span (None when not tracing) and when its model call ended."""
+        entry = self._open.pop(id(attempt), None) if self._open is not None else None
+        span = entry[2] if entry is not None else None
+        return span, (now_ns() if span is not None else None)
+
+    async def _close_call(self, complete: bool, error: BaseException | None) -> None:
+        tr = self._trace
+        for attempt, cfg, span in list((self._open or {}).values()):  # cancelled or broken off mid-stream
+            self._close_attempt(attempt, cfg)
+            if span is not None and tr is not None:
+                tr.attempt_done(span, attempt, Draft(model=cfg.label), error or asyncio.CancelledError())
+        if self._open:
+            self._open.clear()
+        if self._hold is not None:
+            hold, self._hold = self._hold, None
+            res = self.result
+            await hold.settle(sum(a.cost or 0.0 for a in res.attempts) + (res.validator_cost or 0.0))
+        if tr is not None:
+            self._trace = None
+            tr.end(self.result if complete else None, error)
+
+    async def _run(self) -> AsyncGenerator[Event, None]:
         opts = self.opts
         self._t0 = time.perf_counter()
         if opts.timeout:
@@ -206,12 +282,37 @@ class CascadeRun:
         routing = self.route(self.messages, opts)
         res.strategy, res.complexity = routing.strategy, routing.complexity
         policy = routing.features.get("policy") if routing.features else None
-        yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
-                       reason=routing.reason, models=[m.label for m in self.chain],
-                       streaming_mode=opts.mode.value, **({"policy": policy} if policy else {}))
-        logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
+        extra: dict[str, Any] = {"policy": policy} if policy else {}
         members = [m for m in self.chain if m.label not in opts.skip_models]
         chain = members if routing.strategy == "cascade" else [members[-1]]
+        tr = self._trace
+        if tr is not None:
+            tr.routed(routing, [m.label for m in chain])
+        refused: BaseException | None = None
+        if opts.budget is not None:
+            try:
+                self._hold, self._capped = await opts.budget.plan(
+                    opts.budget_key, chain, members[0], self.messages, opts.tools, opts.max_tokens)
+            except (BudgetExceededError, BudgetUnavailableError) as e:
+                refused = e
+                extra["budget"] = {"key": getattr(e, "key", None), "limit_usd": opts.budget.limit_usd,
+                                   "spent_usd": getattr(e, "spent_usd", None), "window": opts.budget.window,
+                                   "action": "refused", "changed_decision": True}
+                res.budget = extra["budget"]
+            else:
+                if self._capped:
+                    chain = members[:1]
+                res.budget = extra["budget"] = self._hold.to_dict()
+                if tr is not None:
+                    tr.budget(self._hold)
+        yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
+                       reason=routing.reason, models=[m.label for m in self.chain],
+                       streaming_mode=opts.mode.value, **extra)
+        logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
+        if refused is not None:
+            yield self._ev("ERROR", str(refused), error=refused, model="", phase="budget", provider="",
+                           partial_content="")
+            return
         vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice,
                                  max_tokens=opts.max_tokens, temperature=opts.temperature)
         threshold = opts.threshold if opts.threshold is not None else opts.thresholds.for_(routing.complexity)
@@ -229,6 +330,7 @@ class CascadeRun:
         last = level == len(chain) - 1
         attempt = ModelAttempt(model=cfg.label, provider=cfg.provider, phase=phase)
         self.result.attempts.append(attempt)
+        self._opened(attempt, cfg, phase, level)
         guard = not last and self.opts.mode is StreamingMode.GUARDED
         return _Level(level, cfg, attempt, PartialDraft() if guard else None)
 
@@ -249,10 +351,11 @@ class CascadeRun:
         opts, res = self.opts, self.result
         risk = opts.tool_risk if opts.tools else None
         escalation: dict[str, Any] = {}
+        capped, tr = self._capped, self._trace
         for level, cfg in enumerate(chain):
-            last = level == len(chain) - 1
+            last = level == len(chain) - 1 and not capped
             index = self.chain.index(cfg)  # position in the configured chain (members may be skipped)
-            phase = "direct" if routing.strategy == "direct" else ("verifier" if last else "draft")
+            phase = "direct" if routing.strategy == "direct" and not capped else ("verifier" if last else "draft")
             live = last or opts.mode is StreamingMode.OPTIMISTIC or opts.live_drafts
             early, self._early = self._early, None
             lv = early if early is not None and early.level == level else self._begin(level, chain, phase)
@@ -292,9 +395,12 @@ class CascadeRun:
                 attempt.error = str(e)
                 logger.warning("model %s failed: %s", cfg.label, e)
             self._close_attempt(attempt, cfg)
+            span, end_ns = self._closed(attempt)
             draft_request = self._request  # before a next member started early replaces it
 
-            if last or (error is not None and _fails_for_every_model(error, cfg, chain[level + 1:])):
+            if last or (error is not None and (capped or _fails_for_every_model(error, cfg, chain[level + 1:]))):
+                if tr is not None:
+                    tr.attempt_done(span, attempt, draft, error, end_ns=end_ns)
                 if error is not None:
                     yield self._ev("ERROR", str(error), error=error, model=cfg.label, phase=phase,
                                    provider=cfg.provider, partial_content=draft.text)
@@ -322,14 +428,31 @@ class CascadeRun:
                 vreq.on_unsure = ((lambda: self._start_early(level + 1, chain, "verifier" if level + 2 == len(chain)
                                                              else "draft", vreq, cfg.label))
                                   if opts.speculative else None)
-                decision = await validate_safely(opts.validator, vreq, draft, threshold)
+                if tr is not None:
+                    with tr.current():  # model-based checks nest their spans under the call's span
+                        decision = await validate_safely(opts.validator, vreq, draft, threshold)
+                else:
+                    decision = await validate_safely(opts.validator, vreq, draft, threshold)
                 vreq.on_unsure = None
                 res.validator_cost += decision.cost
                 res.validator_calls += decision.calls
             vreq.drop_prefetched()
             attempt.accepted = decision.accepted
+            if tr is not None:
+                tr.attempt_done(span, attempt, draft, None, decision, end_ns)
             d = decision.to_dict()
             d.update(model=cfg.label, phase=phase, level=level, index=index, error=error)
+            if capped and not decision.accepted:
+                # The validator would escalate, but the budget allows the draft only: it is the answer.
+                # `accepted` says what the cascade did (consumers release the held draft on it); the
+                # validator's verdict stays readable.
+                assert self._hold is not None
+                d.update(accepted=True, validator_accepted=False, budget_override=True,
+                         reason=f"budget {self._hold.key!r}: escalation would exceed the limit "
+                                f"(validator: {decision.reason})")
+                attempt.accepted = True
+                self._hold.changed_decision = True
+                res.budget = self._hold.to_dict()
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
             res.drafts.append(draft)
             settle = getattr(opts.run_context, "settle", None)
@@ -337,7 +460,7 @@ class CascadeRun:
                 await settle(draft_request, res.decisions[-1])
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
-            if decision.accepted:
+            if decision.accepted or capped:
                 if self._early is not None:
                     # The check accepted: the next model's tokens so far are paid and counted.
                     spec, self._early = self._early, None
@@ -348,6 +471,9 @@ class CascadeRun:
                         spec.attempt.usage = Usage(self._known_input_tokens(), spec.attempt.chunks)
                         spec.attempt.usage_estimated = True
                     self._close_attempt(spec.attempt, spec.cfg)
+                    spec_span, spec_end = self._closed(spec.attempt)
+                    if tr is not None and spec_span is not None:
+                        tr.attempt_done(spec_span, spec.attempt, spec.draft, None, end_ns=spec_end)
                 for ev in held:
                     if res.ttft_ms is None and ev.type in self._first_types:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000

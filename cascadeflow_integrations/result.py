@@ -77,6 +77,9 @@ class CascadeResult:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: each judged draft (quality.Draft: text, tool calls, logprobs), for the decision log; not in to_dict
     drafts: list[Any] = field(default_factory=list, repr=False)
+    #: the call's budget: key, limit_usd, spent_usd (before the call), reserved_usd, window, action
+    #: ("none", "drafts_only", "allowed_over_limit", "store_unavailable", "refused") and changed_decision
+    budget: dict[str, Any] | None = None
 
     @property
     def cascaded(self) -> bool:
@@ -123,6 +126,7 @@ class CascadeResult:
             "tokens_saved_by_abort": self.tokens_saved_by_abort,
             "time_saved_by_abort_ms": self.time_saved_by_abort_ms,
             "request_id": self.request_id,
+            "budget": self.budget,
         }
 
     def __getitem__(self, key: str) -> Any:

@@ -97,3 +97,59 @@ def module_replay_server(_module_replay_server: Any) -> Any:
     """One loopback replay server per test module, emptied before each test."""
     _module_replay_server.reset()
     return _module_replay_server
+
+
+# ---- Redis: a real redis-server per session -----------------------------------------------------
+
+_redis_skipped: list[str] = []
+
+
+def _redis_binary_or_skip() -> str:
+    from redis_helpers import INSTALL_HINT, ci, redis_server_binary
+
+    binary = redis_server_binary()
+    if binary is None:
+        msg = f"redis-server is not installed; install it with: {INSTALL_HINT}"
+        if ci():
+            pytest.fail(f"CI=true and {msg}", pytrace=False)
+        _redis_skipped.append(msg)
+        pytest.skip(msg)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Any:
+    """One real redis-server on a free loopback port for the whole session (stopped at the end)."""
+    from redis_helpers import RedisServer
+
+    server = RedisServer(_redis_binary_or_skip()).start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> str:
+    """The session server, emptied before each test."""
+    import redis
+
+    if not redis_server.ping():  # a test that stopped it (outage tests use their own server, but be safe)
+        redis_server.start()
+    with redis.Redis.from_url(redis_server.url) as r:
+        r.flushall()
+    return str(redis_server.url)
+
+
+@pytest.fixture
+def own_redis_server() -> Any:
+    """A redis-server of this test's own, for restarts and outages."""
+    from redis_helpers import RedisServer
+
+    server = RedisServer(_redis_binary_or_skip()).start()
+    yield server
+    server.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _redis_skipped:
+        n = sum("redis-server is not installed" in str(r.longrepr) for r in terminalreporter.stats.get("skipped", []))
+        terminalreporter.write_line(f"{n} Redis test(s) skipped: {_redis_skipped[0]}", yellow=True)

@@ -110,6 +110,10 @@ class ChatCascade(BaseChatModel):
     """A fitted `learning.Policy`, or the path of its JSON file: it decides drafts instead of the thresholds."""
     log_prompts: bool = False
     """Log the prompt text itself (off: only a fingerprint)."""
+    budget: Any = Field(default=None, exclude=True)
+    """A `Budget`; each call's key is `budget_key=` (call kwarg) or the run's config metadata."""
+    store: Any = Field(default=None, exclude=True)
+    """A shared store (`stores.RedisStore`): budgets, and its decision log and published policy."""
 
     _agent: CascadeAgent = PrivateAttr()
     _overrides: dict[str, CascadeAgent] = PrivateAttr(default_factory=dict)
@@ -134,11 +138,15 @@ class ChatCascade(BaseChatModel):
             if self.decision_log is not None or self.shadow_rate or self.policy is not None or self.log_prompts:
                 raise ValueError("decision_log, shadow_rate, policy and log_prompts go on the CascadeAgent when "
                                  "ChatCascade is built from agent=: CascadeAgent(models, decision_log=...)")
+            if self.budget is not None or self.store is not None:
+                raise ValueError("budget and store go on the CascadeAgent when ChatCascade is built from agent=: "
+                                 "CascadeAgent(models, budget=..., store=...)")
             self._agent = self.agent
         elif self.models:
             self._agent = CascadeAgent([self._configure(m) for m in self.models],
                                        high_risk_tools=self.high_risk_tools,
-                                       speculative_escalation=bool(self.speculative_escalation), **learning)
+                                       speculative_escalation=bool(self.speculative_escalation), **learning,
+                                       budget=self.budget, store=self.store)
         else:
             raise ValueError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
                              "or agent=CascadeAgent(...)")
@@ -296,17 +304,20 @@ class ChatCascade(BaseChatModel):
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
         return await agenerate_from_stream(self._achunks(messages, stop, sink, kwargs))
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
         return generate_from_stream(self._chunks(messages, stop, sink, kwargs))
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
         async for chunk in self._achunks(messages, stop, sink, kwargs):
             if run_manager:  # only the v3 protocol path passes one; the base reports tokens otherwise
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -315,6 +326,7 @@ class ChatCascade(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
+        kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
         for chunk in self._chunks(messages, stop, sink, kwargs):
             if run_manager:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -391,6 +403,18 @@ class ChatCascade(BaseChatModel):
                     raise RuntimeError(str(err))
                 # tool_call_complete: the chunks already carried the whole call
 
+    def _budget_kwargs(self, kwargs: dict[str, Any], manager: Any) -> dict[str, Any]:
+        """The budget key from the run's config metadata (its callback manager's) when the call gave none."""
+        if self._agent.budget is None or "budget_key" in kwargs or manager is None:
+            return kwargs
+        meta = getattr(manager, "metadata", None) or {}
+        key = meta.get("budget_key")
+        if key is None and isinstance(self._agent.budget.per, str) and self._agent.budget.per in meta:
+            key = {self._agent.budget.per: meta[self._agent.budget.per]}
+        elif key is None and callable(self._agent.budget.per):
+            key = dict(meta)
+        return {**kwargs, "budget_key": key} if key is not None else kwargs
+
     def _call_options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> tuple[CascadeAgent, dict[str, Any]]:
         kw = dict(kwargs)
         kw.pop("stream", None)  # LangChain's own streaming flag, not a request parameter
@@ -433,9 +457,9 @@ class ChatCascade(BaseChatModel):
                     (m for m in members if m.name == model), None)
                 other = members[-1].with_model(model) if isinstance(members[-1], BaseMember) else None
                 if known is not None:
-                    agent = CascadeAgent([known])
+                    agent = CascadeAgent([known], budget=self._agent.budget)
                 elif other is not None:
-                    agent = CascadeAgent([other])
+                    agent = CascadeAgent([other], budget=self._agent.budget)
                 else:
                     raise ValueError(f"model={model!r} is not a member of this cascade "
                                      f"({', '.join(m.label for m in members)}): name one of them")
@@ -546,4 +570,5 @@ def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[st
         "models": {k: {"usage": v["usage"].to_dict(), "cost": v["cost"], "calls": v["calls"]}
                    for k, v in result.models.items()},
         "decisions": result.decisions,
+        "budget": result.budget,
     })

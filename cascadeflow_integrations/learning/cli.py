@@ -1,4 +1,8 @@
-"""`cascadeflow-integrations fit cascade.db --target 0.95`: fit a policy from a decision log or records."""
+"""`cascadeflow-integrations fit cascade.db --target 0.95`: fit a policy from a decision log or records.
+
+With a Redis URL (`fit redis://host:6379/0`), the fleet's shared log is fitted under a fleet-wide lock
+and the policy is published there with a new version, which every process picks up.
+"""
 
 from __future__ import annotations
 
@@ -56,21 +60,24 @@ def format_report(policy: Policy) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="cascadeflow-integrations fit", description=__doc__.split("\n")[0])
-    ap.add_argument("source", help="a decision log (SQLite .db) or records (.csv or .jsonl)")
+    ap.add_argument("source", help="a decision log (SQLite .db, or a redis:// URL) or records (.csv or .jsonl)")
     ap.add_argument("--target", type=float, default=0.95, help="share of the strong model's quality to keep")
-    ap.add_argument("--out", default="policy.json", help="where to write the policy (JSON)")
+    ap.add_argument("--out", default=None,
+                    help="where to write the policy (JSON; default policy.json, with a redis:// source only if given)")
     ap.add_argument("--confidence", type=float, default=0.7)
     ap.add_argument("--holdout", type=float, default=0.3)
     ap.add_argument("--min-labels", type=int, default=100)
     ap.add_argument("--min-kind-labels", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    kw = dict(confidence=args.confidence, holdout=args.holdout, min_labels=args.min_labels,
+              min_kind_labels=args.min_kind_labels, seed=args.seed)
+    if args.source.startswith(("redis://", "rediss://")):
+        return _fit_redis(args, kw)
     src = Path(args.source)
     if not src.is_file():
         sys.stderr.write(f"error: {src} is not a file: pass a decision log (cascade.db) or records (.csv/.jsonl)\n")
         return 2
-    kw = dict(confidence=args.confidence, holdout=args.holdout, min_labels=args.min_labels,
-              min_kind_labels=args.min_kind_labels, seed=args.seed)
     try:
         if src.suffix in (".csv", ".jsonl", ".json"):
             policy = fit(_records(src), args.target, **kw)
@@ -88,8 +95,47 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ImportError) as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
-    policy.save(args.out)
-    sys.stdout.write(format_report(policy) + f"\nwrote {args.out}: CascadeAgent(models, policy={args.out!r})\n")
+    out = args.out or "policy.json"
+    policy.save(out)
+    sys.stdout.write(format_report(policy) + f"\nwrote {out}: CascadeAgent(models, policy={out!r})\n")
+    return 0
+
+
+def _fit_redis(args: argparse.Namespace, kw: dict[str, Any]) -> int:
+    import asyncio
+
+    from redis.exceptions import RedisError
+
+    from ..stores.redis import RedisStore, redacted_url
+    from .fit import afit
+
+    async def run() -> tuple[Policy, int] | str:
+        store = RedisStore(args.source, timeout=10.0)
+        try:
+            async with store.lock("fit") as mine:
+                if not mine:
+                    return "another process is fitting this store now; try again when it is done"
+                policy = await afit(store, args.target, **kw)
+                return policy, await store.put_policy(policy.to_dict())
+        finally:
+            await store.aclose()
+
+    try:
+        out = asyncio.run(run())
+    except (NotEnoughLabels, ValueError, ImportError) as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except (RedisError, OSError) as e:
+        sys.stderr.write(f"error: cannot reach {redacted_url(args.source)}: {e}\n")
+        return 2
+    if isinstance(out, str):
+        sys.stderr.write(f"error: {out}\n")
+        return 2
+    policy, version = out
+    if args.out:
+        policy.save(args.out)
+    sys.stdout.write(format_report(policy) + f"\npublished as version {version}: processes following this store "
+                     "pick it up\n" + (f"wrote {args.out}\n" if args.out else ""))
     return 0
 
 

@@ -102,6 +102,9 @@ class CascadeLLM(FunctionCallingLLM):
                                description="Share of accepted drafts also sent to the next model, to label them.")
     policy: Any = Field(default=None, exclude=True, description="A fitted Policy, or the path of its JSON file.")
     log_prompts: bool = Field(default=False, description="Log the prompt text itself (off: only a fingerprint).")
+    budget: Any = Field(default=None, exclude=True, description="A Budget; per call: budget_key=...")
+    store: Any = Field(default=None, exclude=True,
+                       description="A shared store (RedisStore): budgets, its decision log and published policy.")
 
     _agent: CascadeAgent = PrivateAttr()
 
@@ -119,9 +122,12 @@ class CascadeLLM(FunctionCallingLLM):
                                   or self.log_prompts):
             raise ValueError("decision_log, shadow_rate, policy and log_prompts go on the CascadeAgent when "
                              "CascadeLLM is built from agent=: CascadeAgent(models, decision_log=...)")
+        if agent is not None and (self.budget is not None or self.store is not None):
+            raise ValueError("budget and store go on the CascadeAgent when CascadeLLM is built from agent=: "
+                             "CascadeAgent(models, budget=..., store=...)")
         self._agent = agent if agent is not None else CascadeAgent(
             chain, streaming_mode=self.streaming_mode, high_risk_tools=self.high_risk_tools,
-            speculative_escalation=self.speculative_escalation, **learning)
+            speculative_escalation=self.speculative_escalation, **learning, budget=self.budget, store=self.store)
 
     def feedback(self, request_id: str, correct: bool | None = None, *, score: float | None = None) -> bool:
         """Label a call: the id is `response.raw["cascade"]["request_id"]` (see `CascadeAgent.feedback`)."""

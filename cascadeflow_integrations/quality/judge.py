@@ -84,6 +84,21 @@ class JudgeValidator(Validator):
         )
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
+        from ..otel import check_span
+
+        with check_span(self.name, self._member or self.model) as span:
+            decision = await self._validate(request, draft, threshold)
+            if span is not None:
+                if decision.usage is not None:
+                    span.set_attribute("gen_ai.usage.input_tokens", decision.usage.input_tokens)
+                    span.set_attribute("gen_ai.usage.output_tokens", decision.usage.output_tokens)
+                span.set_attribute("gen_ai.evaluation.score.value", decision.score)
+                span.set_attribute("cascade.accepted", decision.accepted)
+                if decision.cost is not None:
+                    span.set_attribute("cascade.cost_usd", decision.cost)
+        return decision
+
+    async def _validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         completion = await self._call(self.judge_request(request, draft))
         cost = 0.0
         if self._member is not None:

@@ -1,4 +1,4 @@
-"""Decision-log stores: the interface (`DecisionStore`), `MemoryStore` and `SQLiteStore`.
+"""Decision-log stores: the interface (`DecisionStore`), `MemoryStore`, `SQLiteStore` and `RedisStore`.
 
     from cascadeflow_integrations.stores import SQLiteStore
     agent = CascadeAgent(models, decision_log=SQLiteStore("cascade.db"))   # or decision_log="cascade.db"
@@ -19,14 +19,27 @@ from .base import (
     StoreStats,
     prompt_fingerprint,
 )
+from .follow import PolicyFollower
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStore":  # imported on first use: it needs the [redis] extra
+        from .redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(spec: Any) -> DecisionStore:
     """A store from `decision_log=`: a store instance, or a path to a SQLite file (":memory:" for memory)."""
     if isinstance(spec, DecisionStore):
         return spec
+    if isinstance(spec, str) and spec.startswith(("redis://", "rediss://")):
+        from .redis import RedisStore
+
+        return RedisStore(spec)
     if isinstance(spec, (str, Path)):
         if str(spec) == ":memory:":
             return MemoryStore()
@@ -44,7 +57,9 @@ __all__ = [
     "DecisionStore",
     "Label",
     "MemoryStore",
+    "PolicyFollower",
     "PolicyRecord",
+    "RedisStore",
     "SQLiteStore",
     "StoreStats",
     "open_store",

@@ -1,0 +1,414 @@
+"""Cost budgets per user or tenant: reserve a call's worst-case cost before it, settle the real cost after.
+
+A `Budget` holds a limit in USD per key (a tenant, a user: `per=`) and per window (a UTC day or
+month, or the whole lifetime). Before a call the engine reserves the call's worst case (every model
+the call may use, input tokens bounded by the prompt's UTF-8 bytes, output by `max_tokens`), so
+concurrent calls can never spend past the limit together; after it, the reservation is replaced by
+the real cost. The store keeps the amounts: in memory by default (one process), or a `RedisStore`
+(shared by a fleet, updated atomically on the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from .errors import CascadeError
+
+logger = logging.getLogger("cascadeflow_integrations")
+
+Window = Literal["day", "month"]
+OnExceed = Literal["drafts_only", "refuse", "allow"]
+OnStoreError = Literal["open", "closed"]
+
+#: Amounts are kept as integers of 1e-9 USD, so a shared store adds exactly (no float drift).
+NANO = 1_000_000_000
+#: Output tokens assumed when neither the call's `max_tokens` nor the model's `max_output_tokens` is known.
+DEFAULT_MAX_TOKENS = 4096
+#: Tokens a provider adds around each message (role, separators): generous, so the bound holds.
+_TOKENS_PER_MESSAGE = 8
+
+
+def to_nano(usd: float) -> int:
+    # round up: a reservation must never be smaller than the cost it covers
+    return int(-(-usd * NANO // 1))
+
+
+def _price(model: Any, input_tokens: int, output_tokens: int) -> float:
+    """USD for these tokens: a member's `price(usage)`, else a `ModelConfig`'s per-1K prices (unknown: 0)."""
+    price = getattr(model, "price", None)
+    if callable(price):
+        from .types import Usage
+
+        return float(price(Usage(input_tokens, output_tokens)) or 0.0)
+    return (input_tokens * (model.price_in or 0.0) + output_tokens * (model.price_out or 0.0)) / 1000.0
+
+
+class BudgetExceededError(CascadeError):
+    """A call would take a budget past its limit (raised before any model is called)."""
+
+    def __init__(self, key: str, limit_usd: float, spent_usd: float, reserved_usd: float = 0.0,
+                 needed_usd: float = 0.0) -> None:
+        self.key = key
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        self.needed_usd = needed_usd
+        super().__init__(
+            f"budget {key!r} exceeded: limit ${limit_usd:.6f}, spent ${spent_usd:.6f}"
+            f" (+${reserved_usd:.6f} reserved by calls in flight); this call may cost up to ${needed_usd:.6f}")
+
+
+class BudgetUnavailableError(CascadeError):
+    """The budget store could not be reached and the budget fails closed (`on_store_error="closed"`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveResult:
+    granted: bool
+    spent: int  # nano-USD settled in the bucket (before this reservation)
+    reserved: int  # nano-USD reserved by calls in flight (including this one when granted)
+
+
+@runtime_checkable
+class BudgetStore(Protocol):
+    """Where budgets keep their amounts. Both operations are atomic and idempotent per reservation id."""
+
+    async def budget_reserve(self, bucket: str, reservation_id: str, amount: int, limit: int, ttl_s: float,
+                             expire_s: int | None, force: bool) -> ReserveResult:
+        """Reserve `amount` if spent + reserved + amount <= limit (always when `force`)."""
+        ...
+
+    async def budget_settle(self, bucket: str, reservation_id: str, actual: int, expire_s: int | None) -> None:
+        """Release the reservation and add the real cost, once per reservation id."""
+        ...
+
+    async def budget_usage(self, bucket: str) -> tuple[int, int]:
+        """(spent, reserved) in nano-USD."""
+        ...
+
+
+class MemoryBudgetStore:
+    """The default store: one process, amounts in memory (thread-safe: sync calls run on another loop)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spent: dict[str, int] = {}
+        self._held: dict[str, dict[str, tuple[int, float]]] = {}  # bucket -> id -> (amount, expiry)
+        self._expires: dict[str, float] = {}  # bucket -> when its window is over (then it is forgotten)
+        self._settled: set[str] = set()  # ids settled in the last day, so a retried settlement counts once
+        self._settled_order: deque[tuple[float, str]] = deque()
+        self._swept = 0.0
+
+    def _purge(self, bucket: str, now: float) -> dict[str, tuple[int, float]]:
+        if now - self._swept > 60.0:  # forget finished windows and old settlement ids (amortised)
+            self._swept = now
+            for b in [b for b, exp in self._expires.items() if exp <= now]:
+                self._spent.pop(b, None)
+                self._held.pop(b, None)
+                del self._expires[b]
+        while self._settled_order and self._settled_order[0][0] <= now:
+            self._settled.discard(self._settled_order.popleft()[1])
+        held = self._held.setdefault(bucket, {})
+        for rid in [r for r, (_, exp) in held.items() if exp <= now]:
+            del held[rid]
+        return held
+
+    async def budget_reserve(self, bucket: str, reservation_id: str, amount: int, limit: int, ttl_s: float,
+                             expire_s: int | None, force: bool) -> ReserveResult:
+        now = time.monotonic()
+        with self._lock:
+            held = self._purge(bucket, now)
+            spent = self._spent.get(bucket, 0)
+            reserved = sum(a for a, _ in held.values())
+            if not force and spent + reserved + amount > limit:
+                return ReserveResult(False, spent, reserved)
+            if reservation_id not in held:
+                held[reservation_id] = (amount, now + ttl_s)
+                reserved += amount
+            if expire_s:
+                self._expires[bucket] = now + expire_s
+            return ReserveResult(True, spent, reserved)
+
+    async def budget_settle(self, bucket: str, reservation_id: str, actual: int, expire_s: int | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._purge(bucket, now)
+            if reservation_id in self._settled:
+                return
+            self._settled.add(reservation_id)
+            self._settled_order.append((now + 86_400, reservation_id))
+            self._held.get(bucket, {}).pop(reservation_id, None)
+            self._spent[bucket] = self._spent.get(bucket, 0) + actual
+            if expire_s:
+                self._expires[bucket] = now + expire_s
+
+    async def budget_usage(self, bucket: str) -> tuple[int, int]:
+        with self._lock:
+            held = self._purge(bucket, time.monotonic())
+            return self._spent.get(bucket, 0), sum(a for a, _ in held.values())
+
+
+@dataclass(slots=True)
+class BudgetHold:
+    """One call's reservation, and what the budget did to the call (reported on events and results)."""
+
+    budget: Budget
+    key: str
+    bucket: str
+    reservation_id: str
+    reserved_usd: float
+    spent_usd: float
+    #: "none", "drafts_only" (escalation blocked), "allowed_over_limit", or "store_unavailable" (failed open)
+    action: str
+    expire_s: int | None
+    held: bool
+    settled: bool = False
+    #: set by the engine when the budget made a draft final that the validator had rejected
+    changed_decision: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "limit_usd": self.budget.limit_usd, "spent_usd": self.spent_usd,
+                "reserved_usd": self.reserved_usd, "window": self.budget.window, "action": self.action,
+                "changed_decision": self.changed_decision}
+
+    async def settle(self, actual_usd: float) -> None:
+        """Replace the reservation by the real cost (once; bounded by the budget's timeout)."""
+        if self.settled:
+            return
+        self.settled = True
+        await self.budget._settle(self, actual_usd)
+
+
+class Budget:
+    """A spend limit per key and window, enforced before each call.
+
+    - `limit_usd`: the limit per key and window.
+    - `per`: how a call's key is found: a function of the call's metadata (a mapping) returning the
+      key, or the name of a metadata field; `None` means one budget for every call. A call's
+      `budget_key="tenant-42"` (a string) is the key itself; `budget_key={...}` is the metadata.
+    - `window`: `"day"` or `"month"` (UTC calendar periods), or `None` for no reset.
+    - `on_exceed`: `"drafts_only"` (answer with the draft, never escalate; refuse if even the draft
+      does not fit), `"refuse"` (`BudgetExceededError`), or `"allow"` (run, and report it).
+    - `store`: a `BudgetStore` (e.g. `RedisStore`); default the agent's store, else in memory.
+    - `on_store_error`: when the store cannot be reached within `timeout` seconds, `"open"` runs the
+      call unbudgeted (logged), `"closed"` fails it with `BudgetUnavailableError`.
+    - `reservation_ttl`: seconds after which a reservation of a process that died is released.
+    - `default_max_tokens`: output tokens reserved when neither `max_tokens` nor the model's
+      `max_output_tokens` is known.
+    """
+
+    def __init__(self, limit_usd: float, *, per: str | Callable[[Mapping[str, Any]], str] | None = None,
+                 window: Window | None = None, on_exceed: OnExceed = "drafts_only", store: Any = None,
+                 on_store_error: OnStoreError = "open", timeout: float = 1.0, reservation_ttl: float = 600.0,
+                 default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+        if not isinstance(limit_usd, (int, float)) or isinstance(limit_usd, bool) or limit_usd < 0:
+            raise ValueError(f"Budget limit_usd must be a number of USD >= 0, got {limit_usd!r}")
+        if window not in (None, "day", "month"):
+            raise ValueError(f"Budget window {window!r} is not one of 'day', 'month' or None")
+        if on_exceed not in ("drafts_only", "refuse", "allow"):
+            raise ValueError(f"Budget on_exceed {on_exceed!r} is not one of 'drafts_only', 'refuse', 'allow'")
+        if on_store_error not in ("open", "closed"):
+            raise ValueError(f"Budget on_store_error {on_store_error!r} is not one of 'open', 'closed'")
+        if not (per is None or isinstance(per, str) or callable(per)):
+            raise ValueError("Budget per= must be a metadata field name, a function metadata -> key, or None")
+        if timeout <= 0 or reservation_ttl <= 0:
+            raise ValueError("Budget timeout and reservation_ttl must be > 0 seconds")
+        if default_max_tokens <= 0:
+            raise ValueError(f"Budget default_max_tokens must be > 0, got {default_max_tokens}")
+        if store is not None and not isinstance(store, BudgetStore):
+            raise ValueError(f"Budget store {type(store).__name__} does not keep budgets: use RedisStore(url) "
+                             "or leave store unset for the in-memory store")
+        self.limit_usd = float(limit_usd)
+        self.per = per
+        self.window = window
+        self.on_exceed = on_exceed
+        self.on_store_error = on_store_error
+        self.timeout = timeout
+        self.reservation_ttl = reservation_ttl
+        self.default_max_tokens = default_max_tokens
+        self._store: BudgetStore | None = store
+        self._warned: dict[str, tuple[float, int]] = {}  # kind of line -> (last logged, lines left out since)
+
+    def __repr__(self) -> str:
+        return (f"Budget(limit_usd={self.limit_usd}, per={self.per!r}, window={self.window!r}, "
+                f"on_exceed={self.on_exceed!r})")
+
+    @property
+    def store(self) -> BudgetStore:
+        if self._store is None:
+            self._store = MemoryBudgetStore()
+        return self._store
+
+    def bind(self, store: Any) -> None:
+        """Use `store` (the agent's) when no store was given."""
+        if self._store is None and isinstance(store, BudgetStore):
+            self._store = store
+
+    # ---- keys and windows ----------------------------------------------------------------------
+
+    def key_for(self, budget_key: str | Mapping[str, Any] | None = None) -> str:
+        """The key of a call: its `budget_key` string, or `per` applied to its metadata."""
+        if isinstance(budget_key, str):
+            if not budget_key:
+                raise ValueError("budget_key is empty: pass the tenant or user id, e.g. budget_key='tenant-42'")
+            return budget_key
+        if budget_key is not None and not isinstance(budget_key, Mapping):
+            raise ValueError(f"budget_key must be a string or a mapping of metadata, got {type(budget_key).__name__}")
+        meta = budget_key or {}
+        if self.per is None:
+            key = meta.get("budget_key", "default")
+        elif isinstance(self.per, str):
+            if self.per not in meta:
+                raise ValueError(f"Budget(per={self.per!r}) needs the call's metadata field {self.per!r}: pass "
+                                 f"budget_key={{{self.per!r}: ...}} (LangChain: config metadata), or budget_key='...'")
+            key = meta[self.per]
+        else:
+            key = self.per(meta)
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"the budget key must be a non-empty string, got {key!r}")
+        return key
+
+    def bucket(self, key: str, now: datetime | None = None) -> tuple[str, int | None]:
+        """The store's name for (key, current window), and seconds until it may be forgotten."""
+        if self.window is None:
+            return key, None
+        now = now or datetime.now(timezone.utc)
+        if self.window == "day":
+            period = now.strftime("%Y-%m-%d")
+            end = datetime(now.year, now.month, now.day, tzinfo=timezone.utc).timestamp() + 86_400
+        else:
+            period = now.strftime("%Y-%m")
+            nxt = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=timezone.utc)
+            end = nxt.timestamp()
+        # kept a day past the window's end, so late settlements still land in their own window
+        return f"{key}@{period}", int(end - now.timestamp()) + 86_400
+
+    # ---- worst case ------------------------------------------------------------------------------
+
+    def worst_case_usd(self, models: Sequence[Any], messages: Sequence[Any], tools: Any = None,
+                       max_tokens: int | None = None) -> float:
+        """Upper bound of a call's cost if every model in `models` is called.
+
+        Input tokens are bounded by the prompt's UTF-8 bytes (byte-level tokenizers never produce more
+        tokens than bytes) plus a few per message; output tokens by `max_tokens`, else the model's
+        `max_output_tokens`, else `default_max_tokens`.
+        """
+        size = _TOKENS_PER_MESSAGE * len(messages)
+        for m in messages:
+            content = getattr(m, "content", "")
+            size += len(content.encode("utf-8")) if isinstance(content, str) else len(
+                json.dumps(content, default=str).encode("utf-8"))
+            for call in getattr(m, "tool_calls", None) or ():
+                size += len(json.dumps(getattr(call, "arguments", call), default=str).encode("utf-8")) + 16
+        if tools:
+            size += len(json.dumps(tools, default=str).encode("utf-8"))
+        total = 0.0
+        for cfg in models:
+            cap = getattr(cfg, "max_output_tokens", None)
+            out = min(max_tokens, cap) if max_tokens and cap else (max_tokens or cap or self.default_max_tokens)
+            total += _price(cfg, size, out)
+        return total
+
+    # ---- reserve and settle --------------------------------------------------------------------
+
+    async def reserve(self, key: str, amount_usd: float, *, force: bool = False) -> tuple[BudgetHold, ReserveResult | None]:
+        """Try to reserve `amount_usd` under `key`. Returns the hold and the store's answer (None if unreachable)."""
+        bucket, expire_s = self.bucket(key)
+        rid = uuid.uuid4().hex
+        hold = BudgetHold(self, key, bucket, rid, amount_usd, 0.0, "none", expire_s, held=False)
+        try:
+            res = await asyncio.wait_for(self.store.budget_reserve(
+                bucket, rid, to_nano(amount_usd), to_nano(self.limit_usd), self.reservation_ttl, expire_s, force),
+                self.timeout)
+        except Exception as e:  # the store is down or slow: fail as configured, never hang
+            return self._unavailable(hold, e), None
+        hold.spent_usd = res.spent / NANO
+        hold.held = res.granted
+        return hold, res
+
+    def _log(self, kind: str, level: int, msg: str, *args: Any) -> None:
+        """One line per outage, not one per call: each kind at most every 10 s, with the count left out."""
+        now = time.monotonic()
+        last, left_out = self._warned.get(kind, (-1e9, 0))
+        if now - last < 10.0:
+            self._warned[kind] = (last, left_out + 1)
+            return
+        if left_out:
+            msg += f" ({left_out} more since the last such line)"
+        self._warned[kind] = (now, 0)
+        logger.log(level, msg, *args)
+
+    def _unavailable(self, hold: BudgetHold, e: BaseException) -> BudgetHold:
+        what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if self.on_store_error == "closed":
+            self._log("closed", logging.ERROR, "budget store unreachable (%s): refusing calls for budget %r (fail closed)",
+                      what, hold.key)
+            raise BudgetUnavailableError(
+                f"the budget store could not be reached ({what}); budget {hold.key!r} fails closed") from e
+        self._log("open", logging.WARNING, "budget store unreachable (%s): running calls unbudgeted for %r (fail open)",
+                  what, hold.key)
+        hold.action = "store_unavailable"
+        return hold
+
+    async def _settle(self, hold: BudgetHold, actual_usd: float) -> None:
+        # Settled by id even when the reservation seemed to fail: its reply may have been lost after
+        # it landed, and settling is idempotent, so this both releases it and counts the spend once.
+        try:
+            await asyncio.wait_for(self.store.budget_settle(hold.bucket, hold.reservation_id, to_nano(actual_usd),
+                                                            hold.expire_s), self.timeout)
+        except Exception as e:
+            requeue = getattr(self.store, "defer_settle", None)
+            if requeue is not None:
+                requeue(hold.bucket, hold.reservation_id, to_nano(actual_usd), hold.expire_s)
+                self._log("settle", logging.WARNING, "budget store unreachable while settling %r (%s: %s): queued, sent "
+                          "before the next budget operation", hold.key, type(e).__name__, e)
+            else:
+                logger.error("budget settlement for %r lost (%s: %s)", hold.key, type(e).__name__, e)
+
+    async def spent(self, budget_key: str | Mapping[str, Any] | None = None) -> float:
+        """Settled spend of a key in the current window, in USD."""
+        bucket, _ = self.bucket(self.key_for(budget_key))
+        spent, _ = await asyncio.wait_for(self.store.budget_usage(bucket), self.timeout)
+        return spent / NANO
+
+    async def plan(self, budget_key: str | Mapping[str, Any] | None, chain: Sequence[Any], draft_model: Any,
+                   messages: Sequence[Any], tools: Any, max_tokens: int | None) -> tuple[BudgetHold, bool]:
+        """Reserve for a call about to run `chain`. Returns the hold and whether escalation is blocked.
+
+        Raises `BudgetExceededError` when the call is refused, `BudgetUnavailableError` when the store
+        is down and the budget fails closed.
+        """
+        key = self.key_for(budget_key)
+        need = self.worst_case_usd(chain, messages, tools, max_tokens)
+        hold, res = await self.reserve(key, need)
+        if res is None or res.granted:
+            return hold, False
+        if self.on_exceed == "allow":
+            hold, res2 = await self.reserve(key, need, force=True)
+            if res2 is not None:
+                hold.action = "allowed_over_limit"
+                logger.warning("budget %r over its limit ($%.6f spent, limit $%.6f): call allowed", key,
+                               res2.spent / NANO, self.limit_usd)
+            return hold, False
+        if self.on_exceed == "drafts_only" and (len(chain) > 1 or chain[0] is not draft_model):
+            need_draft = self.worst_case_usd([draft_model], messages, tools, max_tokens)
+            hold, res2 = await self.reserve(key, need_draft)
+            if res2 is None or res2.granted:
+                if res2 is not None:
+                    hold.action = "drafts_only"
+                    logger.info("budget %r: escalation would exceed the limit; answering with the draft", key)
+                return hold, res2 is not None
+            res = res2
+            need = need_draft
+        logger.info("budget %r exceeded: call refused", key)
+        raise BudgetExceededError(key, self.limit_usd, res.spent / NANO, res.reserved / NANO, need)

@@ -19,7 +19,6 @@ from cascadeflow_integrations.budget import (
     Budget,
     BudgetExceededError,
     BudgetUnavailableError,
-    MemoryBudgetStore,
 )
 from cascadeflow_integrations.types import Message
 

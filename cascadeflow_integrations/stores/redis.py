@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ..budget import ReserveResult
+from ._writer import QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_MAX_ROWS,
@@ -120,7 +121,7 @@ def _redis() -> Any:
     return redis
 
 
-class RedisStore(DecisionStore):
+class RedisStore(QueuedWriter, DecisionStore):
     """Budgets, decision log and policy on Redis at `url` (`redis://host:6379/0`, `rediss://...`).
 
     - `prefix`: namespace of every key (several fleets can share a server).
@@ -130,6 +131,8 @@ class RedisStore(DecisionStore):
     - `max_connections`: connections per event loop; more concurrent budget calls wait (bounded by `timeout`).
     - `close_timeout`: how long `aclose()` keeps retrying queued rows while Redis is down before dropping them.
     """
+
+    _thread_name = "cascadeflow-redis-log"
 
     def __init__(self, url: str, *, prefix: str = "cascadeflow", timeout: float = 1.0,
                  max_rows: int | None = DEFAULT_MAX_ROWS, max_age_s: float | None = DEFAULT_MAX_AGE_S,
@@ -153,12 +156,8 @@ class RedisStore(DecisionStore):
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._sync: Any = None
         self._sync_lock = threading.Lock()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._closed = False
+        self._init_writer(max_queue)
         self._written = 0
-        self._dropped_full = 0  # counted by callers (full queue)
         self._dropped_writer = 0  # counted by the writer (a batch given up on at close)
         self._pending: deque[tuple[str, str, int, int | None]] = deque()
         self._max_pending = max_pending_settlements
@@ -271,29 +270,11 @@ class RedisStore(DecisionStore):
     def add_label(self, label: Label) -> bool:
         return self._put(("labels", label.request_id, label.ts, label.to_dict()))
 
-    def _put(self, item: Any) -> bool:
-        if self._closed:
-            self._dropped_full += 1
-            return False
-        if self._thread is None:
-            self._start()
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self._dropped_full += 1
-            return False
-        return True
 
     @property
     def stats(self) -> StoreStats:
         return StoreStats(self._written, self._dropped_full + self._dropped_writer, self._queue.qsize(), 0)
 
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                t = threading.Thread(target=self._writer, name="cascadeflow-redis-log", daemon=True)
-                t.start()
-                self._thread = t
 
     def _writer(self) -> None:
         batch: list[Any] = []

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Union
 
+from ._writer import QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_MAX_ROWS,
@@ -45,12 +46,14 @@ _STOP = object()
 _Item = Union[DecisionRow, Label, threading.Event, object]
 
 
-class SQLiteStore(DecisionStore):
+class SQLiteStore(QueuedWriter, DecisionStore):
     """The store interface on a SQLite file. `path` is created (with its tables) if missing.
 
     `max_queue` bounds the rows waiting for the writer; retention (`max_age_s`, `max_rows`) runs in
     the writer every `prune_every_s` seconds and on `prune()`.
     """
+
+    _thread_name = "cascadeflow-decision-log"
 
     def __init__(
         self,
@@ -74,14 +77,8 @@ class SQLiteStore(DecisionStore):
         self.busy_timeout_s = busy_timeout_s
         self.batch_size = batch_size
         self.prune_every_s = prune_every_s
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max_queue)
+        self._init_writer(max_queue)
         self._stats = StoreStats()
-        # Drops are counted apart per thread (callers: full queue; writer: failed writes), so no
-        # increment is lost between threads.
-        self._dropped_full = 0
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._closed = False
         try:
             conn = self._connect()
             try:
@@ -110,18 +107,6 @@ class SQLiteStore(DecisionStore):
     def add_label(self, label: Label) -> bool:
         return self._put(label)
 
-    def _put(self, item: _Item) -> bool:
-        if self._closed:
-            self._dropped_full += 1
-            return False
-        if self._thread is None:
-            self._start()
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self._dropped_full += 1
-            return False
-        return True
 
     @property
     def stats(self) -> StoreStats:
@@ -130,12 +115,6 @@ class SQLiteStore(DecisionStore):
 
     # ---- writer thread ----------------------------------------------------------------------
 
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                t = threading.Thread(target=self._writer, name="cascadeflow-decision-log", daemon=True)
-                t.start()
-                self._thread = t
 
     def _writer(self) -> None:
         conn = self._connect()

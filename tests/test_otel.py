@@ -16,9 +16,9 @@ from opentelemetry.trace import StatusCode
 
 from cascadeflow_integrations import CascadeAgent, ModelConfig
 from cascadeflow_integrations.errors import RateLimitError
-from cascadeflow_integrations.quality import JudgeValidator
+from cascadeflow_integrations.quality import AgreementCheck, JudgeValidator
 from cascadeflow_integrations.replay import Reply, ReplayServer
-from cascadeflow_integrations.replay.wire import error_body, openai_stream, words
+from cascadeflow_integrations.replay.wire import error_body, openai_choices_stream, openai_stream, words
 from replay_helpers import CHEAP, STRONG, ROOT, accept, model, reject, say
 
 PROMPT = "What is the capital of Australia?"
@@ -155,6 +155,21 @@ async def test_judge_check_is_a_child_span(server: ReplayServer, spans: InMemory
     j = found["check judge"].attributes
     assert j["gen_ai.evaluation.name"] == "judge" and j["gen_ai.request.model"] == "judge-model"
     assert j["gen_ai.evaluation.score.value"] == pytest.approx(0.9) and j["gen_ai.usage.input_tokens"] == 40
+
+
+async def test_model_based_check_is_a_child_span(server: ReplayServer, spans: InMemorySpanExporter) -> None:
+    agent = CascadeAgent(chain(server), validator=AgreementCheck(k=3), quality_threshold=0.6)
+    say(server, CHEAP, "The answer is 18.")
+    server.add(CHEAP, Reply(events=openai_choices_stream(CHEAP, ["18", "18", "26"], usage=(30, 3))))
+    with trace.get_tracer("app").start_as_current_span("request"):
+        result = await agent.run("How many dollars does she make? Answer with the number.")
+    assert result.draft_accepted and result.validator_calls == 1
+    found = assert_tree(spans, "request", [f"chat {CHEAP}", "check agreement"])
+    a = found["check agreement"].attributes
+    assert a["gen_ai.evaluation.name"] == "agreement" and a["gen_ai.request.model"] == CHEAP
+    assert a["gen_ai.evaluation.score.value"] == pytest.approx(2 / 3) and a["cascade.calls"] == 1
+    assert not a["cascade.neutral"] and a["cascade.cost_usd"] == pytest.approx(result.validator_cost)
+    await agent.aclose()
 
 
 async def test_stream_broken_off_still_ends_its_spans(server: ReplayServer, spans: InMemorySpanExporter) -> None:

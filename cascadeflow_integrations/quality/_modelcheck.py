@@ -59,6 +59,19 @@ class ModelCheck(Validator):
         model = self.model_for(request)
         if model is None:
             return self.neutral("no model to call (give model=ModelConfig(...) or recorded data)")
+        from ..otel import check_span
+
+        with check_span(self.name, model.member) as span:
+            r = await self._bounded(model, request, draft)
+            if span is not None:
+                span.set_attribute("gen_ai.evaluation.score.value", r.score)
+                span.set_attribute("cascade.neutral", r.neutral)
+                span.set_attribute("cascade.calls", r.calls)
+                if r.cost is not None:
+                    span.set_attribute("cascade.cost_usd", r.cost)
+        return r
+
+    async def _bounded(self, model: CheckModel, request: ValidationRequest, draft: Draft) -> CheckResult:
         try:
             if self.timeout is None:
                 return await self.call(model, request, draft)

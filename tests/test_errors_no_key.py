@@ -25,9 +25,9 @@ from cascadeflow_integrations.types import ChatRequest, Message
 PROVIDERS = ["openai", "anthropic", "groq"]
 #: one key shaped like the provider's, one a proxy token no pattern recognises
 KEYS = {
-    "openai": ["sk-proj-echoedKey0123456789", "proxy-token-5f2c9e1a7b3d"],
-    "anthropic": ["sk-ant-api03-echoedKey0123456789", "proxy-token-5f2c9e1a7b3d"],
-    "groq": ["gsk_echoedKey0123456789abcdef", "proxy-token-5f2c9e1a7b3d"],
+    "openai": ["sk-proj-NOT-A-REAL-KEY-echoed", "proxy-token-5f2c9e1a7b3d"],
+    "anthropic": ["sk-ant-NOT-A-REAL-KEY-echoed", "proxy-token-5f2c9e1a7b3d"],
+    "groq": ["gsk_NOTAREALKEYechoed", "proxy-token-5f2c9e1a7b3d"],
 }
 CASES = [(p, k) for p in PROVIDERS for k in KEYS[p]]
 DRAFT, STRONG = "draft-model", "strong-model"

@@ -121,7 +121,7 @@ async def test_checks_call_a_langchain_member(module_replay_server: ReplayServer
     from cascadeflow_integrations.langchain import ChatCascade
 
     s = module_replay_server
-    claude = ChatAnthropic(model=CHEAP, base_url=s.url, api_key="sk-ant-test-0123456789", max_retries=0)
+    claude = ChatAnthropic(model=CHEAP, base_url=s.url, api_key="sk-ant-test-not-a-real-key", max_retries=0)
     s.add(CHEAP, Reply(events=anthropic_stream(CHEAP, [WRONG], usage=(30, 10))))
     for verdict in ("No", "No", "Yes"):
         s.add(CHEAP, Reply(events=anthropic_stream(CHEAP, [verdict], usage=(50, 1))))

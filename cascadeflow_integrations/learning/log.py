@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from ..quality.base import CheckResult, Draft
+from ..stores._writer import STOP, QueuedWriter
 from ..stores.base import DecisionRow, DecisionStore, Label, StoreStats, prompt_fingerprint
 from .features import draft_features, prompt_features
 from .labels import agreement, answer_kind, extract_answer
 
 logger = logging.getLogger("cascadeflow_integrations")
-_STOP = object()
 
 
 def last_user_text(messages: Sequence[Any]) -> str:
@@ -84,51 +83,33 @@ def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: boo
     return row, label
 
 
-class DecisionLogger:
+class DecisionLogger(QueuedWriter):
     """Queues finished calls and writes their rows from one worker thread."""
+
+    _thread_name = "cascadeflow-decision-rows"
 
     def __init__(self, store: DecisionStore, *, log_prompts: bool = False, max_queue: int = 10_000) -> None:
         self.store = store
         self.log_prompts = log_prompts
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._dropped = 0
+        self._init_writer(max_queue)
         self._failed = 0
         self._logged = 0
-        self._closed = False
 
     @property
     def stats(self) -> StoreStats:
         """The store's counts plus this logger's own drops (full queue, rows it could not build)."""
         s = self.store.stats
-        return StoreStats(s.written, s.dropped + self._dropped + self._failed, s.queued + self._queue.qsize(), s.pruned)
+        return StoreStats(s.written, s.dropped + self._dropped_full + self._failed, s.queued + self._queue.qsize(), s.pruned)
 
     def on_result(self, result: Any, messages: Sequence[Any], tools: Any) -> bool:
         """Queue one finished call (on the event loop: no work beyond the queue)."""
-        if self._closed:
-            self._dropped += 1
-            return False
-        if self._thread is None:
-            self._start()
-        try:
-            self._queue.put_nowait((result, list(messages), tools, time.time()))
-        except queue.Full:
-            self._dropped += 1
-            return False
-        return True
+        return self._put((result, list(messages), tools, time.time()))
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="cascadeflow-decision-rows", daemon=True)
-                self._thread.start()
-
-    def _work(self) -> None:
+    def _writer(self) -> None:
         while True:
             job = self._queue.get()
             try:
-                if job is _STOP:
+                if job is STOP:
                     return
                 if isinstance(job, threading.Event):
                     job.set()
@@ -148,13 +129,6 @@ class DecisionLogger:
             finally:
                 self._queue.task_done()
 
-    def _flush_sync(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            return
-        barrier = threading.Event()
-        self._queue.put(barrier)
-        barrier.wait()
-
     async def flush(self) -> None:
         """Wait until every queued call is in the store (and the store has written it)."""
         await asyncio.to_thread(self._flush_sync)
@@ -164,13 +138,5 @@ class DecisionLogger:
         """Build the queued rows, then stop the worker (the store is closed by its owner)."""
         if self._closed:
             return
-        self._closed = True
-        t = self._thread
-        if t is not None and t.is_alive():
-
-            def stop() -> None:
-                self._queue.put(_STOP)
-                t.join()
-
-            await asyncio.to_thread(stop)
+        await self._stop()
         await self.store.flush()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from typing import Any
+
+#: queued last: the writer finishes what came before it and ends
+STOP = object()
 
 
 class QueuedWriter:
     """The request path's half: `_put` never blocks or raises; a full or closed queue drops and counts.
 
-    Subclasses call `_init_writer` in `__init__` and implement `_writer` (the thread's loop).
+    Subclasses call `_init_writer` in `__init__` and implement `_writer` (the thread's loop), which
+    sets each `threading.Event` it takes from the queue (a flush barrier) and ends at `STOP`.
     """
 
     _thread_name = "cascadeflow-store"
@@ -45,3 +50,25 @@ class QueuedWriter:
 
     def _writer(self) -> None:
         raise NotImplementedError
+
+    def _flush_sync(self) -> None:
+        """Wait until the writer has handled everything queued before now (blocking)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        barrier = threading.Event()
+        self._queue.put(barrier)  # blocking: a full queue is drained by the writer meanwhile
+        barrier.wait()
+
+    def _stop_sync(self) -> None:
+        """Refuse new items, let the writer finish the queue, and wait for it (blocking)."""
+        self._closed = True
+        t = self._thread
+        if t is not None and t.is_alive():
+            self._queue.put(STOP)
+            t.join()
+
+    async def _stop(self) -> None:
+        """`_stop_sync` off the event loop."""
+        self._closed = True
+        if self._thread is not None and self._thread.is_alive():
+            await asyncio.to_thread(self._stop_sync)

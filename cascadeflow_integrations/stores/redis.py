@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ..budget import ReserveResult
-from ._writer import QueuedWriter
+from ._writer import STOP, QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_MAX_ROWS,
@@ -102,7 +102,6 @@ return 0
 
 #: How long a settled reservation's id is remembered, so a retried settlement counts once.
 _SETTLED_TTL_S = 86_400
-_STOP = object()
 
 
 def redacted_url(url: str) -> str:
@@ -285,14 +284,14 @@ class RedisStore(QueuedWriter, DecisionStore):
             if not batch and not stopping:
                 item = self._queue.get()
                 self._collect(item, batch, waiters)
-                stopping = item is _STOP
+                stopping = item is STOP
             while len(batch) < self.batch_size and not stopping:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 self._collect(item, batch, waiters)
-                stopping = item is _STOP
+                stopping = item is STOP
             if batch:
                 try:
                     self._write(batch)
@@ -329,14 +328,14 @@ class RedisStore(QueuedWriter, DecisionStore):
                 return n
             if isinstance(item, threading.Event):
                 waiters.append(item)
-            elif item is not _STOP:
+            elif item is not STOP:
                 n += 1
 
     @staticmethod
     def _collect(item: Any, batch: list[Any], waiters: list[threading.Event]) -> None:
         if isinstance(item, threading.Event):
             waiters.append(item)
-        elif item is not _STOP:
+        elif item is not STOP:
             batch.append(item)
 
     def _write(self, batch: list[Any]) -> None:
@@ -463,10 +462,7 @@ class RedisStore(QueuedWriter, DecisionStore):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed_at = time.monotonic()
-            self._closed = True
-            if self._thread is not None:
-                await asyncio.to_thread(self._queue.put, _STOP)
-                await asyncio.to_thread(self._thread.join)
+            await self._stop()
         if self._pending:
             try:
                 await asyncio.wait_for(self._flush_settlements(), self.timeout)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Union
 
-from ._writer import QueuedWriter
+from ._writer import STOP, QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_MAX_ROWS,
@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS policies (version INTEGER PRIMARY KEY AUTOINCREMENT, 
 #: A label whose row is gone is kept this long before retention deletes it: another process may
 #: still be about to write the row.
 ORPHAN_GRACE_S = 3600.0
-_STOP = object()
 _Item = Union[DecisionRow, Label, threading.Event, object]
 
 
@@ -143,7 +142,7 @@ class SQLiteStore(QueuedWriter, DecisionStore):
                     if isinstance(b, threading.Event):
                         b.set()
                     self._queue.task_done()
-                if any(b is _STOP for b in batch):
+                if any(b is STOP for b in batch):
                     return
         finally:
             conn.close()
@@ -196,13 +195,6 @@ class SQLiteStore(QueuedWriter, DecisionStore):
         return deleted
 
     # ---- async API --------------------------------------------------------------------------
-
-    def _flush_sync(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            return
-        barrier = threading.Event()
-        self._queue.put(barrier)  # blocking: a full queue is drained by the writer meanwhile
-        barrier.wait()
 
     async def flush(self) -> None:
         await asyncio.to_thread(self._flush_sync)
@@ -292,22 +284,8 @@ class SQLiteStore(QueuedWriter, DecisionStore):
         return PolicyRecord(int(version), parsed, float(ts))
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        t = self._thread
-        if t is not None and t.is_alive():
-
-            def stop() -> None:
-                self._queue.put(_STOP)
-                t.join()
-
-            await asyncio.to_thread(stop)
+        await self._stop()
 
     def close(self) -> None:
         """`aclose` from sync code."""
-        self._closed = True
-        t = self._thread
-        if t is not None and t.is_alive():
-            self._queue.put(_STOP)
-            t.join()
+        self._stop_sync()

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from .config import NO_LOGPROBS, ModelConfig
+from .errors import ProviderError, redact
 from .prices import Price
+from .providers._errors import classify_exception, is_sdk_or_transport_error
 from .tools.call import ToolCall
 from .types import (
     ChatRequest,
@@ -106,6 +108,17 @@ class BaseMember:
 
     def set_price(self, price: Price | None) -> None:
         self._price = price
+
+    #: credentials the wrapped model holds, redacted from every error it raises
+    _secrets: Sequence[str] = ()
+
+    def _error(self, exc: BaseException, started: bool) -> ProviderError:
+        """Our error for any exception of a wrapped framework model: classified when it is an SDK's, redacted."""
+        key = self._secrets[0] if self._secrets else None
+        if is_sdk_or_transport_error(exc):
+            return classify_exception(exc, provider=self.provider, model=self.label, api_key=key, started=started)
+        return ProviderError(redact(f"{type(exc).__name__}: {exc}", *self._secrets), provider=self.provider,
+                             model=self.label)
 
     def set_label(self, label: str) -> None:
         self.label = label

@@ -22,10 +22,9 @@ from langsmith import tracing_context
 from pydantic import SecretStr
 
 from .._sync import SYNC_THREAD, threaded
-from ..errors import ProviderError, redact
+from ..errors import ProviderError
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
-from ..providers._errors import classify_exception, is_sdk_or_transport_error
 from ..types import (
     ChatRequest,
     Delta,
@@ -168,13 +167,6 @@ class LangChainMember(BaseMember):
         if failure is not None:
             raise failure  # outside the handler: the model's exception (it may quote a key) is not chained
         yield FinishDelta(finish or ("tool_calls" if saw_tool else "stop"))
-
-    def _error(self, exc: BaseException, started: bool) -> ProviderError:
-        key = self._secrets[0] if self._secrets else None
-        if is_sdk_or_transport_error(exc):
-            return classify_exception(exc, provider=self.provider, model=self.label, api_key=key, started=started)
-        return ProviderError(redact(f"{type(exc).__name__}: {exc}", *self._secrets), provider=self.provider,
-                             model=self.label)
 
 
 class _quiet_start:

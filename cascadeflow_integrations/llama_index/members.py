@@ -27,10 +27,9 @@ from llama_index.core.llms.llm import LLM
 from llama_index.core.tools.types import BaseTool, ToolMetadata, ToolOutput
 
 from .._sync import SYNC_THREAD, threaded
-from ..errors import ProviderError, redact
+from ..errors import ProviderError
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
-from ..providers._errors import classify_exception, is_sdk_or_transport_error
 from ..types import ChatRequest, Delta, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 
 __all__ = ["LlamaIndexMember", "LlamaIndexRunContext", "to_llama_messages"]
@@ -173,13 +172,6 @@ class LlamaIndexMember(BaseMember):
             for d in _tool_fragments(last.message, calls, final=True):
                 yield d
         yield FinishDelta(finish or ("tool_calls" if calls else "stop"))
-
-    def _error(self, exc: BaseException, started: bool) -> ProviderError:
-        key = self._secrets[0] if self._secrets else None
-        if is_sdk_or_transport_error(exc):
-            return classify_exception(exc, provider=self.provider, model=self.label, api_key=key, started=started)
-        return ProviderError(redact(f"{type(exc).__name__}: {exc}", *self._secrets), provider=self.provider,
-                             model=self.label)
 
 
 class _SchemaTool(BaseTool):

@@ -200,19 +200,27 @@ class Learner:
                                        cost=cost + d.cost, weight=weight, detail=d.reason[:200]))
             self._count_label()
 
-    async def _shadow(self, result: Any, messages: list[Any], opts: Any) -> None:
+    async def _call_shadow(self, result: Any, messages: list[Any], opts: Any, draft: bool = False) -> Any:
+        """One bounded shadow call after the response was handed over, its cost counted; None if it failed."""
         await asyncio.sleep(0)  # the response is handed over first
         assert self._shadow_call is not None
         async with self._sems[asyncio.get_running_loop()]:
             try:
-                ans = await self._shadow_call(messages, opts)
+                ans = await (self._shadow_call(messages, opts, draft=True) if draft
+                             else self._shadow_call(messages, opts))
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a failed shadow call costs a label, never the caller anything
-                logger.info("shadow call for %s failed: %s", result.request_id, e)
-                return
+                logger.info("shadow %s for %s failed: %s", "draft" if draft else "call", result.request_id, e)
+                return None
         self.shadow_calls += 1
         self.shadow_cost += ans.cost
+        return ans
+
+    async def _shadow(self, result: Any, messages: list[Any], opts: Any) -> None:
+        ans = await self._call_shadow(result, messages, opts)
+        if ans is None:
+            return
         prompt = last_user_text(messages)
         kind = answer_kind(prompt, opts.tools)
         a = agreement(kind, prompt, result.content, ans.text, result.tool_calls, ans.tool_calls)
@@ -231,18 +239,10 @@ class Learner:
         from .features import draft_features, free_checks, prompt_features
         from .labels import extract_answer
 
-        await asyncio.sleep(0)
-        assert self._shadow_call is not None and self.store is not None
-        async with self._sems[asyncio.get_running_loop()]:
-            try:
-                ans = await self._shadow_call(messages, opts, draft=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                logger.info("shadow draft for %s failed: %s", result.request_id, e)
-                return
-        self.shadow_calls += 1
-        self.shadow_cost += ans.cost
+        assert self.store is not None
+        ans = await self._call_shadow(result, messages, opts, draft=True)
+        if ans is None:
+            return
         prompt = last_user_text(messages)
         kind = answer_kind(prompt, opts.tools)
         a = agreement(kind, prompt, ans.text, result.content, ans.tool_calls, result.tool_calls)

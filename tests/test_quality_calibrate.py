@@ -11,7 +11,6 @@ import pytest
 from cascadeflow_integrations.quality import COMPLEXITIES, Thresholds
 from cascadeflow_integrations.quality.calibrate import (
     Item,
-    bootstrap_quality_lower,
     calibrate,
     calibrate_scored,
     choose_threshold_robust,
@@ -29,7 +28,10 @@ def _rows() -> list[dict[str, str]]:
 
 
 def test_calibrate_small_fixture() -> None:
-    res = calibrate(_rows(), target_quality=0.9, split=0.5, seed=0)
+    # 8 records certify nothing: a certified threshold escalates every level and says so
+    cert = calibrate(_rows(), target_quality=0.9, split=0.5, seed=0)
+    assert cert.threshold > 1.0 and cert.heldout.escalation_share == 1.0 and cert.escalate_all
+    res = calibrate(_rows(), target_quality=0.9, split=0.5, seed=0, method="point")
     assert res.n_fit + res.n_heldout == 16
     assert res.fit.quality_share >= 0.9
     # The fixture's wrong drafts are all caught by free checks, except one.
@@ -85,54 +87,51 @@ def _synthetic(n: int = 400, seed: int = 1) -> tuple[list[Item], list[float]]:
     return items, scores
 
 
-def test_bootstrap_is_more_conservative_than_point_estimate() -> None:
+def test_certified_is_more_conservative_than_point_estimate() -> None:
     items, scores = _synthetic()
     point_res = calibrate_scored(items, scores, 0.95, method="point")
-    boot = calibrate_scored(items, scores, 0.95, method="bootstrap", confidence=0.9, n_boot=300)
-    assert boot.threshold >= point_res.threshold
-    assert boot.fit.quality_share >= point_res.fit.quality_share
-    assert boot.fit_quality_lower >= 0.95 or boot.threshold > 1.0
+    cert = calibrate_scored(items, scores, 0.95, confidence=0.9)
+    assert cert.threshold >= point_res.threshold
+    assert cert.fit.quality_share >= point_res.fit.quality_share
+    assert cert.fit_quality_lower >= 0.95 or cert.threshold > 1.0
     # The lower bound is below the point estimate it protects.
-    assert boot.fit_quality_lower <= boot.fit.quality_share + 1e-9
-    assert boot.method == "bootstrap" and boot.to_dict()["confidence"] == 0.9
+    assert cert.fit_quality_lower <= cert.fit.quality_share + 1e-9
+    assert cert.method == "certified" and cert.to_dict()["confidence"] == 0.9
+    assert cert.n_fit == len(items) and cert.n_heldout == len(items)  # every record; nested folds report
+    assert any("nested" in n for n in cert.notes)
 
 
-def test_bootstrap_numpy_and_pure_python_agree_closely() -> None:
+def test_old_bootstrap_method_name_still_works_and_says_so() -> None:
     items, scores = _synthetic()
-    cands = [0.0, 0.5, 0.6, 0.7, 0.8]
-    a = bootstrap_quality_lower(items, scores, cands, 0.8, n_boot=400, use_numpy=True)
-    b = bootstrap_quality_lower(items, scores, cands, 0.8, n_boot=400, use_numpy=False)
-    # Different random streams: the same bound up to resampling noise.
-    assert all(abs(x - y) < 0.03 for x, y in zip(a, b))
-    assert all(0.0 <= x <= 1.5 for x in a)
-    t, lower = choose_threshold_robust(items, scores, 0.95, 0.8, n_boot=200, use_numpy=False)
-    assert lower >= 0.95 or t > 1.0
+    with pytest.warns(DeprecationWarning, match="certified"):
+        old = calibrate_scored(items, scores, 0.95, method="bootstrap", n_boot=300)
+    assert old.threshold == calibrate_scored(items, scores, 0.95).threshold
+    t, lower = choose_threshold_robust(items, scores, 0.95, 0.9, n_boot=200)
+    assert t == old.threshold and (lower >= 0.95 or t > 1.0)
 
 
 def test_unreachable_target_escalates_all_and_says_so() -> None:
     items, scores = _synthetic(60)
-    res = calibrate_scored(items, scores, 1.001, method="bootstrap", confidence=0.95, n_boot=200)
-    assert res.threshold > 1.0 and res.escalate_all and "route those levels direct" in res.notes[-1]
+    res = calibrate_scored(items, scores, 1.001, confidence=0.95)
+    assert res.threshold > 1.0 and res.escalate_all and "route those levels direct" in " ".join(res.notes)
     assert res.heldout.escalation_share == 1.0
     assert all(v == 1.0 for v in res.thresholds.to_dict().values())
 
 
 def test_per_complexity_thresholds() -> None:
-    items, scores = _synthetic()
-    res = calibrate_scored(items, scores, 0.95, per_complexity=True, min_level_records=50, n_boot=300)
+    items, scores = _synthetic(1200)
+    res = calibrate_scored(items, scores, 0.95, per_complexity=True, min_level_records=50)
     assert set(res.per_level) == {"simple", "moderate"}
     assert res.level_counts["simple"] + res.level_counts["moderate"] == res.n_fit
     d = res.thresholds.to_dict()
     assert set(d) == set(COMPLEXITIES)
     assert d["simple"] == pytest.approx(min(1.0, res.per_level["simple"]))
-    # Levels without enough records keep the global threshold.
-    assert d["hard"] == pytest.approx(min(1.0, res.threshold))
-    # Starting from the global threshold, the per-level fit is never costlier on the fit split.
-    glob = calibrate_scored(items, scores, 0.95, n_boot=300)
-    assert res.fit.cost_share <= glob.fit.cost_share + 1e-9
+    # The easier level gets the looser threshold; each level is certified on its own (at half the error).
+    assert res.per_level["simple"] <= res.per_level["moderate"]
+    assert res.fit_quality_lower >= 0.95
     assert Thresholds().override(d) == res.thresholds
-    # Too few records everywhere: the global threshold for every level.
-    small = calibrate_scored(items, scores, 0.95, per_complexity=True, min_level_records=10_000, n_boot=100)
+    # Too few records everywhere: one threshold for every level.
+    small = calibrate_scored(items, scores, 0.95, per_complexity=True, min_level_records=10_000)
     assert small.per_level == {} and len(set(small.thresholds.to_dict().values())) == 1
 
 

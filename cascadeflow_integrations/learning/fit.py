@@ -1,38 +1,41 @@
-"""`fit()`: learn a `Policy` from labelled traffic (a decision log) or from recorded records.
+"""`fit()`: learn a `Policy` from labelled traffic (a decision log) or recorded records, and certify it.
 
 1. Every labelled request becomes an example: its prompt and draft features, the quality of the
    draft and of the strong answer, and what each cost.
-2. A held-out share is set aside; the rest is the fit split.
-3. One logistic model per answer kind with enough labels ("*" pools the others) estimates p(draft
-   as good as the strong answer). Its out-of-fold estimates on the fit split choose the operating
-   point, as `calibrate()` does: per kind, the cheapest thresholds whose bootstrap lower bound of the
-   quality share reaches the target.
-4. A prompt-only model (skip-the-draft) estimates the same before drafting; requests below its
-   threshold go direct, when that is cheaper and keeps the bound.
-5. Accept-all and escalate-all are compared on the fit split: if either beats the chosen point, it is
-   used instead. The held-out split reports the result, the curve, and the baselines.
+2. Scorers from simple to rich: single recorded signals (the free checks' score, mean and minimum
+   token logprob, agreement, self-check), the regularised logistic model (its capacity chosen by
+   cross-validation) and the same with a skip-the-draft rule; prompt-only labels get the skip model.
+   Every label is scored out of fold (by a model that did not see it).
+3. Each scorer's thresholds are tested from strict to loose (`certify`: Learn-then-Test, betting
+   p-values, fixed-sequence testing, Bonferroni over scorers). The cheapest certified point wins; when
+   none certifies a saving, every request goes to the strong model and the report says how many labels
+   a saving would need.
+4. The report's held-out numbers come from nested folds: the whole fit rerun without each fold.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._sync import run_sync
-from ..quality.calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, _price, _quality
+from ..quality.calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
 from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
 from ..routing import classify
 from .labels import agreement, answer_kind
-from .model import Model, fit_logistic, require_sklearn
-from .policy import DEFAULT_VETOES, Group, Policy, SkipRule
+from . import certify
+from .model import ConstantModel, Model, SignalModel, fit_logistic, require_sklearn
+from .policy import DEFAULT_CONFIDENCE, DEFAULT_VETOES, Group, Policy, SkipRule
 
 logger = logging.getLogger("cascadeflow_integrations")
 
@@ -57,6 +60,15 @@ class NotEnoughLabels(ValueError):
         self.have = have
         self.needed = needed
         self.per_kind = per_kind
+
+
+class RecordError(ValueError):
+    """A record that cannot be read (a malformed label, a missing prompt); `index` is its position (from 0)."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        super().__init__(f"record {index}: {problem}")
+        self.index = index
+        self.problem = problem
 
 
 def is_prompt_feature(name: str) -> bool:
@@ -126,14 +138,14 @@ def read_record(
     dq: float | None
     try:
         dq = _quality(rec, "draft")
-    except ValueError:
+    except MissingLabel:
         strong = rec.get("strong")
         dq = None
         if draft is not None and isinstance(strong, str):
             dq = agreement(kind, prompt, str(draft), strong, rec.get("draft_tool_calls"), rec.get("strong_tool_calls"))
     try:
         sq = _quality(rec, "strong")
-    except ValueError:
+    except MissingLabel:
         sq = 1.0  # the strong answer is the reference a draft is compared with
     feats, vetoed, checks = None, False, []
     if draft is not None:
@@ -280,95 +292,263 @@ def _oof(exs: Sequence[Example], own: set[str], c: float, k: int, seed: int, pro
     return out
 
 
-class _Boot:
-    """Weighted bootstrap resamples of the fit split: the lower bound of the quality share of any decisions.
+#: Model capacities tried by cross-validation: (hashed prompt words?, inverse L2 strength C). Few labels
+#: overfit a hundred word features; cross-validated log-loss says when the words earn their place.
+CAPACITIES: tuple[tuple[bool, float], ...] = ((False, 0.1), (True, 0.1))
+#: Single recorded signals tried as scorers of their own: (feature, transform into [0, 1]).
+SIGNALS: tuple[tuple[str, str], ...] = (
+    ("checks_product", "identity"),  # the shipped free checks' score
+    ("lp_mean", "exp"),
+    ("lp_min", "exp"),
+    ("check:agreement", "identity"),
+    ("check:self_check", "identity"),
+)
+#: A signal becomes a candidate when this share of drafts carries it (else it only spends confidence).
+MIN_SIGNAL_SHARE = 0.5
 
-    Each resample reweights the examples (multinomial counts times each example's own weight, e.g.
-    1/shadow_rate for a shadow label), so a bound costs one matrix product per candidate set.
-    """
 
-    def __init__(self, exs: Sequence[Example], n_boot: int, seed: int, q: float) -> None:
+def _grid() -> list[float]:
+    """Thresholds from strict to loose: the order of fixed-sequence testing (fixed before any label is seen)."""
+    fine = {round(1.0 - 10.0 ** (-k / 8), 6) for k in range(8, 33)}  # 0.9 .. 0.9999: where logprob scores sit
+    return sorted(fine | {round(k / 50, 4) for k in range(51)}, reverse=True)
+
+
+GRID = _grid()
+
+
+def _words(name: str) -> bool:
+    return name[:1] == "w" and name[1:].isdigit()
+
+
+def _capacity_feats(exs: Sequence[Example], words: bool) -> list[Example]:
+    if words:
+        return list(exs)
+    out = []
+    for e in exs:
+        f = {k: v for k, v in (e.feats or {}).items() if not _words(k)}
+        out.append(Example(e.kind, f, e.prompt_feats, e.draft_quality, e.strong_quality, e.draft_cost,
+                           e.strong_cost, e.vetoed, e.ts, e.weight, e.served_accepted))
+    return out
+
+
+def _log_loss(p: Sequence[float], exs: Sequence[Example]) -> float:
+    tot = wt = 0.0
+    for pi, e in zip(p, exs):
+        if e.vetoed:
+            continue
+        q = min(1 - 1e-6, max(1e-6, pi))
+        tot -= e.weight * (math.log(q) if e.good else math.log(1 - q))
+        wt += e.weight
+    return tot / wt if wt else 0.0
+
+
+@dataclass
+class _Candidate:
+    """One scorer: its cross-fitted score per example and how a rejection is served."""
+
+    name: str
+    scores: Any  # (n,) in [0, 1]; -1: never accepted (vetoed, or the signal is missing)
+    prompt_mode: bool = False  # a rejected request goes direct (no draft is paid)
+    conservative: bool = False  # certified without credit for better drafts, so any skip rule keeps it
+    words: bool = True
+    c: float = 0.5
+
+
+@dataclass
+class _Choice:
+    cand: _Candidate | None  # None: every request goes direct (always certified)
+    threshold: float
+    skip: float | str
+    cost: float
+    quality: float
+    p_value: float
+
+
+class _Data:
+    """The labels as arrays, once."""
+
+    def __init__(self, exs: Sequence[Example]) -> None:
         import numpy as np
 
         self.np = np
-        n = len(exs)
-        w = np.asarray([e.weight for e in exs])
-        counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=max(1, n_boot))
-        self.w = counts * w
-        self.q = q
-        self.strong = np.asarray([e.strong_quality for e in exs])
-        base = self.w @ self.strong
-        self.bad = base <= 0
-        self.base = np.where(self.bad, 1.0, base)
+        self.dq = np.asarray([e.draft_quality for e in exs], dtype=float)
+        self.sq = np.asarray([e.strong_quality for e in exs], dtype=float)
+        self.w = np.asarray([e.weight for e in exs], dtype=float)
+        self.dc = np.asarray([e.draft_cost for e in exs], dtype=float)
+        self.sc = np.asarray([e.strong_cost for e in exs], dtype=float)
+        self.total_sc = float(self.w @ self.sc) or 1.0
+        self.total_sq = float(self.w @ self.sq) or 1.0
 
-    def contrib(self, idx: Sequence[int], qual: Any) -> Any:
-        """(resamples x candidates) quality summed over the examples `idx` (rows of `qual`)."""
-        return self.w[:, list(idx)] @ qual
+    def cost(self, acc: Any, skipped: Any, prompt_mode: bool = False) -> Any:
+        """Cost of accept patterns (n, T) with skipped (n, T) requests sent direct."""
+        np = self.np
+        dc, sc = self.dc[:, None], self.sc[:, None]
+        drafted = np.where(acc, dc, sc if prompt_mode else dc + sc)
+        return self.w @ np.where(skipped, sc, drafted)
 
-    def lower(self, total: Any) -> Any:
-        """The q-quantile over resamples of total/base, per column of `total` (resamples x candidates)."""
-        share = total / self.base[:, None]
-        share[self.bad] = 1.0
-        share = self.np.sort(share, axis=0)
-        return share[int(self.q * (len(share) - 1))]
+    def quality(self, acc: Any) -> Any:
+        """Quality shares of accept patterns (n, T)."""
+        return (self.w @ self.np.where(acc, self.dq[:, None], self.sq[:, None])) / self.total_sq
 
 
-def _draft_thresholds(
-    fitx: Sequence[Example],
-    draft_idx: Sequence[int],
-    scores: Sequence[float],
-    groups: Sequence[str],
-    boot: _Boot,
-    fixed: Any,
-    target: float,
-    cands: int = 60,
-) -> dict[str, float]:
-    """Per group, the cheapest thresholds whose bootstrap lower bound of the quality share reaches the target.
+def _model_scores(dex: Sequence[Example], own: set[str], folds: int, seed: int,
+                  capacities: Sequence[tuple[bool, float]]) -> tuple[list[float], bool, float]:
+    """Out-of-fold p(good) of the capacity with the best cross-validated log-loss."""
+    best: tuple[float, list[float], bool, float] | None = None
+    for words, c in capacities:
+        exs = _capacity_feats(dex, words)
+        oof = _oof(exs, own, c, folds, seed)
+        ll = _log_loss(oof, exs)
+        if best is None or ll < best[0] - 1e-9:
+            best = (ll, oof, words, c)
+    assert best is not None
+    return best[1], best[2], best[3]
 
-    `draft_idx` are the examples with a draft (positions in `fitx`, with their `scores` and `groups`);
-    `fixed` is the resampled quality of the others. Coordinate descent from escalate-all (always
-    feasible), as `calibrate()` allocates per-level thresholds: each pass moves one group to its
-    cheapest feasible threshold with the others held.
-    """
-    np = boot.np
-    by_g: dict[str, list[int]] = {}
-    for k, g in enumerate(groups):
-        by_g.setdefault(g, []).append(k)
-    cand: dict[str, list[float]] = {}
-    contrib: dict[str, Any] = {}
-    cost: dict[str, Any] = {}
-    for g, ks in by_g.items():
-        sc = np.asarray([scores[k] for k in ks])
-        valid = sc[sc >= 0]
-        qs = np.unique(np.quantile(valid, np.linspace(0, 1, cands))) if len(valid) else np.asarray([])
-        ts = [0.0, *[float(t) for t in qs if t > 0], ESCALATE_ALL]
-        acc = sc[:, None] >= np.asarray(ts)[None, :]
-        e = [fitx[draft_idx[k]] for k in ks]
-        dq = np.asarray([x.draft_quality for x in e])[:, None]
-        sq = np.asarray([x.strong_quality for x in e])[:, None]
-        w = np.asarray([x.weight for x in e])
-        dc = np.asarray([x.draft_cost for x in e])[:, None]
-        scs = np.asarray([x.strong_cost for x in e])[:, None]
-        cand[g] = ts
-        contrib[g] = boot.contrib([draft_idx[k] for k in ks], np.where(acc, dq, sq))
-        cost[g] = w @ np.where(acc, dc, dc + scs)
-    pos = {g: len(cand[g]) - 1 for g in by_g}
-    total = fixed + sum(contrib[g][:, pos[g]] for g in by_g)
-    for _ in range(4):
-        changed = False
-        for g in by_g:
-            others = total - contrib[g][:, pos[g]]
-            lb = boot.lower(others[:, None] + contrib[g])
-            ok = [j for j in range(len(cand[g])) if lb[j] >= target]
-            if not ok:
-                continue
-            j = min(ok, key=lambda j: (cost[g][j], -j))
-            if j != pos[g] and cost[g][j] < cost[g][pos[g]] - 1e-15:
-                pos[g], changed = j, True
-                total = others + contrib[g][:, j]
-        if not changed:
-            break
-    return {g: cand[g][pos[g]] for g in by_g}
+
+def _candidates(exs: Sequence[Example], own: set[str], folds: int, seed: int, skip: bool,
+                min_skip_labels: int, capacities: Sequence[tuple[bool, float]]) -> tuple[list[_Candidate], Any]:
+    """Every scorer worth certifying, from simple to rich, and the prompt-only (skip) estimates."""
+    np = _np_mod()
+    n = len(exs)
+    drafts = [i for i, e in enumerate(exs) if e.feats is not None]
+    two = len({e.good for e in exs}) == 2
+    cands: list[_Candidate] = []
+    p_skip = None
+    if skip and two and (not drafts or n >= min_skip_labels):
+        p_skip = np.asarray(_oof(exs, set(), 0.1, folds, seed + 1, prompt_only=True))
+    if not drafts:  # prompt-only labels: the skip model is the only scorer
+        if p_skip is not None:
+            cands.append(_Candidate("prompt model", p_skip, prompt_mode=True))
+        return cands, p_skip
+
+    def spread(get: Any) -> Any:
+        # examples without a draft are kept (accepted) whatever the threshold; vetoed drafts never are
+        out = np.ones(n)
+        for i in drafts:
+            out[i] = -1.0 if exs[i].vetoed else get(exs[i])
+        return out
+
+    dex = [exs[i] for i in drafts]
+    for feat, transform in SIGNALS:
+        have = sum(1 for e in dex if e.feats and feat in e.feats)
+        if have >= MIN_SIGNAL_SHARE * len(dex) and have:
+            m = SignalModel(feat, transform)
+            cands.append(_Candidate(f"signal:{feat}", spread(lambda e, m=m: m.predict(e.feats or {}))))
+    if two:
+        oof, words, c = _model_scores(dex, own, folds, seed, capacities)
+        by = dict(zip(drafts, oof))
+        model = spread(lambda e: 0.0)
+        for i, v in by.items():
+            if model[i] >= 0:
+                model[i] = v
+        cands.append(_Candidate("model", model, words=words, c=c))
+        if p_skip is not None:
+            cands.append(_Candidate("model+skip", model, conservative=True, words=words, c=c))
+    return cands, p_skip
+
+
+def _np_mod() -> Any:
+    import numpy as np
+
+    return np
+
+
+def _certify(d: _Data, cands: Sequence[_Candidate], p_skip: Any, target: float, delta: float) -> tuple[
+        _Choice, list[dict[str, Any]]]:
+    """The cheapest certified operating point over all candidates (each at delta / K), and what each gave."""
+    np = d.np
+    best = _Choice(None, ESCALATE_ALL, "always", d.total_sc, 1.0, 0.0)  # all direct: certified by definition
+    k = max(1, len(cands))
+    info = []
+    skip_grid = ([float(v) for v in np.unique(np.quantile(p_skip, np.linspace(0.05, 0.6, 12)).round(4))]
+                 if p_skip is not None else [])
+    for cand in cands:
+        cert = certify.certify_threshold(cand.scores, d.dq, d.sq, d.w, d.dc, d.sc, target, delta / k, thresholds=GRID,
+                                         prompt_mode=cand.prompt_mode, conservative=cand.conservative)
+        row: dict[str, Any] = {"name": cand.name, "certified": cert.best is not None}
+        if cert.best is None:
+            row["labels_needed"] = cert.labels_needed
+            info.append(row)
+            continue
+        j = cert.best
+        acc = cand.scores[:, None] >= np.asarray(GRID)[None, :]
+        choice = _Choice(cand, GRID[j], "never", cert.costs[j], float(d.quality(acc[:, j:j + 1])[0]), cert.p_values[j])
+        if cand.conservative and p_skip is not None:
+            # any skip rule keeps a conservative certificate: take the cheapest on these labels
+            for t_i in range(cert.passed):
+                for s in skip_grid:
+                    sk = (p_skip < s)[:, None]
+                    c = float(d.cost(acc[:, t_i:t_i + 1], sk)[0])
+                    if c < choice.cost - 1e-12:
+                        a = acc[:, t_i:t_i + 1] & ~sk
+                        choice = _Choice(cand, GRID[t_i], s, c, float(d.quality(a)[0]), cert.p_values[t_i])
+        row.update(threshold=choice.threshold, skip=choice.skip, cost_share=round(choice.cost / d.total_sc, 4),
+                   quality_share=round(choice.quality, 4), p_value=round(choice.p_value, 6))
+        info.append(row)
+        if choice.cost < best.cost - 1e-12:
+            best = choice
+    return best, info
+
+
+def _build(exs: Sequence[Example], own: set[str], choice: _Choice) -> tuple[dict[str, Group], SkipRule | None, set[str]]:
+    """The policy pieces of a choice, fitted on every label."""
+    cand = choice.cand
+    n_by = Counter(_group_of(e.kind, own) for e in exs if e.feats is not None)
+    if cand is None:
+        return {"*": Group(ConstantModel(0.0), "escalate_all", n_by.get("*", 0))}, SkipRule(ConstantModel(0.0), "always"), set()
+    t: float | str = round(choice.threshold, 6)
+    if cand.prompt_mode:
+        skip_model = _fit_one(exs, 0.1, prompt_only=True)
+        return {"*": Group(ConstantModel(1.0), "accept_all", 0)}, SkipRule(skip_model, t), set()
+    if t <= 0.0:
+        t = "accept_all"
+    if cand.name.startswith("signal:"):
+        feat = cand.name.split(":", 1)[1]
+        transform = dict(SIGNALS)[feat]
+        return {"*": Group(SignalModel(feat, transform), t, sum(n_by.values()))}, None, set()
+    dex = _capacity_feats([e for e in exs if e.feats is not None], cand.words)
+    models = _fit_groups(dex, own, cand.c)
+    groups = {g: Group(m, t, n_by.get(g, 0)) for g, m in models.items()}
+    skip = None
+    if choice.skip != "never":
+        skip = SkipRule(_fit_one(exs, 0.1, prompt_only=True), choice.skip)
+    return groups, skip, own
+
+
+def _apply(groups: Mapping[str, Group], skip: SkipRule | None, exs: Sequence[Example]) -> tuple[list[bool], list[bool]]:
+    """(accepted, skipped) of each example under a policy's pieces, as the policy runs."""
+    acc, sk = [], []
+    for e in exs:
+        sk.append(skip is not None and skip.skips(skip.model.predict(e.prompt_feats)))
+        if e.feats is None:
+            acc.append(True)
+            continue
+        g = groups.get(e.kind) or groups["*"]
+        p = -1.0 if e.vetoed else g.model.predict(e.feats)
+        acc.append(p >= 0 and g.accepts(p))
+    return acc, sk
+
+
+@dataclass
+class _Fit:
+    groups: dict[str, Group]
+    skip: SkipRule | None
+    own: set[str]
+    choice: _Choice
+    candidates: list[dict[str, Any]]
+    scorers: list[_Candidate]
+
+
+def _fit_core(exs: Sequence[Example], target: float, delta: float, *, min_kind_labels: int, min_skip_labels: int,
+              folds: int, seed: int, skip: bool, capacities: Sequence[tuple[bool, float]]) -> _Fit:
+    dex = [e for e in exs if e.feats is not None]
+    own = {k for k, n in Counter(e.kind for e in dex).items()
+           if n >= min_kind_labels and len({e.good for e in dex if e.kind == k}) == 2}
+    cands, p_skip = _candidates(exs, own, folds, seed, skip, min_skip_labels, capacities)
+    data = _Data(exs)
+    choice, info = _certify(data, cands, p_skip, target, delta)
+    groups, skip_rule, own_used = _build(exs, own, choice)
+    return _Fit(groups, skip_rule, own_used, choice, info, cands)
 
 
 def _need_message(have: int, min_labels: int, counts: Counter[str], min_kind: int) -> NotEnoughLabels:
@@ -383,31 +563,47 @@ def _need_message(have: int, min_labels: int, counts: Counter[str], min_kind: in
     )
 
 
+def _check_examples(examples: Sequence[Example]) -> None:
+    for i, e in enumerate(examples):
+        for name, v in (("draft quality", e.draft_quality), ("strong quality", e.strong_quality)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"example {i}: {name} {v!r} is not a score in [0, 1]; labels are 0/1 or scores "
+                                 "in [0, 1] (scale a 1-10 judge grade by 1/10)")
+        if not (isinstance(e.weight, (int, float)) and math.isfinite(e.weight) and e.weight > 0):
+            raise ValueError(f"example {i}: weight {e.weight!r} must be a finite number > 0")
+
+
 def fit_examples(
     examples: Sequence[Example],
     target_quality: float = 0.95,
     *,
-    confidence: float = 0.7,
-    holdout: float = 0.3,
+    confidence: float = DEFAULT_CONFIDENCE,
     min_labels: int = MIN_LABELS,
     min_kind_labels: int = MIN_KIND_LABELS,
     min_skip_labels: int = MIN_SKIP_LABELS,
     min_accepted_labels: int = MIN_ACCEPTED_LABELS,
-    n_boot: int = 400,
     folds: int = 5,
+    report_folds: int = 5,
     seed: int = 0,
-    c: float = 0.5,
+    capacities: Sequence[tuple[bool, float]] = CAPACITIES,
     skip: bool = True,
     name: str | None = None,
     notes: Sequence[str] = (),
+    **deprecated: Any,
 ) -> Policy:
     """The fit on prepared examples (what `fit` does after reading records or a log)."""
-    if not 0 < target_quality <= 1.5:
+    for key in deprecated:
+        if key not in ("n_boot", "holdout", "c"):
+            raise TypeError(f"fit() got an unexpected keyword argument {key!r}")
+        warnings.warn(f"fit({key}=...) is ignored: the operating point is certified on every label "
+                      "(cross-fitted), with no bootstrap or held-out split", DeprecationWarning, stacklevel=3)
+    if not (isinstance(target_quality, (int, float)) and 0 < target_quality <= 1.5):
         raise ValueError(f"target_quality must be a share of the strong model's quality in (0, 1.5], got {target_quality}")
-    if not 0 <= holdout < 1:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
-    if not 0 < confidence < 1:
+    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 100 or not name.isprintable()):
+        raise ValueError(f"name must be a short string of printable characters, got {name!r}")
+    _check_examples(examples)
     counts = Counter(e.kind for e in examples)
     if len(examples) < min_labels:
         raise _need_message(len(examples), min_labels, counts, min_kind_labels)
@@ -420,148 +616,89 @@ def fit_examples(
             "by shadow calls (shadow_rate=...) or agent.feedback(...).",
             len(examples), min_accepted_labels - n_acc, {})
     require_sklearn()
-    import numpy as np
-
     t0 = time.perf_counter()
-    idx = list(range(len(examples)))
-    random.Random(seed).shuffle(idx)
-    n_held = int(round(len(idx) * holdout))
-    held = [examples[i] for i in sorted(idx[:n_held])]
-    fitx = [examples[i] for i in sorted(idx[n_held:])]
-    drafts = [i for i, e in enumerate(fitx) if e.feats is not None]
-    dex = [fitx[i] for i in drafts]
-    own = {k for k, n in Counter(e.kind for e in dex).items()
-           if n >= min_kind_labels * (1 - holdout) and len({e.good for e in dex if e.kind == k}) == 2}
-    boot = _Boot(fitx, n_boot, seed, 1.0 - confidence)
-
-    # Draft thresholds per group on out-of-fold estimates. Without any draft text (prompt-only labels)
-    # a request that is not skipped keeps its draft: that is what the skip threshold is chosen for.
-    thresholds: dict[str, float] = {"*": 0.0}
-    score = [1.0] * len(fitx)
-    if dex:
-        oof = _oof(dex, own, c, folds, seed)
-        for i, s in zip(drafts, oof):
-            score[i] = s
-        in_drafts = set(drafts)
-        rest = [i for i in range(len(fitx)) if i not in in_drafts]
-        # Examples without a draft keep their draft quality inside every bound (they are accepted).
-        fixed = boot.contrib(rest, np.asarray([[fitx[i].draft_quality] for i in rest]))[:, 0] if rest else 0.0
-        groups = [_group_of(e.kind, own) for e in dex]
-        thresholds = _draft_thresholds(fitx, drafts, oof, groups, boot, fixed, target_quality)
-        thresholds.setdefault("*", ESCALATE_ALL)
-    models = _fit_groups(dex, own, c) if dex else {"*": fit_logistic([], [], c)}
-    acc_fit = [fitx[i].feats is None or score[i] >= thresholds.get(_group_of(fitx[i].kind, own), ESCALATE_ALL)
-               for i in range(len(fitx))]
-
-    # Skip-the-draft on prompt-only out-of-fold estimates: the cheapest threshold keeping the bound.
-    two_classes = len({e.good for e in fitx}) == 2
-    skip_model: Model | None = None
-    p_skip = [1.0] * len(fitx)
-    cands: list[float | str] = ["never"]
-    if skip:
-        skip_model = _fit_one(fitx, c, prompt_only=True) if two_classes else fit_logistic([], [e.good for e in fitx], c)
-        if two_classes:
-            p_skip = _oof(fitx, set(), c, folds, seed + 1, prompt_only=True)
-            cands += [float(v) for v in np.unique(np.quantile(p_skip, np.linspace(0.02, 0.98, 49)).round(4))]
-        cands.append("always")
-
-    def skipped(t: float | str, p: float) -> bool:
-        return t == "always" or (t != "never" and p < float(t))
-
-    ps = np.asarray(p_skip)
-    dq = np.asarray([e.draft_quality for e in fitx])
-    sq = np.asarray([e.strong_quality for e in fitx])
-    dc = np.asarray([e.draft_cost for e in fitx])
-    sc = np.asarray([e.strong_cost for e in fitx])
-    wt = np.asarray([e.weight for e in fitx])
-    acc = np.asarray(acc_fit)
-    kept_q = np.where(acc, dq, sq)
-    kept_c = np.where(acc, dc, dc + sc)
-    sk = np.stack([np.full(len(fitx), t == "always") if isinstance(t, str) else ps < t for t in cands], axis=1)
-    qual = np.where(sk, sq[:, None], kept_q[:, None])
-    cost = wt @ np.where(sk, sc[:, None], kept_c[:, None])
-    lower = boot.lower(boot.contrib(range(len(fitx)), qual))
-    feasible = [j for j in range(len(cands)) if lower[j] >= target_quality]
-    if len(fitx) < min_skip_labels:
-        feasible = [j for j in feasible if j in (0, len(cands) - 1)]  # too few to learn whom to skip
-    j_best = min(feasible, key=lambda j: (cost[j], j)) if feasible else len(cands) - 1
-    if 0 in feasible and cost[0] - cost[j_best] < SKIP_MIN_GAIN * float(wt @ sc):
-        j_best = 0  # skipping must pay for the drafts it gives up: a clear gain on the fit split, or never
-    skip_t = cands[j_best]
-    bound = float(lower[j_best])
-
-    # Never worse than a trivial policy on the fit split.
-    n = len(fitx)
-    skip_fit = [skipped(skip_t, p) for p in p_skip]
-    chosen = _point(fitx, acc_fit, skip_fit)
-    accept_all = _point(fitx, [True] * n, [False] * n)
-    escalate_all = _point(fitx, [True] * n, [True] * n)
-    guard = None
-    for label, pt in (("accept_all", accept_all), ("escalate_all", escalate_all)):
-        if pt["quality_share"] >= chosen["quality_share"] and pt["cost_share"] <= chosen["cost_share"] and pt != chosen:
-            guard = label
-            break
-    group_t: dict[str, float | str] = {}
-    for g in {"*", *own}:
-        t = thresholds.get(g, ESCALATE_ALL)
-        group_t[g] = "escalate_all" if t > 1.0 else ("accept_all" if t <= 0.0 else round(float(t), 6))
-    if guard == "accept_all":
-        group_t = {g: "accept_all" for g in group_t}
-        skip_t, chosen = "never", accept_all
-        bound = float(boot.lower(boot.contrib(range(n), dq[:, None]))[0])
-    elif guard == "escalate_all":
-        skip_t, chosen, bound = "always", escalate_all, 1.0
-
-    n_by_group = Counter(_group_of(e.kind, own) for e in dex)
-    policy = Policy(
-        groups={g: Group(models[g], group_t[g], n_by_group.get(g, 0)) for g in group_t},
-        skip=SkipRule(skip_model, skip_t) if skip_model is not None else None,
-        target_quality=target_quality,
-        confidence=confidence,
-    )
-
-    # Held-out report: the policy as it will run, the baselines, and the curve.
+    delta = 1.0 - float(confidence)
+    kw = dict(min_kind_labels=min_kind_labels, min_skip_labels=min_skip_labels, folds=folds, seed=seed,
+              skip=skip, capacities=capacities)
+    main = _fit_core(examples, target_quality, delta, **kw)
+    choice = main.choice
+    data = _Data(examples)
+    n = len(examples)
+    acc, sk = _apply(main.groups, main.skip, examples)
+    chosen = _point(examples, acc, sk)
+    if choice.cand is not None:
+        a = choice.cand.scores >= choice.threshold
+        if choice.skip != "never" and main.skip is not None:
+            a = a & ~_np_mod().asarray(sk)
+        bound = certify.lower_bound(data.dq, data.sq, data.w, a, delta / max(1, len(main.candidates)),
+                                    choice.cand.conservative)
+    else:
+        bound = 1.0
+    policy = Policy(groups=main.groups, skip=main.skip, target_quality=target_quality, confidence=confidence)
     report: dict[str, Any] = {
-        "n_labels": len(examples),
-        "n_fit": len(fitx),
-        "n_heldout": len(held),
+        "n_labels": n,
         "labels_per_kind": dict(sorted(counts.items())),
-        "own_models": sorted(own),
+        "own_models": sorted(main.own),
         "min_kind_labels": min_kind_labels,
-        "fit": chosen,
-        "fit_lower_bound": round(bound, 4),
+        "method": "learn-then-test: betting p-values, fixed-sequence over thresholds, Bonferroni over scorers",
         "confidence": confidence,
-        "guard": guard,
+        "chosen": "direct" if choice.cand is None else choice.cand.name,
+        "candidates": main.candidates,
+        "fit": chosen,  # on every label, with the cross-fitted scores that chose it
+        "fit_lower_bound": round(bound, 4),
+        "guarantee": (f"quality share >= {target_quality:.0%} of the strong model with probability >= "
+                      f"{confidence:.0%}, on traffic like these labels"),
         "notes": list(notes),
     }
-    if held:
-        h_acc, h_skip, h_p = [], [], []
-        for e in held:
-            h_skip.append(policy.skip is not None and policy.skip.skips(policy.skip.model.predict(e.prompt_feats)))
-            if e.feats is None:
-                h_acc.append(True)
-                h_p.append(1.0)
-            else:
-                _, grp = policy.group_for(e.kind)
-                p = -1.0 if e.vetoed else grp.model.predict(e.feats)
-                h_p.append(p)
-                h_acc.append(p >= 0 and grp.accepts(p))
-        nh = len(held)
-        report["heldout"] = _point(held, h_acc, h_skip)
-        report["heldout_accept_all"] = _point(held, [True] * nh, [False] * nh)
-        report["heldout_oracle"] = _point(held, [e.draft_quality >= e.strong_quality for e in held], [False] * nh)
-        report["heldout_curve"] = [
-            {"threshold": t, **_point(held, [e.feats is None or p >= t for e, p in zip(held, h_p)], [False] * nh)}
+    if choice.cand is None:
+        need = [c["labels_needed"] for c in main.candidates if c.get("labels_needed")]
+        more = f" about {min(need)} labels would certify a saving" if need else " no scorer here shows a saving"
+        report["notes"].append(f"nothing certifies a saving at {confidence:.0%} confidence: every request goes to "
+                               f"the strong model;{more}")
+        report["labels_needed"] = min(need) if need else None
+    curve_of = choice.cand or next((c for c in main.scorers if c.name == "model"), None)
+    if curve_of is not None:
+        report["heldout_curve"] = [  # cross-fitted scores: each label scored by a model that did not see it
+            {"threshold": t, **_point(examples, list(curve_of.scores >= t) if not curve_of.prompt_mode
+                                      else [True] * n,
+                                      [False] * n if not curve_of.prompt_mode else list(curve_of.scores < t))}
             for t in [round(0.05 * k, 2) for k in range(21)]
         ]
-    else:
-        report["notes"].append("holdout=0: no held-out report")
+        report["curve_of"] = curve_of.name
+    if report_folds and report_folds > 1 and n >= 2 * report_folds:
+        report.update(_nested(examples, target_quality, delta, report_folds, seed, kw))
     report["fit_seconds"] = round(time.perf_counter() - t0, 3)
     policy.report = report
     digest = hashlib.blake2b(repr(policy.to_dict()["groups"]).encode(), digest_size=4).hexdigest()
     policy.name = name or f"fitted-{digest}"
     return policy
 
+
+def _nested(exs: Sequence[Example], target: float, delta: float, k: int, seed: int, kw: dict[str, Any]) -> dict[str, Any]:
+    """Honest numbers: the whole fit rerun on k-1 folds, its policy scored on the fold it never saw, pooled."""
+    order: list[Example] = []
+    acc: list[bool] = []
+    sk: list[bool] = []
+    for fold in _folds(len(exs), k, seed + 7):
+        held = set(fold)
+        train = [e for i, e in enumerate(exs) if i not in held]
+        test = [exs[i] for i in sorted(fold)]
+        try:  # 3 inner folds: the report costs a few fits, not the fit's own 5-fold rounds again
+            f = _fit_core(train, target, delta, **{**kw, "folds": min(3, kw["folds"])})
+        except ValueError:
+            continue
+        a, s = _apply(f.groups, f.skip, test)
+        order += test
+        acc += a
+        sk += s
+    nh = len(order)
+    return {
+        "n_heldout": nh,
+        "heldout": _point(order, acc, sk),
+        "heldout_accept_all": _point(order, [True] * nh, [False] * nh),
+        "heldout_oracle": _point(order, [e.draft_quality >= e.strong_quality for e in order], [False] * nh),
+        "heldout_how": f"nested {k}-fold: each fold scored by a policy fitted without it",
+    }
 
 def _is_store(x: Any) -> bool:
     return isinstance(x, DecisionStore)
@@ -588,9 +725,10 @@ def fit(
 ) -> Policy:
     """Learn a policy from a decision log (`DecisionStore`) or offline records (dicts; format in the README).
 
-    Keyword options: `confidence` (0.7: the bootstrap lower bound's level), `holdout` (0.3),
-    `min_labels` (100), `min_kind_labels` (150: labels an answer kind needs for a model of its own),
-    `n_boot`, `folds`, `seed`, `c` (inverse L2 strength), `skip` (learn skip-the-draft, True).
+    Keyword options: `confidence` (0.9: the probability, over the labelled sample, that the quality share
+    on traffic like it is at least `target_quality`), `min_labels` (100), `min_kind_labels` (150: labels an
+    answer kind needs for a model of its own), `folds` (5, cross-fitting), `report_folds` (5, nested folds
+    for the report; 0 skips it), `seed`, `capacities`, `skip` (learn skip-the-draft, True).
     Raises `NotEnoughLabels` (a ValueError saying how many more are needed per kind) on too few labels.
     """
     if _is_store(records_or_store):
@@ -607,10 +745,13 @@ def fit(
             "for a log file pass SQLiteStore('cascade.db')"
         )
     examples, unlabelled = [], 0
-    for rec in records_or_store:
+    for i, rec in enumerate(records_or_store):
         if not isinstance(rec, Mapping):
             raise ValueError(f"each record must be a dict (prompt, draft, draft_correct, ...), got {type(rec).__name__}")
-        ex = example_from_record(rec, draft_price, strong_price)
+        try:
+            ex = example_from_record(rec, draft_price, strong_price)
+        except ValueError as e:
+            raise RecordError(i, str(e)) from None
         if ex is None:
             unlabelled += 1
         else:

@@ -97,7 +97,34 @@ class ConstantModel:
         return {"type": "constant", "p": round(self.p, 6)}
 
 
-Model = Union[LinearModel, ConstantModel]
+#: How a signal's raw value becomes a score in [0, 1]: logprobs through exp (a token probability).
+SIGNAL_TRANSFORMS = ("identity", "exp")
+
+
+@dataclass(slots=True)
+class SignalModel:
+    """One recorded signal as the score (a token logprob, a check's score): the simplest rule there is.
+
+    A request without the signal scores -1, so no threshold accepts it."""
+
+    feature: str
+    transform: str = "identity"
+
+    def predict(self, feats: Mapping[str, float]) -> float:
+        v = feats.get(self.feature)
+        if v is None:
+            return -1.0
+        v = math.exp(min(0.0, v)) if self.transform == "exp" else v
+        return max(0.0, min(1.0, v))
+
+    def contributions(self, feats: Mapping[str, float], k: int = 5) -> list[tuple[str, float]]:
+        return [(self.feature, round(float(feats.get(self.feature, float("nan"))), 3))]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "signal", "feature": self.feature, "transform": self.transform}
+
+
+Model = Union[LinearModel, ConstantModel, SignalModel]
 
 
 def fit_logistic(
@@ -130,7 +157,7 @@ def fit_logistic(
     mean = np.where(binary, 0.0, x.mean(axis=0))
     scale = np.where(binary, 1.0, x.std(axis=0))
     scale[scale < 1e-9] = 1.0
-    clf = lm.LogisticRegression(C=c, max_iter=2000)
+    clf = lm.LogisticRegression(C=c, max_iter=2000, tol=1e-3)  # probabilities to 3 decimals are plenty
     clf.fit((x - mean) / scale, np.asarray(ys), sample_weight=None if weights is None else np.asarray(weights))
     return LinearModel(names, [float(v) for v in clf.coef_[0]], float(clf.intercept_[0]),
                        [float(v) for v in mean], [float(v) for v in scale])

@@ -20,16 +20,20 @@ from ..quality.base import CheckResult, Decision, Draft, ValidationRequest, Vali
 from ..types import TokenLogprob
 from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
 from .labels import ANSWER_KINDS, answer_kind
-from .model import ConstantModel, LinearModel, Model
+from .model import SIGNAL_TRANSFORMS, ConstantModel, LinearModel, Model, SignalModel
 
 POLICY_FORMAT = "cascadeflow-integrations/policy"
 POLICY_SCHEMA = 1
 #: A policy file larger than this is refused before parsing (a real one is a few tens of KB).
 MAX_POLICY_BYTES = 8_000_000
 _MAX_FEATURES = 20_000
+#: The largest weight (coef / scale) a fitted model carries, by many orders of magnitude; beyond it, hostile.
+_MAX_WEIGHT = 1e9
 #: Checks whose hard failure (score 0) always escalates, whatever the model says: an empty or
 #: truncated answer, or a tool call that breaks its schema, is never worth returning.
 DEFAULT_VETOES = ("completeness", "tool_calls")
+#: The default confidence of a fitted policy's guarantee (probability over the labelled sample).
+DEFAULT_CONFIDENCE = 0.9
 DraftThreshold = Union[float, str]  # a probability, or "accept_all" / "escalate_all"
 SkipThreshold = Union[float, str]  # route direct when the estimate is below it; or "never" / "always"
 
@@ -81,7 +85,7 @@ class Policy:
     skip: SkipRule | None = None
     name: str = "policy"
     target_quality: float = 0.95
-    confidence: float = 0.7
+    confidence: float = DEFAULT_CONFIDENCE
     hash_buckets: int = DEFAULT_HASH_BUCKETS
     vetoes: tuple[str, ...] = DEFAULT_VETOES
     created: float = field(default_factory=time.time)
@@ -292,8 +296,15 @@ def _model(v: Any, where: str) -> Model:
     kind = m.get("type")
     if kind == "constant":
         return ConstantModel(_num(m.get("p"), f"{where}.p", 0.0, 1.0))
+    if kind == "signal":
+        feature, transform = m.get("feature"), m.get("transform", "identity")
+        if not isinstance(feature, str) or not 0 < len(feature) <= 200:
+            raise PolicyFileError(f"{where}.feature must be a short feature name, got {_short(feature)}")
+        if transform not in SIGNAL_TRANSFORMS:
+            raise PolicyFileError(f"{where}.transform must be one of {SIGNAL_TRANSFORMS}, got {_short(transform)}")
+        return SignalModel(feature, transform)
     if kind != "logistic":
-        raise PolicyFileError(f"{where}.type must be 'logistic' or 'constant', got {_short(kind)}")
+        raise PolicyFileError(f"{where}.type must be 'logistic', 'signal' or 'constant', got {_short(kind)}")
     names = m.get("names")
     if not isinstance(names, list) or len(names) > _MAX_FEATURES or not all(
         isinstance(n, str) and 0 < len(n) <= 200 for n in names
@@ -310,8 +321,16 @@ def _model(v: Any, where: str) -> Model:
         cols[key] = [_num(x, f"{where}.{key}[{i}]") for i, x in enumerate(vals)]
     if any(s <= 0 for s in cols["scale"]):
         raise PolicyFileError(f"{where}.scale values must be > 0")
-    return LinearModel(list(names), cols["coef"], _num(m.get("intercept"), f"{where}.intercept"),
-                       cols["mean"], cols["scale"])
+    model = LinearModel(list(names), cols["coef"], _num(m.get("intercept"), f"{where}.intercept"),
+                        cols["mean"], cols["scale"])
+    # Each number in range can still combine into inf or NaN (coef 1e9 / scale 1e-300): refuse the products too.
+    for i, (c, s, mu) in enumerate(zip(cols["coef"], cols["scale"], cols["mean"])):
+        if not (abs(c / s) <= _MAX_WEIGHT and abs(c * mu / s) <= _MAX_WEIGHT):
+            raise PolicyFileError(f"{where}.coef[{i}] / scale[{i}] (with mean[{i}]) is {_short(c / s)}, "
+                                  f"outside [-{_MAX_WEIGHT:g}, {_MAX_WEIGHT:g}]: the model would be inf or NaN")
+    if not abs(model._base) <= _MAX_WEIGHT:
+        raise PolicyFileError(f"{where}.intercept with the features' means is {_short(model._base)}, not a finite weight")
+    return model
 
 
 def _threshold(v: Any, where: str, words: tuple[str, str]) -> float | str:
@@ -352,8 +371,9 @@ def _parse(doc: Any, source: str) -> Policy:
     if not isinstance(vetoes, list) or not all(isinstance(v, str) for v in vetoes):
         raise PolicyFileError(f"{source}: vetoes must be a list of check names")
     name = d.get("name", "policy")
-    if not isinstance(name, str) or not 0 < len(name) <= 100:
-        raise PolicyFileError(f"{source}: name must be a short string")
+    if not isinstance(name, str) or not 0 < len(name) <= 100 or not name.isprintable():
+        raise PolicyFileError(f"{source}: name must be a short string of printable characters "
+                              f"(no newlines or escape codes), got {_short(name)}")
     report = d.get("report") or {}
     if not isinstance(report, dict):
         raise PolicyFileError(f"{source}: report must be a JSON object")
@@ -362,7 +382,7 @@ def _parse(doc: Any, source: str) -> Policy:
         skip=skip,
         name=name,
         target_quality=_num(d.get("target_quality", 0.95), f"{source}: target_quality", 0.0, 10.0),
-        confidence=_num(d.get("confidence", 0.7), f"{source}: confidence", 0.0, 1.0),
+        confidence=_num(d.get("confidence", DEFAULT_CONFIDENCE), f"{source}: confidence", 0.0, 1.0),
         hash_buckets=int(_num(d.get("hash_buckets", DEFAULT_HASH_BUCKETS), f"{source}: hash_buckets", 0, 1 << 20)),
         vetoes=tuple(vetoes),
         created=_num(d.get("created", 0.0), f"{source}: created", 0.0, 1e12),

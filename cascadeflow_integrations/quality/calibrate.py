@@ -8,23 +8,25 @@ optionally draft_tokens / strong_tokens (output tokens), input_tokens, draft_pri
 the draft model: a list, or a JSON list in CSV) and self_check (P(yes), or a list of verdicts).
 Missing token counts are estimated as text length / 4.
 
-Choosing the cheapest threshold that just reaches the target on the fit split overfits: of all the
-thresholds tried, the one picked is the one whose fit-split quality happened to come out high (on GSM8K
-it lost ~2 points on held-out data). The default method therefore asks the target of a bootstrap lower
-confidence bound of the quality share, not of the point estimate. See `choose_threshold_robust`.
+Choosing the cheapest threshold that just reaches the target on the same records overfits: of all the
+thresholds tried, the one picked is the one whose quality happened to come out high. The default method
+certifies instead (`learning.certify`, shared with `fit`): thresholds are tested from strict to loose
+with finite-sample betting p-values, so that with probability at least `confidence` the quality share on
+traffic like the records keeps the target. See `choose_threshold_robust`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import csv
 import io
 import logging
 import math
 import random
 import sys
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +43,7 @@ from .routellm import (
 )
 from .thresholds import Thresholds
 
-try:  # numpy makes the bootstrap ~50x faster; the pure-Python path gives the same kind of answer
+try:  # numpy comes with the [learn] extra and every framework extra
     import numpy as _np
 except ImportError:  # pragma: no cover - exercised via the `use_numpy=False` tests
     _np = None  # type: ignore[assignment]
@@ -52,7 +54,9 @@ DEFAULT_DRAFT_PRICE = PRICES_PER_M[CHEAP_MODEL]
 DEFAULT_STRONG_PRICE = PRICES_PER_M[STRONG_MODEL]
 #: Above every score (validator scores are in [0, 1], but callers may sweep any score): escalate every draft.
 ESCALATE_ALL = float("inf")
-Method = Literal["bootstrap", "point"]
+Method = Literal["certified", "point", "bootstrap"]  # "bootstrap": the old name of "certified"
+#: The default confidence of a certified threshold (the same as a fitted policy's).
+DEFAULT_CONFIDENCE = 0.9
 
 
 @dataclass(slots=True)
@@ -101,9 +105,9 @@ class CalibrationResult:
     n_fit: int
     n_heldout: int
     notes: list[str] = field(default_factory=list)
-    method: str = "bootstrap"
+    method: str = "certified"
     confidence: float = 0.0
-    #: The bootstrap lower bound of the fit-split quality share at `threshold` (the point estimate for "point").
+    #: The certified lower confidence bound of the quality share at `threshold` (the point estimate for "point").
     fit_quality_lower: float = float("nan")
     thresholds: Thresholds = field(default_factory=Thresholds)
     per_level: dict[str, float] = field(default_factory=dict)
@@ -136,18 +140,36 @@ class CalibrationResult:
         }
 
 
+class MissingLabel(ValueError):
+    """The record carries no label on this side (a malformed one raises a plain ValueError)."""
+
+
+_BOOL_WORDS = {"true": 1.0, "yes": 1.0, "1": 1.0, "1.0": 1.0, "false": 0.0, "no": 0.0, "0": 0.0, "0.0": 0.0}
+
+
 def _quality(rec: Mapping[str, Any], side: str) -> float:
-    for key in (f"{side}_score", f"{side}_correct"):
-        v = rec.get(key)
-        if v is None or v == "":
-            continue
-        if isinstance(v, str):
-            low = v.strip().lower()
-            if low in ("true", "false", "yes", "no"):
-                return 1.0 if low in ("true", "yes") else 0.0
-            return float(v)
-        return float(v)
-    raise ValueError(f"record has neither {side}_correct nor {side}_score: {sorted(rec)}")
+    """A record's label of one side: `<side>_score` in [0, 1], else `<side>_correct` a boolean.
+
+    `MissingLabel` when neither is there; a `ValueError` naming the field when one is malformed (NaN, out
+    of range, `"maybe"`): a label is never guessed or silently dropped."""
+    score, correct = rec.get(f"{side}_score"), rec.get(f"{side}_correct")
+    if score is not None and score != "":
+        try:
+            x = float(score) if not isinstance(score, bool) else math.nan
+        except (TypeError, ValueError):
+            x = math.nan
+        if not 0.0 <= x <= 1.0:  # also false for NaN
+            raise ValueError(f"{side}_score={score!r} is not a score in [0, 1] (scale a 1-10 judge grade by 1/10)")
+        return x
+    if correct is not None and correct != "":
+        if isinstance(correct, bool):
+            return 1.0 if correct else 0.0
+        if isinstance(correct, (int, float)) and correct in (0, 1):
+            return float(correct)
+        if isinstance(correct, str) and correct.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[correct.strip().lower()]
+        raise ValueError(f"{side}_correct={correct!r} is not a label: expected true/false (yes/no, 1/0)")
+    raise MissingLabel(f"record has neither {side}_correct nor {side}_score: {sorted(rec)}")
 
 
 def _price(v: Any, default: tuple[float, float]) -> tuple[float, float]:
@@ -278,179 +300,74 @@ def choose_threshold(items: Sequence[Item], scores: Sequence[float], target_qual
     return best_t
 
 
-def _lower_quantile(values: list[float], q: float) -> float:
-    # The same order statistic in both paths, so numpy and pure Python pick the same kind of bound.
-    values = sorted(values)
-    return values[int(q * (len(values) - 1))]
+def _arrays(items: Sequence[Item]) -> tuple[Any, Any, Any, Any, Any]:
+    np = _require_numpy()
+    return (np.asarray([it.draft_quality for it in items], dtype=float),
+            np.asarray([it.strong_quality for it in items], dtype=float),
+            np.ones(len(items)),
+            np.asarray([it.draft_cost for it in items], dtype=float),
+            np.asarray([it.strong_cost for it in items], dtype=float))
 
 
-class _Resamples:
-    """Bootstrap resamples of the fit items as per-group prefix sums, so a threshold costs O(B) to score.
-
-    Within a group (a complexity level, or everything), items sorted by score make "accepted at
-    threshold t" a prefix; a resample's quality at every threshold is then one cumulative sum of its
-    reweighted (draft - strong) qualities. Scores are computed once; resampling only reweights them.
-    `n_boot=0` means no resampling: one all-ones weighting, i.e. the plain point estimate.
-    """
-
-    def __init__(
-        self,
-        items: Sequence[Item],
-        scores: Sequence[float],
-        groups: Sequence[str],
-        n_boot: int,
-        seed: int,
-        use_numpy: bool | None,
-    ) -> None:
-        n = len(items)
-        self.np = _np if (_np is not None and use_numpy is not False) else None
-        self.b = max(1, n_boot)
-        if n_boot <= 0:
-            weights: Any = [[1] * n]
-        elif self.np is not None:
-            weights = self.np.random.default_rng(seed).multinomial(n, self.np.full(n, 1.0 / n), size=n_boot)
-        else:
-            rnd, weights = random.Random(seed), []
-            for _ in range(n_boot):
-                w = [0] * n
-                for j in rnd.choices(range(n), k=n):
-                    w[j] += 1
-                weights.append(w)
-        strong = [it.strong_quality for it in items]
-        self.sc_total = sum(it.strong_cost for it in items) or 1.0
-        self.base_cost = sum(it.draft_cost + it.strong_cost for it in items)
-        self.thresholds: dict[str, list[float]] = {}
-        self.prefix: dict[str, list[int]] = {}
-        self.saved: dict[str, list[float]] = {}  # strong cost saved by accepting each prefix
-        self.cum: dict[str, Any] = {}  # (B, n_group + 1) cumulative reweighted quality change
-        for g in dict.fromkeys(groups):
-            idx = sorted((i for i in range(n) if groups[i] == g), key=lambda i: -scores[i])
-            neg = [-scores[i] for i in idx]
-            cands = sorted({scores[i] for i in idx if scores[i] >= 0} | {0.0}) + [ESCALATE_ALL]
-            self.thresholds[g] = cands
-            self.prefix[g] = [bisect.bisect_right(neg, -t) for t in cands]
-            saved = [0.0]
-            for i in idx:
-                saved.append(saved[-1] + items[i].strong_cost)
-            self.saved[g] = saved
-            delta = [items[i].draft_quality - items[i].strong_quality for i in idx]
-            if self.np is not None:
-                w = self.np.asarray(weights, dtype=float)[:, idx]
-                cum = self.np.cumsum(w * self.np.asarray(delta), axis=1)
-                self.cum[g] = self.np.concatenate([self.np.zeros((self.b, 1)), cum], axis=1)
-            else:
-                rows = []
-                for w in weights:
-                    row = [0.0]
-                    for j, d in zip(idx, delta):
-                        row.append(row[-1] + w[j] * d)
-                    rows.append(row)
-                self.cum[g] = rows
-        if self.np is not None:
-            self.base = self.np.asarray(weights, dtype=float) @ self.np.asarray(strong)
-        else:
-            self.base = [sum(wi * si for wi, si in zip(w, strong)) for w in weights]
-
-    def lower_bounds(self, group: str, chosen: Mapping[str, int], q: float) -> list[float]:
-        """The q-quantile quality share for each candidate of `group`, other groups at `chosen` prefixes."""
-        ks = self.prefix[group]
-        others = [(g, k) for g, k in chosen.items() if g != group]
-        if self.np is not None:
-            const = self.base.copy()
-            for g, k in others:
-                const += self.cum[g][:, k]
-            safe = self.np.where(self.base > 0, self.base, 1.0)
-            share = (const[:, None] + self.cum[group][:, ks]) / safe[:, None]
-            share[self.base <= 0] = 1.0  # the strong model scored nothing in this resample: nothing to lose
-            share.sort(axis=0)
-            return [float(v) for v in share[int(q * (self.b - 1))]]
-        out = []
-        for k in ks:
-            vals = []
-            for r in range(self.b):
-                base = self.base[r]
-                num = base + sum(self.cum[g][r][kg] for g, kg in others) + self.cum[group][r][k]
-                vals.append(num / base if base > 0 else 1.0)
-            out.append(_lower_quantile(vals, q))
-        return out
-
-    def cost_share(self, chosen: Mapping[str, int]) -> float:
-        return (self.base_cost - sum(self.saved[g][k] for g, k in chosen.items())) / self.sc_total
+def _require_numpy() -> Any:
+    if _np is None:  # pragma: no cover - numpy comes with every extra that calibrates
+        raise ImportError("calibration needs numpy: pip install 'cascadeflow-integrations[learn]'")
+    return _np
 
 
-def _allocate(
-    res: _Resamples,
-    target: float,
-    q: float,
-    start: Mapping[str, float] | None = None,
-    fixed: Sequence[str] = (),
-) -> tuple[dict[str, float], float]:
-    """Per-group thresholds: the cheapest found whose overall q-quantile quality share reaches the target.
-
-    Coordinate descent from `start` (or escalate-all): each pass moves one group to its cheapest
-    feasible threshold with the others held; cost never rises, and the target is always kept. Groups in
-    `fixed` stay at their start. A feasible `start` (the global threshold) is never made worse.
-    """
-    groups = list(res.prefix)
-    pos = {g: len(res.thresholds[g]) - 1 for g in groups}  # escalate all: always feasible
-    if start:
-        for g in groups:
-            t, ths = start.get(g, ESCALATE_ALL), res.thresholds[g]
-            # The smallest candidate >= t accepts exactly the drafts t accepts.
-            pos[g] = next((j for j, v in enumerate(ths) if v >= t), len(ths) - 1)
-    chosen = {g: res.prefix[g][pos[g]] for g in groups}
-    lower = 1.0
-    for _ in range(4):
-        changed = False
-        for g in (g for g in groups if g not in fixed):
-            lbs = res.lower_bounds(g, chosen, q)
-            best_j, best_cost = pos[g], res.cost_share(chosen) if lbs[pos[g]] >= target else float("inf")
-            for j, lb in enumerate(lbs):
-                if lb < target:
-                    continue
-                c = res.cost_share({**chosen, g: res.prefix[g][j]})
-                if c < best_cost - 1e-12:
-                    best_j, best_cost = j, c
-            if best_j != pos[g]:
-                pos[g], chosen[g], changed = best_j, res.prefix[g][best_j], True
-        if not changed:
-            break
-    g0 = groups[0]
-    lower = res.lower_bounds(g0, chosen, q)[pos[g0]]
-    return {g: res.thresholds[g][pos[g]] for g in groups}, lower
-
-
-def bootstrap_quality_lower(
+def _choose(
     items: Sequence[Item],
     scores: Sequence[float],
-    thresholds: Sequence[float],
-    confidence: float = 0.7,
-    n_boot: int = 1000,
-    seed: int = 0,
-    use_numpy: bool | None = None,
-) -> list[float]:
-    """The `confidence` lower bound of the quality share at each threshold, by resampling the items."""
-    res = _Resamples(items, scores, [""] * len(items), n_boot, seed, use_numpy)
-    neg = sorted(-s for s in scores)
-    res.prefix[""] = [bisect.bisect_right(neg, -t) for t in thresholds]
-    return res.lower_bounds("", {}, 1.0 - confidence)
+    levels: Sequence[str],
+    target: float,
+    method: str,
+    confidence: float,
+) -> tuple[dict[str, float], float]:
+    """Per group (a complexity level, or "" for all), the cheapest threshold certified for the target.
+
+    "certified": each group's thresholds are tested strict to loose (`learning.certify`, the code `fit`
+    uses) at (1 - confidence) / groups, so all hold together; the bound is the certified lower confidence
+    bound of the overall quality share. "point": the cheapest threshold whose point estimate reaches the
+    target (optimistic). A group with nothing certified escalates (`ESCALATE_ALL`)."""
+    from ..learning import certify
+
+    np = _require_numpy()
+    dq, sq, w, dc, sc = _arrays(items)
+    s = np.asarray(scores, dtype=float)
+    groups = list(dict.fromkeys(levels))
+    delta = (1.0 - confidence) / len(groups)
+    out: dict[str, float] = {}
+    for g in groups:
+        mask = np.asarray([lv == g for lv in levels])
+        if method == "point":
+            ts = certify.thresholds_for(s)
+            acc = s[:, None] >= np.asarray(ts)[None, :]
+            gain = (mask[:, None] * acc * (dq - sq)[:, None]).sum(axis=0)
+            cost = (mask[:, None] * np.where(acc, dc[:, None], (dc + sc)[:, None])).sum(axis=0)
+            # each group keeps the target on its own items, so together they keep it overall
+            base = float((mask * sq).sum()) or 1.0
+            good = [j for j in range(len(ts)) if (base + gain[j]) / base >= target]
+            out[g] = ts[min(good, key=lambda j: (cost[j], -j))] if good else ESCALATE_ALL
+        else:
+            cert = certify.certify_threshold(s, dq, sq, w, dc, sc, target, delta, mask=mask)
+            out[g] = cert.threshold if cert.threshold is not None else ESCALATE_ALL
+    acc = np.asarray([sv >= out[lv] for sv, lv in zip(s, levels)])
+    if method == "point":
+        return out, float(point(items, list(acc)).quality_share)
+    return out, certify.lower_bound(dq, sq, w, acc, delta)
 
 
 def choose_threshold_robust(
     items: Sequence[Item],
     scores: Sequence[float],
     target_quality: float,
-    confidence: float = 0.7,
-    n_boot: int = 1000,
-    seed: int = 0,
-    use_numpy: bool | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    **_ignored: Any,
 ) -> tuple[float, float]:
-    """(threshold, lower bound): the cheapest threshold whose bootstrap lower bound reaches the target.
+    """(threshold, lower bound): the cheapest threshold certified to keep the target at `confidence`.
 
-    Cost is judged on the point estimate (the target protects quality, not cost). `ESCALATE_ALL` if none does.
-    """
-    res = _Resamples(items, scores, [""] * len(items), n_boot, seed, use_numpy)
-    t, lower = _allocate(res, target_quality, 1.0 - confidence)
+    `ESCALATE_ALL` when none is. (Earlier keywords `n_boot`, `seed`, `use_numpy` are accepted and ignored.)"""
+    t, lower = _choose(items, scores, [""] * len(items), target_quality, "certified", confidence)
     return t[""], lower
 
 
@@ -470,128 +387,154 @@ def classify_items(items: Sequence[Item]) -> list[str]:
     return [it.complexity or router.route([Message("user", it.prompt)]).complexity for it in items]
 
 
+def _method(method: str) -> str:
+    if method == "bootstrap":
+        warnings.warn("calibrate(method='bootstrap') is now method='certified' (the bootstrap is gone: thresholds "
+                      "are certified by Learn-then-Test)", DeprecationWarning, stacklevel=3)
+        return "certified"
+    if method not in ("certified", "point"):
+        raise ValueError(f"method must be 'certified' or 'point', got {method!r}")
+    return method
+
+
 def calibrate_scored(
     items: Sequence[Item],
     scores: Sequence[float],
     target_quality: float = 0.95,
-    split: float = 0.5,
+    split: float | None = None,
     seed: int = 0,
     notes: list[str] | None = None,
     grid: Sequence[float] | None = None,
-    method: Method = "bootstrap",
-    confidence: float = 0.7,
-    n_boot: int = 1000,
+    method: Method = "certified",
+    confidence: float = DEFAULT_CONFIDENCE,
     per_complexity: bool = False,
     min_level_records: int = 50,
-    use_numpy: bool | None = None,
+    folds: int = 5,
+    **_ignored: Any,
 ) -> CalibrationResult:
-    """Calibrate from precomputed scores (what `calibrate` does after scoring)."""
-    if method not in ("bootstrap", "point"):
-        raise ValueError(f"method must be 'bootstrap' or 'point', got {method!r}")
+    """Calibrate from precomputed scores (what `calibrate` does after scoring).
+
+    `split=None` (default): thresholds are certified on every record, and `heldout` is measured on nested
+    folds (each fold scored by thresholds chosen without it). A number keeps a share of the records for
+    the fit and reports on the rest."""
+    method = _method(method)  # type: ignore[assignment]
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if split is not None and not 0 < split < 1:
+        raise ValueError(f"split must be in (0, 1), got {split}")
     notes = list(notes or [])
-    fit_i, test_i = split_items(len(items), split, seed)
-    fit = [items[i] for i in fit_i]
-    test = [items[i] for i in test_i]
-    fs = [scores[i] for i in fit_i]
-    ts = [scores[i] for i in test_i]
-    boots = n_boot if method == "bootstrap" else 0
-    q = 1.0 - confidence if method == "bootstrap" else 0.0
-    one = _Resamples(fit, fs, [""] * len(fit), boots, seed, use_numpy)
-    chosen, lower = _allocate(one, target_quality, q)
-    t = chosen[""]
     levels = classify_items(items) if per_complexity else ["moderate"] * len(items)
-    counts = {c: sum(1 for i in fit_i if levels[i] == c) for c in COMPLEXITIES}
-    per_level: dict[str, float] = {}
-    if per_complexity:
-        # Levels with too few fit records are pooled under "" and held at the global threshold; the
-        # others start there too, so the per-level fit is never worse on the fit split than the global one.
-        groups = [levels[i] if counts[levels[i]] >= min_level_records else "" for i in fit_i]
-        if any(groups):
-            res = _Resamples(fit, fs, groups, boots, seed, use_numpy)
-            fitted, lower = _allocate(res, target_quality, q, start={g: t for g in set(groups)}, fixed=("",))
-            per_level = {g: v for g, v in fitted.items() if g}
+
+    def groups_of(idx: Sequence[int]) -> list[str]:
+        counts = Counter(levels[i] for i in idx)
+        return [levels[i] if per_complexity and counts[levels[i]] >= min_level_records else "" for i in idx]
+
+    def choose(idx: Sequence[int]) -> dict[str, float]:
+        got, _ = _choose([items[i] for i in idx], [scores[i] for i in idx], groups_of(idx), target_quality, method,
+                         confidence)
+        return got
+
+    def decide(idx: Sequence[int], chosen: Mapping[str, float]) -> list[bool]:
+        return [scores[i] >= chosen.get(levels[i], chosen.get("", ESCALATE_ALL)) for i in idx]
+
+    every = list(range(len(items)))
+    fit_i, test_i = (every, []) if split is None else split_items(len(items), split, seed)
+    fit_groups = groups_of(fit_i)
+    chosen, lower = _choose([items[i] for i in fit_i], [scores[i] for i in fit_i], fit_groups, target_quality, method,
+                            confidence)
+    if split is None:  # nested folds: the same choice rerun without each fold, scored on it
+        order, acc = [], []
+        k = max(2, min(folds, len(items) // 2))
+        shuffled = _shuffled(len(items), seed)
+        for f in range(k):
+            held = shuffled[f::k]
+            rest = sorted(set(every) - set(held))
+            order += sorted(held)
+            acc += decide(sorted(held), choose(rest))
+        heldout = point([items[i] for i in order], acc, float("nan"))
+        test_i = order
+        how = f"nested {k}-fold"
+    else:
+        heldout = point([items[i] for i in test_i], decide(test_i, chosen))
+        how = f"held-out {1 - split:.0%}"
+    t = chosen.get("", next(iter(chosen.values())))
+    per_level = {g: v for g, v in chosen.items() if g}
     level_t = {c: per_level.get(c, t) for c in COMPLEXITIES}
     escalate_all = [c for c in COMPLEXITIES if level_t[c] > 1.0]
     if escalate_all:
         notes.append(
-            f"no threshold reaches the target for {', '.join(escalate_all)}: route those levels direct "
+            f"no threshold is certified for {', '.join(escalate_all)}: route those levels direct "
             "(Router(direct_complexities=...)); thresholds holds 1.0 for them"
         )
+    notes.append(f"held-out numbers: {how}")
     thresholds = Thresholds().override({c: min(1.0, v) for c, v in level_t.items()})
-
-    def accepted(idx: Sequence[int], sc: Sequence[float]) -> list[bool]:
-        return [s >= level_t[levels[i]] for i, s in zip(idx, sc)]
-
+    test = [items[i] for i in test_i]
+    ts = [scores[i] for i in test_i]
     grid = grid or [round(0.05 * k, 2) for k in range(21)]
-    curve = sweep(test, ts, sorted(set(grid) | {t}))
-    oracle = point(test, [it.draft_quality >= it.strong_quality for it in test])
+    curve = sweep(test, ts, sorted(set(grid) | ({t} if t <= 1.0 else set())))
+    counts = Counter(levels[i] for i in fit_i)
     return CalibrationResult(
         threshold=t,
         target_quality=target_quality,
-        fit=point(fit, accepted(fit_i, fs), t),
-        heldout=point(test, accepted(test_i, ts), t),
-        oracle=oracle,
+        fit=point([items[i] for i in fit_i], decide(fit_i, chosen), t),
+        heldout=Point(t, heldout.quality_share, heldout.escalation_share, heldout.cost_share),
+        oracle=point(test, [it.draft_quality >= it.strong_quality for it in test]),
         curve=curve,
-        n_fit=len(fit),
-        n_heldout=len(test),
+        n_fit=len(fit_i),
+        n_heldout=len(test_i),
         notes=notes,
         method=method,
-        confidence=confidence if method == "bootstrap" else 0.0,
+        confidence=confidence if method == "certified" else 0.0,
         fit_quality_lower=lower,
         thresholds=thresholds,
         per_level=per_level,
-        level_counts=counts if per_complexity else {},
+        level_counts={c: counts.get(c, 0) for c in COMPLEXITIES} if per_complexity else {},
         escalate_all=escalate_all,
     )
+
+
+def _shuffled(n: int, seed: int) -> list[int]:
+    idx = list(range(n))
+    random.Random(seed).shuffle(idx)
+    return idx
 
 
 def calibrate(
     records: Iterable[Mapping[str, Any]],
     target_quality: float = 0.95,
     validator: Validator | None = None,
-    split: float = 0.5,
+    split: float | None = None,
     seed: int = 0,
     draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
     strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
-    method: Method = "bootstrap",
-    confidence: float = 0.7,
-    n_boot: int = 1000,
+    method: Method = "certified",
+    confidence: float = DEFAULT_CONFIDENCE,
     per_complexity: bool = False,
     min_level_records: int = 50,
+    **ignored: Any,
 ) -> CalibrationResult:
-    """Choose the threshold(s) on a fit split, report them on the held-out split. Prices: USD per 1M (in, out).
+    """Certify the threshold(s) for a target share of the strong model's quality. Prices: USD per 1M (in, out).
 
-    method "bootstrap" (default) takes the cheapest threshold whose `confidence` bootstrap lower bound
-    of the fit quality share reaches the target; "point" the cheapest whose point estimate does (the
-    previous behaviour, optimistic). `per_complexity` fits one threshold per routed complexity level
-    that has at least `min_level_records` fit records; other levels keep the global threshold.
+    method "certified" (default): with probability at least `confidence` over the records, the quality
+    share on traffic like them is at least `target_quality` (Learn-then-Test, the same code `fit` uses).
+    "point": the cheapest threshold whose point estimate reaches the target (optimistic). Every record is
+    used; `heldout` comes from nested folds (or, with `split=0.5`, from the records left out of the fit).
+    `per_complexity` certifies one threshold per routed complexity level with at least `min_level_records`
+    records; other levels share one.
     """
-    if not 0 < split < 1:
-        raise ValueError(f"split must be in (0, 1), got {split}")
+    for key in ignored:
+        if key != "n_boot":
+            raise TypeError(f"calibrate() got an unexpected keyword argument {key!r}")
     items, notes = to_items(records, draft_price, strong_price)
     if len(items) < 4:
-        raise ValueError(f"calibration needs at least 4 records, got {len(items)}; expected more labelled records "
-                         "(half fit the threshold, half report on it)")
+        raise ValueError(f"calibration needs at least 4 records, got {len(items)}; expected more labelled records")
     try:
         asyncio.get_running_loop()
         scores = run_sync(score_items(items, validator))
     except RuntimeError:
         scores = asyncio.run(score_items(items, validator))
-    return calibrate_scored(
-        items,
-        scores,
-        target_quality,
-        split,
-        seed,
-        notes,
-        method=method,
-        confidence=confidence,
-        n_boot=n_boot,
-        per_complexity=per_complexity,
-        min_level_records=min_level_records,
-    )
+    return calibrate_scored(items, scores, target_quality, split, seed, notes, method=method, confidence=confidence,
+                            per_complexity=per_complexity, min_level_records=min_level_records)
 
 
 def format_curve(points: Sequence[Point]) -> str:
@@ -728,10 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("csv", help="records CSV (generic or RouteLLM format)")
     ap.add_argument("--target", type=float, default=0.95, help="share of the strong model's quality to keep")
-    ap.add_argument("--split", type=float, default=0.5)
+    ap.add_argument("--split", type=float, default=None,
+                    help="report on records left out of the fit (default: every record, nested folds)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--method", choices=("bootstrap", "point"), default="bootstrap")
-    ap.add_argument("--confidence", type=float, default=0.7, help="bootstrap lower-bound confidence")
+    ap.add_argument("--method", choices=("certified", "point", "bootstrap"), default="certified")
+    ap.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE,
+                    help="probability that the target holds on traffic like the records")
     ap.add_argument("--per-complexity", action="store_true", help="fit one threshold per routed complexity")
     ap.add_argument("--min-level-records", type=int, default=50)
     ap.add_argument("--draft-price", type=float, nargs=2, default=DEFAULT_DRAFT_PRICE, metavar=("IN", "OUT"))
@@ -763,12 +708,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {n}")
     print(f"\nheld-out trade-off curve (shares of always-strong):\n{format_curve(res.curve)}")
     how = (
-        f"bootstrap {res.confidence:.0%} lower bound {res.fit_quality_lower:.1%}"
-        if res.method == "bootstrap"
+        f"certified at {res.confidence:.0%} confidence, lower bound {res.fit_quality_lower:.1%}"
+        if res.method == "certified"
         else f"point estimate {res.fit_quality_lower:.1%}"
     )
     t = "escalate all" if res.threshold > 1.0 else f"{res.threshold:.3f}"
-    print(f"\nchosen threshold (fit split, target {args.target:.0%}, {how}): {t}")
+    print(f"\nchosen threshold (target {args.target:.0%}, {how}): {t}")
     if args.per_complexity:
         print("per complexity (fit records; levels under --min-level-records keep the global threshold):")
         for c in COMPLEXITIES:
@@ -776,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
             shown = "global" if v is None else ("escalate all" if v > 1.0 else f"{v:.3f}")
             print(f"  {c:9s} {res.level_counts.get(c, 0):5d} records  {shown}")
     h, fp, o = res.heldout, res.fit, res.oracle
-    print(f"fit:      quality {fp.quality_share:.1%}, escalated {fp.escalation_share:.1%}, cost {fp.cost_share:.1%}")
+    print(f"chosen on: quality {fp.quality_share:.1%}, escalated {fp.escalation_share:.1%}, cost {fp.cost_share:.1%}")
     print(f"held-out: quality {h.quality_share:.1%}, escalated {h.escalation_share:.1%}, cost {h.cost_share:.1%}")
     print(f"oracle:   quality {o.quality_share:.1%}, escalated {o.escalation_share:.1%}, cost {o.cost_share:.1%}")
     print(f"thresholds: CascadeAgent(quality_threshold={res.thresholds.to_dict()})")

@@ -64,6 +64,7 @@ class SQLiteStore(QueuedWriter, DecisionStore):
         busy_timeout_s: float = 10.0,
         batch_size: int = 256,
         prune_every_s: float = 60.0,
+        read_only: bool = False,
     ) -> None:
         check_retention(max_age_s, max_rows)
         if not isinstance(max_queue, int) or isinstance(max_queue, bool) or max_queue < 1:
@@ -76,8 +77,14 @@ class SQLiteStore(QueuedWriter, DecisionStore):
         self.busy_timeout_s = busy_timeout_s
         self.batch_size = batch_size
         self.prune_every_s = prune_every_s
+        #: read the log without writing anything (a fit from a copy, a read-only mount): appends are dropped
+        self.read_only = bool(read_only)
         self._init_writer(max_queue)
         self._stats = StoreStats()
+        if self.read_only:
+            if not self.path.is_file():
+                raise ValueError(f"decision log {str(self.path)!r} does not exist: pass the path of an existing log")
+            return
         try:
             conn = self._connect()
             try:
@@ -92,19 +99,35 @@ class SQLiteStore(QueuedWriter, DecisionStore):
         return f"SQLiteStore({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes of the process
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=self.busy_timeout_s, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            # WAL needs a writable -shm beside the file; on a read-only location read it as a fixed snapshot
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
     # ---- request path -----------------------------------------------------------------------
 
     def append(self, row: DecisionRow) -> bool:
-        return self._put(row)
+        return self._put(row) if not self.read_only else self._refuse()
 
     def add_label(self, label: Label) -> bool:
-        return self._put(label)
+        return self._put(label) if not self.read_only else self._refuse()
+
+    def _refuse(self) -> bool:
+        self._stats.dropped += 1
+        return False
 
 
     @property

@@ -32,7 +32,7 @@ SLIP = "He has 12 + 30 = 43 apples.\n#### 43"
 
 @pytest.fixture(scope="module")
 def fitted() -> Policy:
-    return fit(records(300), target_quality=0.95, n_boot=200)
+    return fit(records(300), target_quality=0.95)
 
 
 async def test_rows_and_escalation_labels(module_replay_server: Any, tmp_path: Path) -> None:
@@ -177,7 +177,7 @@ async def test_bad_policy_file_falls_back_to_thresholds(module_replay_server: An
 
 async def test_policy_routes_direct_when_a_draft_would_be_rejected(module_replay_server: Any) -> None:
     server = module_replay_server
-    p = fit(prompt_only_records(600), target_quality=0.95, n_boot=200)
+    p = fit(prompt_only_records(600), target_quality=0.95)
     hard = "Question 9 about astrology horoscope zodiac: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"
     a = agent(server, policy=p)
     say(server, STRONG, "C")
@@ -211,7 +211,7 @@ async def test_agent_fit_from_its_log_and_background_refit(module_replay_server:
     with pytest.raises(NotEnoughLabels, match="more needed"):
         await a.fit()
     _seed_log(store, 260)
-    p1 = await a.fit(0.95, refit_every=5, save=tmp_path / "p.json", n_boot=100)
+    p1 = await a.fit(0.95, refit_every=5, save=tmp_path / "p.json")
     assert a.policy is p1 and Policy.load(tmp_path / "p.json").name == p1.name
     published = await store.get_policy()
     assert published is not None and published.doc["name"] == p1.name
@@ -332,7 +332,7 @@ def test_sync_calls_shadow_on_the_background_loop_and_aclose_cancels(module_repl
 
 async def test_requests_routed_direct_get_shadow_drafts(module_replay_server: Any) -> None:
     server = module_replay_server
-    p = fit(prompt_only_records(600), target_quality=0.95, n_boot=200)
+    p = fit(prompt_only_records(600), target_quality=0.95)
     hard = "Question 9 about astrology horoscope zodiac: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"
     store = MemoryStore()
     a = agent(server, policy=p, decision_log=store, shadow_rate=1.0)
@@ -360,7 +360,7 @@ def test_cli_fit_on_a_decision_log(tmp_path: Path, capsys: pytest.CaptureFixture
     out = tmp_path / "policy.json"
     assert cli_main(["fit", str(db), "--target", "0.95", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "labels: 260" in text and "held-out curve" in text
+    assert "labels: 260" in text and "curve of" in text
     assert Policy.load(out).report["n_labels"] == 260
 
 

@@ -21,7 +21,7 @@ SLIP = (GOOD[0], "He has 12 + 30 = 43 apples.\n#### 43")
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return fit(records(300), target_quality=0.95, n_boot=200)
+    return fit(records(300), target_quality=0.95)
 
 
 def test_refuses_too_few_labels_and_says_how_many_more() -> None:
@@ -53,8 +53,11 @@ def test_fitted_policy_decides(policy: Policy) -> None:
 
 def test_report_has_heldout_curve_and_bound(policy: Policy) -> None:
     r = policy.report
-    assert r["n_labels"] == 300 and r["n_heldout"] == 90
+    assert r["n_labels"] == 300 and r["n_heldout"] == 300  # every label, scored on nested folds
+    assert "nested" in r["heldout_how"]
     assert r["fit_lower_bound"] is not None and r["fit_lower_bound"] >= 0.95
+    assert r["confidence"] == 0.9 and policy.confidence == 0.9 and "90%" in r["guarantee"]
+    assert r["chosen"] == "model" and {c["name"] for c in r["candidates"]} >= {"signal:checks_product", "model"}
     assert r["heldout"]["quality_share"] >= 0.9
     assert r["heldout"]["cost_share"] < r["heldout_accept_all"]["cost_share"] + 1.0
     assert [c["threshold"] for c in r["heldout_curve"]][:3] == [0.0, 0.05, 0.1]
@@ -67,7 +70,7 @@ def test_never_beaten_by_accept_all() -> None:
     recs = records(200, seed=3)
     for r in recs:
         r["draft_correct"] = True  # every draft is right: accepting them all is best
-    p = fit(recs, n_boot=100)
+    p = fit(recs)
     assert p.report["fit"]["escalation_share"] == 0.0
     assert p.report["heldout"]["escalation_share"] == 0.0
     assert p.decide(*SLIP).accepted  # nothing in these labels says a slip is wrong
@@ -78,14 +81,14 @@ def test_escalate_all_when_drafts_are_worthless() -> None:
     for r in recs:
         r["draft_correct"] = False
         r["draft_tokens"] = r["strong_tokens"] = 1000
-    p = fit(recs, n_boot=100)
+    p = fit(recs)
     assert p.report["fit"]["quality_share"] == 1.0
     assert p.route(GOOD[0])[0] is True  # every request goes direct: a draft would only add its cost
     assert p.decide(*GOOD).accepted is False
 
 
 def test_skip_the_draft_from_prompts_alone() -> None:
-    p = fit(prompt_only_records(600), target_quality=0.95, n_boot=200)
+    p = fit(prompt_only_records(600), target_quality=0.95)
     assert p.skip is not None
     hard = "Question 9 about astrology horoscope zodiac: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"
     easy = "Question 9 about geography rivers mountains: pick one.\nA. one\nB. two\nC. three\nD. four\nAnswer:"
@@ -167,7 +170,7 @@ def test_cli_fit_on_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     out = tmp_path / "policy.json"
     assert cli_main(["fit", str(src), "--target", "0.95", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "held-out curve" in text and "bootstrap lower bound" in text and f"wrote {out}" in text
+    assert "curve of" in text and "lower confidence bound" in text and "guarantee:" in text and f"wrote {out}" in text
     assert Policy.load(out).target_quality == 0.95
     small = tmp_path / "small.jsonl"
     small.write_text("\n".join(json.dumps(r) for r in records(30)))
@@ -187,7 +190,7 @@ def test_served_traffic_needs_labels_of_accepted_drafts() -> None:
         fit_examples(exs)  # type: ignore[arg-type]
     for e in exs[:15]:
         e.served_accepted = True  # type: ignore[union-attr]
-    assert fit_examples(exs, n_boot=50).report["n_labels"] == 200  # type: ignore[arg-type]
+    assert fit_examples(exs).report["n_labels"] == 200  # type: ignore[arg-type]
 
 
 def test_recorded_samples_and_self_check_are_features() -> None:
@@ -202,10 +205,13 @@ def test_recorded_samples_and_self_check_are_features() -> None:
         # the draft model's other samples agree with a right draft, mostly not with a wrong one
         r["samples"] = [f"#### {right}"] * 3 if r["draft_correct"] else [f"#### {other}", f"#### {right}", "#### 1"]
         r["self_check"] = 0.9 if r["draft_correct"] else rnd.choice([0.2, 0.6])
-    p = fit(recs, n_boot=100)
-    model = p.groups.get("number") or p.groups["*"]
-    names = getattr(model.model, "names", [])
-    assert "check:agreement" in names and "check:self_check" in names
+    p = fit(recs)
+    # each recorded check is a scorer of its own, beside the model that reads them all; the cheapest wins
+    names = {c["name"] for c in p.report["candidates"]}
+    assert {"signal:check:agreement", "signal:check:self_check", "model"} <= names
+    model = (p.groups.get("number") or p.groups["*"]).model
+    reads = {getattr(model, "feature", None), *getattr(model, "names", [])}
+    assert reads & {"check:agreement", "check:self_check", "checks_product"}  # the product holds both checks
     agree = p.decide(*GOOD, samples=["#### 42", "#### 42"], self_check=0.9)
     disagree = p.decide(*GOOD, samples=["#### 49", "#### 1"], self_check=0.2)
     assert agree.score > disagree.score

@@ -1,23 +1,22 @@
-"""Certified operating points: Learn-then-Test with betting p-values, and the live check that keeps them true.
+"""Certified operating points: Learn-then-Test over thresholds, and the live check that keeps them true.
 
 For a labelled request i with draft quality d_i, strong quality s_i (in [0, 1]) and weight w_i, a rule
-that accepts the draft (a_i = 1) or not has the loss
+that accepts the draft (a_i = 1) or not gives up A_i = a_i * max(s_i - d_i, 0) of the strong model's
+quality, and "quality share >= target" holds when E[A] <= (1 - target) * E[s]. (A draft better than a
+wrong strong answer earns no credit here: the certificate is a little conservative, and in exchange it
+holds whatever share of requests a skip rule sends direct, since a skipped request gives up nothing.)
 
-    L_i = w_i * (a_i * (s_i - d_i) - (1 - target) * s_i)
-
-and "quality share >= target" is exactly E[L] <= 0. Every threshold of a scorer is one null hypothesis
-H0(t): E[L(t)] > 0. Its p-value comes from a betting martingale: the capital of a gambler who bets against
-the loss at a fixed fraction lam, averaged over a fixed grid of fractions (an average of test martingales
-is one), p = 1 / capital (Markov). This is a Waudby-Smith-Ramdas betting bound with a fixed prior over
-bets: valid for any n, no normal approximation, and tight when the loss has little variance (most
-requests lose nothing). Thresholds are tested from strict to loose and testing stops at the first that
-is not rejected (fixed-sequence testing, Angelopoulos et al. 2021): every threshold passed is certified
-at level delta together, with no correction. Several scorers share delta (Bonferroni).
-
-Why not MAPIE's `risk_control`: it certifies a loss averaged per example with Hoeffding-Bentkus or
-binomial p-values of a [0, 1] loss; our loss is a signed difference against the strong model (a draft
-that beats a wrong strong answer earns credit), weighted by shadow sampling, and the same martingale
-must also run live, one label at a time (`GuaranteeMonitor`). The computation is a few numpy lines.
+Every threshold t of a scorer is one null hypothesis H0(t): the promise fails at t. Its p-value:
+- unweighted 0/1 labels: the requests whose strong answer is right, and the share of them whose wrong
+  draft t accepts, a binomial: the Hoeffding-Bentkus p-value for a binary loss (exact binomial tail);
+- unweighted scores: the loss rescaled into [0, 1], Hoeffding-Bentkus for a bounded loss;
+- weighted labels (shadow labels stand for 1/shadow_rate requests): a betting martingale (Waudby-Smith
+  and Ramdas), which adapts to the variance the weights bring.
+Thresholds are tested from strict to loose and testing stops at the first that is not rejected
+(fixed-sequence testing): every threshold passed is certified at level delta together, with no
+correction. Several scorers share delta (Bonferroni). Hoeffding-Bentkus comes from MAPIE
+(`mapie.risk_control`, the `[learn]` extra); MAPIE's controllers are not used because they certify
+a classifier's own risks, while ours is a cascade's loss against a second model's labels.
 """
 
 from __future__ import annotations
@@ -27,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Bet fractions (times 1/max loss): a geometric grid; the average over it loses at most log(len) nats
-#: of evidence against the best single fraction in hindsight.
+#: Bet fractions (times 1/max loss) of the betting martingale: a geometric grid; the average over it loses
+#: at most log(len) nats of evidence against the best single fraction in hindsight.
 LAMBDA_GRID = tuple(0.9 * 0.72**k for k in range(16))
 
 
@@ -38,14 +37,54 @@ def _np() -> Any:
     return np
 
 
-def losses(dq: Any, sq: Any, w: Any, acc: Any, target: float, conservative: bool = False) -> Any:
-    """(n, T) losses of T accept patterns `acc` (n, T booleans). `conservative`: no credit for a draft
-    better than the strong answer, so the bound then holds whatever share is routed direct (skip rule)."""
+def _hb(r_hat: Any, n_obs: float, alpha: float, binary: bool) -> Any:
+    try:
+        from mapie.risk_control.methods import compute_hoeffding_bentkus_p_value
+    except ImportError:
+        raise ImportError("certifying a threshold needs MAPIE: pip install 'cascadeflow-integrations[learn]'") from None
     np = _np()
-    diff = sq - dq
-    if conservative:
-        diff = np.maximum(diff, 0.0)
-    return w[:, None] * (acc * diff[:, None] - (1.0 - target) * sq[:, None])
+    if n_obs <= 0:
+        return np.ones(len(r_hat))
+    r = np.asarray(r_hat, dtype=float)
+    return compute_hoeffding_bentkus_p_value(r, np.full(len(r), float(round(n_obs))), alpha, binary=binary)[:, 0]
+
+
+def losses(dq: Any, sq: Any, w: Any, acc: Any, target: float) -> Any:
+    """(n, T) losses of T accept patterns `acc` (n, T booleans): quality given up minus the allowance."""
+    np = _np()
+    gap = np.maximum(sq - dq, 0.0)
+    return w[:, None] * (acc * gap[:, None] - (1.0 - target) * sq[:, None])
+
+
+def method_for(dq: Any, sq: Any, w: Any) -> str:
+    """Which p-value the labels allow (see the module docstring)."""
+    np = _np()
+    if not np.all(w == 1.0):
+        return "betting"
+    binary = np.all((dq == 0) | (dq == 1)) and np.all((sq == 0) | (sq == 1))
+    return "binomial" if binary else "hoeffding-bentkus"
+
+
+def pvalues(dq: Any, sq: Any, w: Any, acc: Any, target: float, scale: float = 1.0) -> Any:
+    """p-values of H0: the promise fails, one per accept pattern (column of `acc`).
+
+    `scale` pretends there were `scale` times as many labels with the same mix (to say how many a
+    saving would need)."""
+    np = _np()
+    acc = np.asarray(acc, dtype=bool)
+    if target >= 1.0:  # with no credit for better drafts, only escalating everything keeps >= 100%
+        return np.where(acc.any(axis=0), 1.0, 0.0)
+    method = method_for(dq, sq, w)
+    if method == "binomial":
+        right = sq == 1.0
+        lost = (acc[right] & (dq[right] == 0.0)[:, None]).mean(axis=0) if right.any() else np.zeros(acc.shape[1])
+        return _hb(lost, right.sum() * scale, 1.0 - target, binary=True)
+    if method == "hoeffding-bentkus":
+        span = 2.0 - target
+        z = (losses(dq, sq, w, acc, target) + (1.0 - target)) / span  # in [0, 1]
+        return _hb(z.mean(axis=0), len(dq) * scale, (1.0 - target) / span, binary=False)
+    x = losses(dq, sq, w, acc, target)
+    return np.exp(-np.clip(scale * log_capital(x, loss_cap(w, target)), 0.0, 700.0))
 
 
 def log_capital(x: Any, hi: float) -> Any:
@@ -58,10 +97,9 @@ def log_capital(x: Any, hi: float) -> Any:
     return m + np.log(np.exp(logk - m).mean(axis=0))
 
 
-def pvalues(x: Any, hi: float) -> Any:
-    """p-values of H0: E[loss] > 0, one per column of `x`."""
-    np = _np()
-    return np.minimum(1.0, np.exp(-log_capital(x, hi)))
+def loss_cap(w: Any, target: float) -> float:
+    """The largest loss one request can carry: a weighted accepted draft worth nothing against a perfect answer."""
+    return float(max(w)) * max(target, 1e-6) if len(w) else 1.0
 
 
 def fixed_sequence(p: Any, delta: float) -> int:
@@ -72,34 +110,33 @@ def fixed_sequence(p: Any, delta: float) -> int:
     return len(p)
 
 
-def labels_needed(x: Any, hi: float, delta: float, have: int) -> int | None:
-    """Labels the same loss distribution would need for its p-value to reach `delta` (None: never, it loses)."""
-    np = _np()
-    lams = np.asarray(LAMBDA_GRID) / max(hi, 1e-12)
-    growth = max(float(np.log1p(-lam * x).mean()) for lam in lams)
-    if growth <= 0:
-        return None
-    return max(have + 1, math.ceil((math.log(1.0 / delta) + math.log(len(lams))) / growth))
+def labels_needed(dq: Any, sq: Any, w: Any, acc: Any, target: float, delta: float) -> int | None:
+    """Labels the same mix would need for the accept pattern `acc` (n, 1) to certify (None: never)."""
+    n = len(dq)
+    if float(pvalues(dq, sq, w, acc, target, 1000.0)[0]) > delta:
+        return None  # even a thousand times as many labels like these would not: the point itself misses
+    lo, hi = 1.0, 1000.0
+    for _ in range(40):
+        mid = math.sqrt(lo * hi)
+        if float(pvalues(dq, sq, w, acc, target, mid)[0]) <= delta:
+            hi = mid
+        else:
+            lo = mid
+    return max(n + 1, math.ceil(hi * n))
 
 
-def lower_bound(dq: Any, sq: Any, w: Any, acc: Any, delta: float, conservative: bool = False) -> float:
+def lower_bound(dq: Any, sq: Any, w: Any, acc: Any, delta: float) -> float:
     """The largest target the accept pattern `acc` (n,) is certified for at `delta` (bisection on the p-value)."""
     np = _np()
-    acc = np.asarray(acc, dtype=float)[:, None]
-    lo, hi_t = 0.0, 1.5
+    acc = np.asarray(acc, dtype=bool)[:, None]
+    lo, hi_t = 0.0, 1.0
     for _ in range(30):
         mid = (lo + hi_t) / 2
-        x = losses(dq, sq, w, acc, mid, conservative)
-        if float(pvalues(x, loss_cap(w, mid))[0]) <= delta:
+        if float(pvalues(dq, sq, w, acc, mid)[0]) <= delta:
             lo = mid
         else:
             hi_t = mid
     return lo
-
-
-def loss_cap(w: Any, target: float) -> float:
-    """The largest loss one request can carry: a weighted accepted draft worth nothing against a perfect answer."""
-    return float(max(w)) * max(target, 1e-6) if len(w) else 1.0
 
 
 def thresholds_for(scores: Any, most: int = 200) -> list[float]:
@@ -125,6 +162,7 @@ class Certified:
     #: index of the cheapest certified threshold (None when none is)
     best: int | None
     costs: list[float]
+    method: str
     labels_needed: int | None = None
 
     @property
@@ -144,23 +182,20 @@ def certify_threshold(
     *,
     thresholds: Sequence[float] | None = None,
     prompt_mode: bool = False,
-    conservative: bool = False,
     mask: Any = None,
 ) -> Certified:
     """Fixed-sequence testing of "accept when score >= t" from strict to loose, at level `delta`.
 
     A request with a draft scoring below t escalates (pays draft and strong; `prompt_mode`: goes direct,
-    pays strong only). `mask` limits the rule to some requests (one complexity level): the others carry no
-    loss here, so certifying each level at delta / levels certifies them all together."""
+    pays strong only). `mask` limits the rule to some requests (one complexity level): the others are
+    escalated in its test, so certifying each level at delta / levels certifies them all together."""
     np = _np()
     ts = list(thresholds) if thresholds is not None else thresholds_for(scores)
     s = np.asarray(scores, dtype=float)
     acc = s[:, None] >= np.asarray(ts)[None, :]
-    x = losses(dq, sq, w, acc, target, conservative)
     if mask is not None:
-        x = x * np.asarray(mask, dtype=float)[:, None]
-    hi = loss_cap(w, target)
-    p = pvalues(x, hi)
+        acc = acc & np.asarray(mask, dtype=bool)[:, None]
+    p = pvalues(dq, sq, w, acc, target)
     passed = fixed_sequence(p, delta)
     rejected = sc[:, None] if prompt_mode else (dc + sc)[:, None]
     cost_rows = np.where(acc, dc[:, None], rejected)
@@ -171,12 +206,15 @@ def certify_threshold(
     needed = None
     if not passed:
         full = float(w @ (sc if mask is None else sc * np.asarray(mask, dtype=float)))  # all sent direct
-        for j in range(len(ts)):
-            if costs[j] < full:
-                m = labels_needed(x[:, j], hi, delta, len(s))
-                if m is not None and (needed is None or m < needed):
-                    needed = m
-    return Certified(ts, [float(v) for v in p], passed, best, [float(c) for c in costs], needed)
+        saving = [j for j in range(len(ts)) if costs[j] < full]
+        # the loosest pattern that saves and whose point estimate keeps the target says what labels buy
+        for j in saving[::-1]:
+            m = labels_needed(dq, sq, w, acc[:, j:j + 1], target, delta)
+            if m is not None:
+                needed = m if needed is None else min(needed, m)
+                break
+    return Certified(ts, [float(v) for v in p], passed, best, [float(c) for c in costs], method_for(dq, sq, w),
+                     needed)
 
 
 # ---- live: the guarantee keeps being true ---------------------------------------------------
@@ -186,17 +224,17 @@ def certify_threshold(
 class GuaranteeMonitor:
     """An anytime-valid check of a policy's promise on the labels its own decisions produce.
 
-    Each label event adds x = weight * (accepted * (s - d) - (1 - target) * s): an escalated or direct
-    request (labelled for free, weight 1), or an accepted draft labelled by a shadow call (weight
-    1/shadow_rate, so the events stand for all traffic). Under "the promise holds" (E[x] <= 0) the capital
-    of betting *for* the loss is a nonnegative supermartingale, so by Ville's inequality it ever reaches
+    Each label event adds x = weight * (accepted * max(s - d, 0) - (1 - target) * s): an escalated or
+    direct request (labelled for free, weight 1), or an accepted draft labelled by a shadow call (weight
+    1/shadow_rate, so the events stand for all traffic). While the promise holds (E[x] <= 0), the capital
+    of betting *on* the loss is a nonnegative supermartingale, so by Ville's inequality it ever reaches
     1/delta with probability at most delta, however often it is looked at. Reaching it raises the alarm.
     """
 
     target: float
     delta: float
-    #: the most negative x an event can carry (sets the largest safe bet)
-    floor: float = 1.0
+    #: the largest weight a label is expected to carry (1/shadow_rate); heavier ones are bet on less
+    max_weight: float = 1.0
     n: int = 0
     alarm: bool = False
     _logk: list[float] = field(default_factory=list)
@@ -206,12 +244,14 @@ class GuaranteeMonitor:
 
     def update(self, accepted: bool, draft_quality: float, strong_quality: float, weight: float = 1.0) -> bool:
         """Add one label; True when this label raised the alarm."""
-        x = weight * ((strong_quality - draft_quality if accepted else 0.0) - (1.0 - self.target) * strong_quality)
-        # x >= -weight: a bet sized by the weight (known before the label) keeps 1 + bet * x > 0
-        scale = min(1.0, self.floor / weight) if weight > 0 else 1.0
+        gap = max(strong_quality - draft_quality, 0.0) if accepted else 0.0
+        x = weight * (gap - (1.0 - self.target) * strong_quality)
+        # x >= -weight * (1 - target): bets sized by the weight (known before the label) keep 1 + bet * x > 0
+        floor = self.max_weight * max(1.0 - self.target, 1e-6)
+        scale = min(1.0, self.max_weight / weight) if weight > 0 else 1.0
         self.n += 1
         for k, lam in enumerate(LAMBDA_GRID):
-            self._logk[k] += math.log1p(scale * lam * x / self.floor)
+            self._logk[k] += math.log1p(scale * lam * x / floor)
         if not self.alarm and self.log_capital() >= math.log(1.0 / self.delta):
             self.alarm = True
             return True
@@ -224,9 +264,3 @@ class GuaranteeMonitor:
     def state(self) -> dict[str, Any]:
         return {"labels": self.n, "alarm": self.alarm, "evidence": round(math.exp(min(50.0, self.log_capital())), 4),
                 "alarm_at": round(1.0 / self.delta, 4), "target_quality": self.target}
-
-
-def quality_share(dq: Sequence[float], sq: Sequence[float], acc: Sequence[bool], w: Sequence[float]) -> float:
-    num = sum(wi * (d if a else s) for d, s, a, wi in zip(dq, sq, acc, w))
-    den = sum(wi * s for s, wi in zip(sq, w))
-    return num / den if den > 0 else 1.0

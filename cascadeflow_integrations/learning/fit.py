@@ -349,7 +349,8 @@ class _Candidate:
     name: str
     scores: Any  # (n,) in [0, 1]; -1: never accepted (vetoed, or the signal is missing)
     prompt_mode: bool = False  # a rejected request goes direct (no draft is paid)
-    conservative: bool = False  # certified without credit for better drafts, so any skip rule keeps it
+    #: a skip rule may be added: the certificate holds whatever is sent direct (a skip gives up nothing)
+    skippable: bool = False
     words: bool = True
     c: float = 0.5
 
@@ -441,9 +442,7 @@ def _candidates(exs: Sequence[Example], own: set[str], folds: int, seed: int, sk
         for i, v in by.items():
             if model[i] >= 0:
                 model[i] = v
-        cands.append(_Candidate("model", model, words=words, c=c))
-        if p_skip is not None:
-            cands.append(_Candidate("model+skip", model, conservative=True, words=words, c=c))
+        cands.append(_Candidate("model", model, skippable=p_skip is not None, words=words, c=c))
     return cands, p_skip
 
 
@@ -464,8 +463,8 @@ def _certify(d: _Data, cands: Sequence[_Candidate], p_skip: Any, target: float, 
                  if p_skip is not None else [])
     for cand in cands:
         cert = certify.certify_threshold(cand.scores, d.dq, d.sq, d.w, d.dc, d.sc, target, delta / k, thresholds=GRID,
-                                         prompt_mode=cand.prompt_mode, conservative=cand.conservative)
-        row: dict[str, Any] = {"name": cand.name, "certified": cert.best is not None}
+                                         prompt_mode=cand.prompt_mode)
+        row: dict[str, Any] = {"name": cand.name, "certified": cert.best is not None, "p_value_method": cert.method}
         if cert.best is None:
             row["labels_needed"] = cert.labels_needed
             info.append(row)
@@ -473,8 +472,8 @@ def _certify(d: _Data, cands: Sequence[_Candidate], p_skip: Any, target: float, 
         j = cert.best
         acc = cand.scores[:, None] >= np.asarray(GRID)[None, :]
         choice = _Choice(cand, GRID[j], "never", cert.costs[j], float(d.quality(acc[:, j:j + 1])[0]), cert.p_values[j])
-        if cand.conservative and p_skip is not None:
-            # any skip rule keeps a conservative certificate: take the cheapest on these labels
+        if cand.skippable and p_skip is not None:
+            # every skip rule keeps the certificate: take the cheapest on these labels
             for t_i in range(cert.passed):
                 for s in skip_grid:
                     sk = (p_skip < s)[:, None]
@@ -630,8 +629,7 @@ def fit_examples(
         a = choice.cand.scores >= choice.threshold
         if choice.skip != "never" and main.skip is not None:
             a = a & ~_np_mod().asarray(sk)
-        bound = certify.lower_bound(data.dq, data.sq, data.w, a, delta / max(1, len(main.candidates)),
-                                    choice.cand.conservative)
+        bound = certify.lower_bound(data.dq, data.sq, data.w, a, delta / max(1, len(main.candidates)))
     else:
         bound = 1.0
     policy = Policy(groups=main.groups, skip=main.skip, target_quality=target_quality, confidence=confidence)
@@ -640,7 +638,7 @@ def fit_examples(
         "labels_per_kind": dict(sorted(counts.items())),
         "own_models": sorted(main.own),
         "min_kind_labels": min_kind_labels,
-        "method": "learn-then-test: betting p-values, fixed-sequence over thresholds, Bonferroni over scorers",
+        "method": "learn-then-test: fixed-sequence over thresholds, Bonferroni over scorers",
         "confidence": confidence,
         "chosen": "direct" if choice.cand is None else choice.cand.name,
         "candidates": main.candidates,

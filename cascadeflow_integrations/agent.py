@@ -222,7 +222,10 @@ class CascadeAgent:
         """Label a call you served: `correct=True/False` (thumbs, a passing test) or `score=0..1`.
 
         Keyed by `result.request_id` (LangChain: `response_metadata["cascade"]["request_id"]`, LlamaIndex:
-        `raw["cascade"]["request_id"]`). Returns False when the log's queue was full (the label is dropped).
+        `raw["cascade"]["request_id"]`). Returns True when the label was recorded for a call this agent served.
+        False: the log's queue was full (dropped), or the id is not one this agent served (kept apart: it joins a
+        fit only if a logged row has that id, e.g. another process of a fleet sharing the store). Labelling the
+        same id again replaces the earlier label.
         """
         if self._learner is None or self._learner.store is None:
             raise ValueError("feedback needs a decision log: CascadeAgent(models, decision_log='cascade.db')")

@@ -192,8 +192,10 @@ _SOURCE_RANK = {"escalation": 0, "shadow": 0, "judge": 1, "feedback": 2}
 def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> list[Example]:
     """Join logged rows with their labels. The user's own labels outrank judges, which outrank agreement."""
     by_req: dict[str, list[Label]] = {}
-    for lb in labels:
+    order: dict[int, int] = {}
+    for i, lb in enumerate(labels):
         by_req.setdefault(lb.request_id, []).append(lb)
+        order[id(lb)] = i  # the store's order: a repeated feedback replaces the earlier one, even at equal ts
     out = []
     for row in rows:
         lbs = by_req.get(row.request_id)
@@ -204,8 +206,11 @@ def examples_from_log(rows: Sequence[DecisionRow], labels: Sequence[Label]) -> l
         strong_l = [lb for lb in lbs if lb.target == "final" and accepted is False]
         if not draft_l:
             continue
-        best = max(draft_l, key=lambda lb: (_SOURCE_RANK.get(lb.source, 0), lb.ts))
-        sq = max(strong_l, key=lambda lb: (_SOURCE_RANK.get(lb.source, 0), lb.ts)).score if strong_l else 1.0
+        def rank(lb: Label) -> tuple[int, float, int]:
+            return _SOURCE_RANK.get(lb.source, 0), lb.ts, order[id(lb)]
+
+        best = max(draft_l, key=rank)
+        sq = max(strong_l, key=rank).score if strong_l else 1.0
         draft_a = next((a for a in row.attempts if a.get("phase") == "draft"), None)
         strong_a = next((a for a in row.attempts if a.get("phase") == "verifier" and not a.get("error")), None)
         shadow = next((lb for lb in lbs if lb.source == "shadow" and lb.cost), None)
@@ -435,7 +440,7 @@ def _candidates(exs: Sequence[Example], own: set[str], folds: int, seed: int, sk
         if have >= MIN_SIGNAL_SHARE * len(dex) and have:
             m = SignalModel(feat, transform)
             cands.append(_Candidate(f"signal:{feat}", spread(lambda e, m=m: m.predict(e.feats or {}))))
-    if two:
+    if two and capacities:
         oof, words, c = _model_scores(dex, own, folds, seed, capacities)
         by = dict(zip(drafts, oof))
         model = spread(lambda e: 0.0)

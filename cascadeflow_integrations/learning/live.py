@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from .._checks import check_field
 from ..stores.base import DecisionStore, Label, prompt_fingerprint
+from .certify import GuaranteeMonitor
 from .labels import COMPARABLE_KINDS, agreement, answer_kind
 from .log import DecisionLogger, last_user_text
 from .policy import Policy, PolicyFileError, PolicyValidator
@@ -39,6 +41,8 @@ class ShadowAnswer:
 ShadowCall = Callable[..., Awaitable[ShadowAnswer]]
 #: requests routed direct by the policy, by id of their call options, awaiting their result
 _MAX_SKIPS = 4096
+#: request ids remembered for feedback (about 10 MB at most)
+_MAX_SERVED = 100_000
 
 
 def load_policy(policy: Any) -> tuple[Policy | None, str | None]:
@@ -97,6 +101,12 @@ class Learner:
         self.shadow_skipped = 0
         self.refits = 0
         self._skips: dict[int, float] = {}
+        #: request ids this agent served, newest last (bounded): feedback for others is kept apart
+        self._served: OrderedDict[str, None] = OrderedDict()
+        #: the live check of the policy's promise on the labels its own decisions produce
+        self.monitor: GuaranteeMonitor | None = None
+        if policy is not None:
+            self._watch(policy)
 
     @property
     def policy(self) -> Policy | None:
@@ -108,6 +118,36 @@ class Learner:
             self.validator = PolicyValidator(policy, self._checks)
         else:
             self.validator.policy = policy
+            self.validator.hold = None  # a new certified policy: its own check starts afresh
+        self._watch(policy)
+
+    # ---- the guarantee on live traffic ------------------------------------------------------
+
+    def _watch(self, policy: Policy) -> None:
+        weight = 1.0 / self.shadow_rate if self.shadow_rate > 0 else 1.0
+        self.monitor = GuaranteeMonitor(policy.target_quality, 1.0 - policy.confidence, max_weight=weight)
+
+    def _observe(self, accepted: bool, draft_quality: float, weight: float = 1.0) -> None:
+        """One label of a decision the current policy made (the strong answer is the reference: quality 1)."""
+        monitor, policy = self.monitor, self.policy
+        if monitor is None or policy is None or not monitor.update(accepted, draft_quality, 1.0, weight):
+            return
+        state = monitor.state()
+        policy.report["guarantee_alarm"] = state
+        if self.store is not None:
+            self.store.guarantee_alarms += 1
+        if self.validator is not None:
+            self.validator.hold = "its guarantee failed on live traffic: escalating until a refit certifies again"
+        logger.warning(
+            "policy %s: the live check says its promise (quality share >= %.0f%% at %.0f%% confidence) no longer "
+            "holds after %d labels (evidence %.1f >= %.1f): every draft escalates until a refit certifies again",
+            policy.name, 100 * policy.target_quality, 100 * policy.confidence, state["labels"], state["evidence"],
+            state["alarm_at"])
+        if self._refit_every is not None and (self._refit is None or self._refit.done()):
+            try:
+                self._refit = asyncio.get_running_loop().create_task(self._background_refit())
+            except RuntimeError:
+                pass
 
     # ---- routing: skip the draft ------------------------------------------------------------
 
@@ -116,6 +156,8 @@ class Learner:
         policy = self.policy
         if policy is None or policy.skip is None or routing.strategy != "cascade":
             return routing
+        if self.validator is not None and self.validator.hold is not None:
+            return routing  # after an alarm every request drafts, so its escalation labels the new traffic
         try:
             skip, p = policy.route(last_user_text(messages), routing.complexity, tools)
         except Exception as e:  # a policy that cannot estimate this prompt leaves the routing as it was
@@ -148,11 +190,16 @@ class Learner:
     def _on_result(self, result: Any, messages: Sequence[Any], opts: Any) -> None:
         if self.log is not None:
             self.log.on_result(result, messages, opts.tools)
+            self._served[result.request_id] = None
+            if len(self._served) > _MAX_SERVED:
+                self._served.popitem(last=False)
         skipped = self._skips.pop(id(opts), None) if self._skips else None
         if (skipped is not None and self.shadow_rate > 0 and self._shadow_call is not None and self.store is not None
                 and self._rnd.random() < self.shadow_rate):
             # Skipped requests get no draft, so nothing would ever say the skip was wrong: shadow-draft a share.
             self._spawn(self._shadow_draft(result, list(messages), opts))
+        if result.strategy == "cascade" and not result.draft_accepted or skipped is not None:
+            self._observe(False, 0.0)  # escalated, or sent direct by the policy: the strong answer was served
         if result.strategy == "cascade" and not result.draft_accepted:
             self._count_label()
             if self.judge is not None and result.drafts and result.attempts and result.attempts[0].error is None:
@@ -231,6 +278,7 @@ class Learner:
             return
         self.store.add_label(Label(result.request_id, a, source="shadow", target="draft", cost=ans.cost,
                                    weight=1.0 / self.shadow_rate, detail="agreement with the next model"))
+        self._observe(True, a, 1.0 / self.shadow_rate)
         self._count_label()
 
     async def _shadow_draft(self, result: Any, messages: list[Any], opts: Any) -> None:
@@ -284,11 +332,15 @@ class Learner:
         if correct is not None and not isinstance(correct, bool):
             raise ValueError(f"correct must be True or False, got {correct!r}")
         value = (1.0 if correct else 0.0) if correct is not None else score
-        label = Label(request_id, value, source="feedback", target=target)  # type: ignore[arg-type]
+        known = request_id in self._served
+        # An id this agent never served may be another process's (a fleet sharing the store): the label is
+        # kept, but only joins a fit through a logged row with that id, so a mistyped id never counts.
+        label = Label(request_id, value, source="feedback", target=target,  # type: ignore[arg-type]
+                      detail="" if known else "request id not served by this agent")
         ok = self.store.add_label(label)
-        if ok:
+        if ok and known:
             self._count_label()
-        return ok
+        return ok and known
 
     async def fit(self, target_quality: float = 0.95, refit_every: int | None = None, **kw: Any) -> Policy:
         """Fit on the log now, use the result; with `refit_every`, refit in the background every N new labels."""

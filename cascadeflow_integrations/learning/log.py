@@ -99,7 +99,8 @@ class DecisionLogger(QueuedWriter):
     def stats(self) -> StoreStats:
         """The store's counts plus this logger's own drops (full queue, rows it could not build)."""
         s = self.store.stats
-        return StoreStats(s.written, s.dropped + self._dropped_full + self._failed, s.queued + self._queue.qsize(), s.pruned)
+        return StoreStats(s.written, s.dropped + self._dropped_full + self._failed, s.queued + self._queue.qsize(), s.pruned,
+                          s.guarantee_alarms)
 
     def on_result(self, result: Any, messages: Sequence[Any], tools: Any) -> bool:
         """Queue one finished call (on the event loop: no work beyond the queue)."""

@@ -252,6 +252,8 @@ class PolicyValidator(Validator):
 
             checks = default_validator()
         self._checks = checks
+        #: set when the live guarantee check raised its alarm: every draft escalates until the next policy
+        self.hold: str | None = None
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         base = await self._checks.validate(request, draft, 0.0)
@@ -260,6 +262,9 @@ class PolicyValidator(Validator):
             request.query, draft.text, complexity=request.complexity, checks=base.checks,
             logprobs=draft.logprobs, tools=request.tools, tool_calls=draft.tool_calls)
         decision = policy.decide_features(kind, base.checks, feats)
+        if self.hold is not None and decision.accepted:
+            decision.accepted = False
+            decision.reason = f"policy {policy.name}: {self.hold}"
         decision.cost, decision.usage, decision.calls = base.cost, base.usage, base.calls
         return decision
 

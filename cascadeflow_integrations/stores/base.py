@@ -137,6 +137,8 @@ class StoreStats:
     dropped: int = 0
     queued: int = 0
     pruned: int = 0
+    #: times a policy deciding on this store's labels lost its certified guarantee on live traffic
+    guarantee_alarms: int = 0
 
 
 class DecisionStore(abc.ABC):
@@ -150,6 +152,8 @@ class DecisionStore(abc.ABC):
     max_age_s: float | None
     #: retention: at most this many rows are kept, oldest deleted first (None: no limit)
     max_rows: int | None
+    #: raised by the agent's live guarantee check (counted here so `decision_log.stats` shows it)
+    guarantee_alarms: int = 0
 
     @abc.abstractmethod
     def append(self, row: DecisionRow) -> bool:

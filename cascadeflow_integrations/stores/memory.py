@@ -47,6 +47,7 @@ class MemoryStore(DecisionStore):
 
     @property
     def stats(self) -> StoreStats:
+        self._stats.guarantee_alarms = self.guarantee_alarms
         return self._stats
 
     async def rows(self, *, since: float | None = None, limit: int | None = None) -> list[DecisionRow]:

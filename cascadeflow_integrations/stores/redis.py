@@ -272,7 +272,8 @@ class RedisStore(QueuedWriter, DecisionStore):
 
     @property
     def stats(self) -> StoreStats:
-        return StoreStats(self._written, self._dropped_full + self._dropped_writer, self._queue.qsize(), 0)
+        return StoreStats(self._written, self._dropped_full + self._dropped_writer, self._queue.qsize(), 0,
+                          self.guarantee_alarms)
 
 
     def _writer(self) -> None:

@@ -133,7 +133,7 @@ class SQLiteStore(QueuedWriter, DecisionStore):
     @property
     def stats(self) -> StoreStats:
         s = self._stats
-        return StoreStats(s.written, s.dropped + self._dropped_full, self._queue.qsize(), s.pruned)
+        return StoreStats(s.written, s.dropped + self._dropped_full, self._queue.qsize(), s.pruned, self.guarantee_alarms)
 
     # ---- writer thread ----------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ def gsm8k(data: str) -> tuple[list[StreamItem], str]:
 
 def mtbench(data: str) -> tuple[list[StreamItem], str]:
     recs = load_mtbench(data)
-    items = prepare(recs, lambda r, v: (r["draft_score"] / 10, r["strong_score"] / 10),
+    items = prepare(recs, lambda r, v: (r["draft_score"], r["strong_score"]),
                     lambda r: (r["draft_score"], r["strong_score"]))
     return items, "GPT-4 judge scores of both answers (standing for a JudgeValidator)"
 
@@ -214,7 +214,7 @@ def run_set(name: str, items: list[StreamItem], how: str, args: argparse.Namespa
     n_tail = max(1, int(round(len(items) * args.tail)))
     stream, tail = items[:-n_tail], items[-n_tail:]
     t0 = time.perf_counter()
-    res = replay(stream, args.target, args.shadow_rate, args.refit_every, seed=0, n_boot=200)
+    res = replay(stream, args.target, args.shadow_rate, args.refit_every, seed=0)
     secs = time.perf_counter() - t0
     at = min(GOAL_AT, len(stream))
     p_at = res.policy_at(at)

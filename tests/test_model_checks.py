@@ -387,12 +387,13 @@ def test_calibrate_takes_recorded_samples() -> None:
     from cascadeflow_integrations.quality.calibrate import calibrate
 
     recs = []
-    for i in range(40):
+    for i in range(150):  # a certified threshold needs labels: with 40, none is (every draft escalates)
         right = i % 3 != 0
         recs.append({"prompt": Q, "draft": RIGHT if right else WRONG, "draft_correct": right, "strong_correct": True,
                      "samples": json.dumps(["#### 18"] * 3 if right else ["#### 18", "#### 18", "#### 26"])})
-    res = calibrate(recs, target_quality=0.95, n_boot=50)
+    res = calibrate(recs, target_quality=0.95)
     assert res.heldout.quality_share >= 0.95 and res.heldout.escalation_share < 0.5
+    assert calibrate(recs[:40], target_quality=0.95).threshold > 1.0
 
 
 @pytest.mark.parametrize("sure", [False, True])

@@ -47,7 +47,7 @@ def run_learning(out: TextIO, png: str | None = None) -> bool:
               f"thresholds were fitted on. {STREAM} requests are served from the defaults with an empty decision log;\n"
               f"escalations are labelled for free, {SHADOW_RATE:.0%} of accepted drafts get a shadow call, and the "
               f"policy is refit every {REFIT_EVERY} labels.\n")
-    res = replay(stream, 0.95, SHADOW_RATE, REFIT_EVERY, n_boot=200)
+    res = replay(stream, 0.95, SHADOW_RATE, REFIT_EVERY)
     before, after = score(None, tail), score(res.final, tail)
     shadow_labels = sum(1 for e in res.labels if e.weight != 1.0)
     out.write(f"labels: {len(res.labels)} ({len(res.labels) - shadow_labels} from escalations, {shadow_labels} from "

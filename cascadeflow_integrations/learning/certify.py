@@ -1,17 +1,18 @@
 """Certified operating points: Learn-then-Test over thresholds, and the live check that keeps them true.
 
-For a labelled request i with draft quality d_i, strong quality s_i (in [0, 1]) and weight w_i, a rule
-that accepts the draft (a_i = 1) or not gives up A_i = a_i * max(s_i - d_i, 0) of the strong model's
-quality, and "quality share >= target" holds when E[A] <= (1 - target) * E[s]. (A draft better than a
-wrong strong answer earns no credit here: the certificate is a little conservative, and in exchange it
-holds whatever share of requests a skip rule sends direct, since a skipped request gives up nothing.)
+For a labelled request with draft quality d, strong quality s (in [0, 1]) and a rule that accepts the
+draft (a = 1) or not, the quality share keeps `target` when E[a (s - d)] <= (1 - target) E[s].
 
 Every threshold t of a scorer is one null hypothesis H0(t): the promise fails at t. Its p-value:
-- unweighted 0/1 labels: the requests whose strong answer is right, and the share of them whose wrong
-  draft t accepts, a binomial: the Hoeffding-Bentkus p-value for a binary loss (exact binomial tail);
-- unweighted scores: the loss rescaled into [0, 1], Hoeffding-Bentkus for a bounded loss;
+- unweighted 0/1 labels: exact binomial (Clopper-Pearson) bounds on three shares, joined by the union
+  bound: right strong answers that t replaces by a wrong draft, right strong answers at all, and wrong
+  strong answers that t replaces by a right draft (the credit such drafts earn);
+- unweighted scores: Hoeffding-Bentkus (MAPIE) on a [0, 1] loss, with no credit for a draft better than
+  the strong answer (a little conservative);
 - weighted labels (shadow labels stand for 1/shadow_rate requests): a betting martingale (Waudby-Smith
-  and Ramdas), which adapts to the variance the weights bring.
+  and Ramdas), which adapts to the variance the weights bring, also without credit.
+A skip rule (send a request direct) gives up nothing but credit, so the credit is counted only where
+no candidate skip rule could send the request direct: every such rule is then certified too.
 Thresholds are tested from strict to loose and testing stops at the first that is not rejected
 (fixed-sequence testing): every threshold passed is certified at level delta together, with no
 correction. Several scorers share delta (Bonferroni). Hoeffding-Bentkus comes from MAPIE
@@ -65,26 +66,73 @@ def method_for(dq: Any, sq: Any, w: Any) -> str:
     return "binomial" if binary else "hoeffding-bentkus"
 
 
-def pvalues(dq: Any, sq: Any, w: Any, acc: Any, target: float, scale: float = 1.0) -> Any:
+#: How a binomial test's error is shared between its three bounds (fixed before any label is seen): the
+#: share of right strong answers whose draft is wrongly accepted, the share of strong answers that are
+#: right at all, and the share of wrong strong answers a right draft replaces (the credit).
+_SPLIT = (0.6, 0.2, 0.2)
+
+
+def _binomial_test(dq: Any, sq: Any, acc: Any, target: float, delta: Any, credit: Any, scale: float) -> Any:
+    """Per column of `acc`: does the promise hold at level `delta` (boolean)? Exact binomial bounds.
+
+    With pi = P(strong right), pA = P(draft accepted and wrong | strong right) and pB = P(draft accepted and
+    right | strong wrong), the quality share keeps the target iff pA <= (1 - target) + pB (1 - pi) / pi.
+    Clopper-Pearson bounds (pA from above, pi from above, pB from below) at shares of delta make it a
+    level-delta test by the union bound; `credit` marks where pB may be counted (never-skipped requests)."""
+    from scipy.stats import beta
+
+    np = _np()
+    right = sq == 1.0
+    m = max(1, int(round(right.sum() * scale)))
+    n0 = int(round((~right).sum() * scale))
+    n = m + n0
+    k_a = np.round((acc[right] & (dq[right] == 0.0)[:, None]).sum(axis=0) * scale)
+    k_b = np.round((acc[~right] & ((dq[~right] == 1.0) & credit[~right])[:, None]).sum(axis=0) * scale)
+    da, dp, db = (delta * f for f in _SPLIT)
+    pa_hi = np.where(k_a >= m, 1.0, beta.ppf(1.0 - da, k_a + 1, np.maximum(m - k_a, 1e-9)))
+    pi_hi = beta.ppf(1.0 - dp, m + 1, n0) if n0 else 1.0
+    pb_lo = np.where(k_b <= 0, 0.0, beta.ppf(db, np.maximum(k_b, 1e-9), n0 - k_b + 1)) if n0 else np.zeros_like(k_a)
+    return pa_hi <= (1.0 - target) + pb_lo * (1.0 - pi_hi) / np.maximum(pi_hi, 1e-12)
+
+
+def pvalues(dq: Any, sq: Any, w: Any, acc: Any, target: float, scale: float = 1.0, credit: Any = None) -> Any:
     """p-values of H0: the promise fails, one per accept pattern (column of `acc`).
 
     `scale` pretends there were `scale` times as many labels with the same mix (to say how many a
-    saving would need)."""
+    saving would need); `credit` (binomial labels) marks the requests whose right drafts may count for
+    a wrong strong answer (default: all)."""
     np = _np()
     acc = np.asarray(acc, dtype=bool)
-    if target >= 1.0:  # with no credit for better drafts, only escalating everything keeps >= 100%
+    if target >= 1.0 and method_for(dq, sq, w) != "binomial":
         return np.where(acc.any(axis=0), 1.0, 0.0)
     method = method_for(dq, sq, w)
     if method == "binomial":
-        right = sq == 1.0
-        lost = (acc[right] & (dq[right] == 0.0)[:, None]).mean(axis=0) if right.any() else np.zeros(acc.shape[1])
-        return _hb(lost, right.sum() * scale, 1.0 - target, binary=True)
+        credit = np.ones(len(dq), dtype=bool) if credit is None else np.asarray(credit, dtype=bool)
+        # the p-value: the smallest level at which the test rejects (it rejects more as the level grows)
+        lo, hi = np.full(acc.shape[1], 1e-12), np.ones(acc.shape[1])
+        ok_at_1 = _binomial_test(dq, sq, acc, target, 1.0 - 1e-12, credit, scale)
+        for _ in range(40):
+            mid = np.sqrt(lo * hi)
+            ok = _binomial_test(dq, sq, acc, target, mid, credit, scale)
+            hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+        return np.where(ok_at_1, hi, 1.0)
     if method == "hoeffding-bentkus":
         span = 2.0 - target
         z = (losses(dq, sq, w, acc, target) + (1.0 - target)) / span  # in [0, 1]
         return _hb(z.mean(axis=0), len(dq) * scale, (1.0 - target) / span, binary=False)
     x = losses(dq, sq, w, acc, target)
     return np.exp(-np.clip(scale * log_capital(x, loss_cap(w, target)), 0.0, 700.0))
+
+
+def holds(dq: Any, sq: Any, w: Any, acc: Any, target: float, delta: float, scale: float = 1.0,
+          credit: Any = None) -> Any:
+    """Per column of `acc`: is H0 (the promise fails) rejected at level `delta`? One pass, no p-value search."""
+    np = _np()
+    acc = np.asarray(acc, dtype=bool)
+    if method_for(dq, sq, w) == "binomial":
+        credit = np.ones(len(dq), dtype=bool) if credit is None else np.asarray(credit, dtype=bool)
+        return _binomial_test(dq, sq, acc, target, delta, credit, scale)
+    return pvalues(dq, sq, w, acc, target, scale, credit) <= delta
 
 
 def log_capital(x: Any, hi: float) -> Any:
@@ -102,37 +150,29 @@ def loss_cap(w: Any, target: float) -> float:
     return float(max(w)) * max(target, 1e-6) if len(w) else 1.0
 
 
-def fixed_sequence(p: Any, delta: float) -> int:
-    """How many hypotheses, tested in order, are rejected at `delta` before the first that is not."""
-    for k, v in enumerate(p):
-        if v > delta:
-            return k
-    return len(p)
-
-
-def labels_needed(dq: Any, sq: Any, w: Any, acc: Any, target: float, delta: float) -> int | None:
+def labels_needed(dq: Any, sq: Any, w: Any, acc: Any, target: float, delta: float, credit: Any = None) -> int | None:
     """Labels the same mix would need for the accept pattern `acc` (n, 1) to certify (None: never)."""
     n = len(dq)
-    if float(pvalues(dq, sq, w, acc, target, 1000.0)[0]) > delta:
+    if not holds(dq, sq, w, acc, target, delta, 1000.0, credit)[0]:
         return None  # even a thousand times as many labels like these would not: the point itself misses
     lo, hi = 1.0, 1000.0
     for _ in range(40):
         mid = math.sqrt(lo * hi)
-        if float(pvalues(dq, sq, w, acc, target, mid)[0]) <= delta:
+        if holds(dq, sq, w, acc, target, delta, mid, credit)[0]:
             hi = mid
         else:
             lo = mid
     return max(n + 1, math.ceil(hi * n))
 
 
-def lower_bound(dq: Any, sq: Any, w: Any, acc: Any, delta: float) -> float:
+def lower_bound(dq: Any, sq: Any, w: Any, acc: Any, delta: float, credit: Any = None) -> float:
     """The largest target the accept pattern `acc` (n,) is certified for at `delta` (bisection on the p-value)."""
     np = _np()
     acc = np.asarray(acc, dtype=bool)[:, None]
-    lo, hi_t = 0.0, 1.0
+    lo, hi_t = 0.0, 1.5
     for _ in range(30):
         mid = (lo + hi_t) / 2
-        if float(pvalues(dq, sq, w, acc, mid)[0]) <= delta:
+        if holds(dq, sq, w, acc, mid, delta, credit=credit)[0]:
             lo = mid
         else:
             hi_t = mid
@@ -156,6 +196,7 @@ class Certified:
     """The cheapest threshold of one scorer whose promise is certified, and the evidence for it."""
 
     thresholds: list[float]
+    #: the p-value of the chosen threshold (NaN elsewhere: the fixed sequence only needs each test's verdict)
     p_values: list[float]
     #: how many thresholds (strict first) are certified; 0: none, the scorer saves nothing safely
     passed: int
@@ -183,38 +224,45 @@ def certify_threshold(
     thresholds: Sequence[float] | None = None,
     prompt_mode: bool = False,
     mask: Any = None,
+    credit: Any = None,
 ) -> Certified:
     """Fixed-sequence testing of "accept when score >= t" from strict to loose, at level `delta`.
 
     A request with a draft scoring below t escalates (pays draft and strong; `prompt_mode`: goes direct,
-    pays strong only). `mask` limits the rule to some requests (one complexity level): the others are
-    escalated in its test, so certifying each level at delta / levels certifies them all together."""
+    pays strong only). `mask` limits the rule to some requests (one complexity level), certified on those
+    requests alone, so certifying each level at delta / levels certifies them all together."""
     np = _np()
     ts = list(thresholds) if thresholds is not None else thresholds_for(scores)
     s = np.asarray(scores, dtype=float)
     acc = s[:, None] >= np.asarray(ts)[None, :]
+    sel = slice(None)
     if mask is not None:
-        acc = acc & np.asarray(mask, dtype=bool)[:, None]
-    p = pvalues(dq, sq, w, acc, target)
-    passed = fixed_sequence(p, delta)
+        sel = np.asarray(mask, dtype=bool)  # the group keeps the target on its own requests
+        acc = acc & sel[:, None]
+        if credit is not None:
+            credit = np.asarray(credit, dtype=bool)[sel]
+    ok = holds(dq[sel], sq[sel], w[sel], acc[sel], target, delta, credit=credit)
+    passed = len(ts) if ok.all() else int(np.argmin(ok))  # fixed sequence: up to the first not rejected
     rejected = sc[:, None] if prompt_mode else (dc + sc)[:, None]
     cost_rows = np.where(acc, dc[:, None], rejected)
     if mask is not None:
         cost_rows = cost_rows * np.asarray(mask, dtype=float)[:, None]
     costs = w @ cost_rows
     best = int(np.argmin(costs[:passed])) if passed else None
+    p = [math.nan] * len(ts)
+    if best is not None:
+        p[best] = float(pvalues(dq[sel], sq[sel], w[sel], acc[sel][:, best:best + 1], target, credit=credit)[0])
     needed = None
     if not passed:
         full = float(w @ (sc if mask is None else sc * np.asarray(mask, dtype=float)))  # all sent direct
         saving = [j for j in range(len(ts)) if costs[j] < full]
         # the loosest pattern that saves and whose point estimate keeps the target says what labels buy
         for j in saving[::-1]:
-            m = labels_needed(dq, sq, w, acc[:, j:j + 1], target, delta)
+            m = labels_needed(dq[sel], sq[sel], w[sel], acc[sel][:, j:j + 1], target, delta, credit)
             if m is not None:
                 needed = m if needed is None else min(needed, m)
                 break
-    return Certified(ts, [float(v) for v in p], passed, best, [float(c) for c in costs], method_for(dq, sq, w),
-                     needed)
+    return Certified(ts, p, passed, best, [float(c) for c in costs], method_for(dq, sq, w), needed)
 
 
 # ---- live: the guarantee keeps being true ---------------------------------------------------

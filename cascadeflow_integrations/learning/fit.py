@@ -308,6 +308,8 @@ SIGNALS: tuple[tuple[str, str], ...] = (
     ("check:agreement", "identity"),
     ("check:self_check", "identity"),
 )
+#: A skip rule sends at most this share of (the lowest-estimate) requests direct.
+SKIP_MAX_SHARE = 0.4
 #: A signal becomes a candidate when this share of drafts carries it (else it only spends confidence).
 MIN_SIGNAL_SHARE = 0.5
 
@@ -464,11 +466,13 @@ def _certify(d: _Data, cands: Sequence[_Candidate], p_skip: Any, target: float, 
     best = _Choice(None, ESCALATE_ALL, "always", d.total_sc, 1.0, 0.0)  # all direct: certified by definition
     k = max(1, len(cands))
     info = []
-    skip_grid = ([float(v) for v in np.unique(np.quantile(p_skip, np.linspace(0.05, 0.6, 12)).round(4))]
+    skip_grid = ([float(v) for v in np.unique(np.quantile(p_skip, np.linspace(0.05, SKIP_MAX_SHARE, 8)).round(4))]
                  if p_skip is not None else [])
     for cand in cands:
+        # a right draft replacing a wrong strong answer counts only where no skip level can send it direct
+        credit = p_skip >= max(skip_grid) if cand.skippable and skip_grid else None
         cert = certify.certify_threshold(cand.scores, d.dq, d.sq, d.w, d.dc, d.sc, target, delta / k, thresholds=GRID,
-                                         prompt_mode=cand.prompt_mode)
+                                         prompt_mode=cand.prompt_mode, credit=credit)
         row: dict[str, Any] = {"name": cand.name, "certified": cert.best is not None, "p_value_method": cert.method}
         if cert.best is None:
             row["labels_needed"] = cert.labels_needed
@@ -485,7 +489,8 @@ def _certify(d: _Data, cands: Sequence[_Candidate], p_skip: Any, target: float, 
                     c = float(d.cost(acc[:, t_i:t_i + 1], sk)[0])
                     if c < choice.cost - 1e-12:
                         a = acc[:, t_i:t_i + 1] & ~sk
-                        choice = _Choice(cand, GRID[t_i], s, c, float(d.quality(a)[0]), cert.p_values[t_i])
+                        pv = float(certify.pvalues(d.dq, d.sq, d.w, acc[:, t_i:t_i + 1], target, credit=credit)[0])
+                        choice = _Choice(cand, GRID[t_i], s, c, float(d.quality(a)[0]), pv)
         row.update(threshold=choice.threshold, skip=choice.skip, cost_share=round(choice.cost / d.total_sc, 4),
                    quality_share=round(choice.quality, 4), p_value=round(choice.p_value, 6))
         info.append(row)
@@ -634,7 +639,8 @@ def fit_examples(
         a = choice.cand.scores >= choice.threshold
         if choice.skip != "never" and main.skip is not None:
             a = a & ~_np_mod().asarray(sk)
-        bound = certify.lower_bound(data.dq, data.sq, data.w, a, delta / max(1, len(main.candidates)))
+        bound = certify.lower_bound(data.dq, data.sq, data.w, a, delta / max(1, len(main.candidates)),
+                                    credit=None if main.skip is None else ~_np_mod().asarray(sk))
     else:
         bound = 1.0
     policy = Policy(groups=main.groups, skip=main.skip, target_quality=target_quality, confidence=confidence)

@@ -56,7 +56,9 @@ def _answer_of(user_prompt: str) -> str:
 
 
 def load_mtbench(directory: str | Path, cheap: str = CHEAP_MODEL, strong: str = STRONG_MODEL) -> list[dict[str, Any]]:
-    """MT-Bench turn-1 records: draft = cheap model's answer, quality = GPT-4 judge score (1-10)."""
+    """MT-Bench turn-1 records: draft = cheap model's answer, quality = GPT-4 judge score (1-10) / 10.
+
+    The scores are scaled into [0, 1], as labels must be; `draft_grade` / `strong_grade` keep the grades."""
     d = Path(directory)
     questions = {}
     with open(d / "question.jsonl", encoding="utf-8") as f:
@@ -81,8 +83,10 @@ def load_mtbench(directory: str | Path, cheap: str = CHEAP_MODEL, strong: str = 
                 "category": q.get("category", ""),
                 "draft": draft,
                 "strong": strong_text,
-                "draft_score": float(jc["score"]),
-                "strong_score": float(js["score"]),
+                "draft_score": float(jc["score"]) / 10,
+                "strong_score": float(js["score"]) / 10,
+                "draft_grade": float(jc["score"]),
+                "strong_grade": float(js["score"]),
                 "input_tokens": est_tokens(q["turns"][0]),
                 "draft_tokens": est_tokens(draft),
                 "strong_tokens": est_tokens(strong_text),

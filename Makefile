@@ -41,6 +41,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/quality.py --readme bench/README.md
 	$(PY) bench/model_checks.py --readme bench/README.md
 	$(PY) bench/learning.py --readme bench/README.md --png bench/learning.png
+	$(PY) bench/certified.py --readme bench/README.md --png bench/certified.png
 	$(PY) bench/fleet.py
 
 clean:

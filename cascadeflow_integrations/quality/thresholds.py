@@ -14,9 +14,10 @@ class Thresholds:
 
     # How each default was obtained:
     # - moderate: `calibrate()` of default_validator() on the GSM8K fit half (Mixtral drafts, GPT-4 strong),
-    #   target 95% of GPT-4's accuracy, threshold chosen on the 70% bootstrap lower bound of the quality
-    #   share (method="bootstrap"): 0.801. It sits just above the cluster of drafts scoring exactly 0.80
-    #   (one soft penalty), which the point-estimate fit (0.796) accepted and which cost ~2 points held-out.
+    #   target 95% of GPT-4's accuracy, chosen by the earlier 70% bootstrap bound: 0.801. It sits just above
+    #   the cluster of drafts scoring exactly 0.80 (one soft penalty). Certified at any confidence from 50%
+    #   to 90%, the fit half's 660 records certify no saving (bench/README.md, "Quality"), so these defaults
+    #   carry no guarantee, on GSM8K or other traffic: `fit` or `calibrate` your own labels for one.
     # - simple: the same global fit. A per-level fit of "simple" (157 records, 0.865) is too noisy to
     #   trust, and the earlier judgement value 0.70 accepted the one-soft-penalty cluster that the fit
     #   rejects, which cost ~1.4 points of held-out accuracy when each prompt used its routed level.

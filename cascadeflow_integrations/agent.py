@@ -78,6 +78,7 @@ class CascadeAgent:
         budget: Any = None,
         store: Any = None,
         trace_content: bool = False,
+        cache_routing: Any = True,
     ) -> None:
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
             raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
@@ -112,6 +113,11 @@ class CascadeAgent:
         #: policy are shared
         self.store = store
         self.budget = _budget(budget, store)
+        if self.budget is not None:
+            self.budget.check_chain(self.members)  # an unpriced member would make the budget never bind
+        #: the cache rule (`cache_cost.CacheAwareRouting`): direct when a draft plus its likely escalation
+        #: costs more than the strong model alone, given each model's recent cache share; None: off
+        self.cache_routing = _cache_routing(cache_routing)
         #: record prompt and answer text on OpenTelemetry spans (off: prompts stay out of traces)
         self.trace_content = bool(trace_content)
         shared = _is_decision_store(store)
@@ -177,7 +183,30 @@ class CascadeAgent:
                                     force_direct=opts.force_direct)
         if self._learner is not None:
             routing = self._learner.route(messages, routing, opts.tools, opts)
+        if self.cache_routing is not None and routing.strategy == "cascade":
+            routing = self._cache_route(messages, opts, routing)
         return routing
+
+    def _cache_route(self, messages: list[Message], opts: CallOptions, routing: Any) -> Any:
+        from .routing import RoutingDecision
+
+        assert self.cache_routing is not None
+        chain = [m for m in self.members if m.label not in opts.skip_models]
+        cmp = self.cache_routing.decide(messages, opts.tools, chain)
+        if cmp is None:
+            return routing
+        feats = {**(routing.features or {}), "cache": {"cascade_usd": cmp.cascade_usd, "direct_usd": cmp.direct_usd,
+                                                         "p_escalate": cmp.p_escalate, "direct": cmp.go_direct}}
+        if not cmp.go_direct:
+            return RoutingDecision(routing.strategy, routing.complexity, routing.reason, feats)
+        return RoutingDecision("direct", routing.complexity, f"{routing.reason}; cache: {cmp.explain()} -> direct",
+                               feats)
+
+    def _on_complete(self, result: CascadeResult, messages: list[Message], opts: CallOptions) -> None:
+        if self.cache_routing is not None:
+            self.cache_routing.observe(result, messages, opts.tools)
+        if self._learner is not None:
+            self._learner.on_result(result, messages, opts)
 
     async def _shadow_call(self, messages: Sequence[Message], opts: CallOptions, draft: bool = False) -> Any:
         """A shadow call off the user's path (no log, no shadow of its own): the same request to the strongest
@@ -308,6 +337,8 @@ class CascadeAgent:
                              timeout, draft_timeout, extra)
         opts.live_drafts = live_drafts
         opts.budget = _budget(budget, self.store) if budget is not None else self.budget
+        if budget is not None:
+            opts.budget.check_chain(self.members)
         if opts.budget is not None:
             opts.budget.key_for(budget_key)  # a missing or bad key is a ValueError now, before any network call
             opts.budget_key = budget_key
@@ -318,8 +349,8 @@ class CascadeAgent:
         opts.run_context = run_context
         opts.tool_risk = self.tool_risk
         opts.speculative = self.speculative_escalation if speculative_escalation is None else bool(speculative_escalation)
-        if self._learner is not None:
-            opts.on_complete = self._learner.on_result
+        if self._learner is not None or self.cache_routing is not None:
+            opts.on_complete = self._on_complete
         return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -483,6 +514,18 @@ def _is_decision_store(store: Any) -> bool:
     from .stores.base import DecisionStore
 
     return isinstance(store, DecisionStore)
+
+
+def _cache_routing(v: Any) -> Any:
+    from .cache_cost import CacheAwareRouting
+
+    if v is True:
+        return CacheAwareRouting()
+    if v is False or v is None:
+        return None
+    if not isinstance(v, CacheAwareRouting):
+        raise ValueError(f"cache_routing must be True, False or a CacheAwareRouting(...), got {type(v).__name__}")
+    return v
 
 
 def _budget(budget: Any, store: Any) -> Any:

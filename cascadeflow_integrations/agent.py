@@ -204,7 +204,10 @@ class CascadeAgent:
 
     def _on_complete(self, result: CascadeResult, messages: list[Message], opts: CallOptions) -> None:
         if self.cache_routing is not None:
-            self.cache_routing.observe(result, messages, opts.tools)
+            try:
+                self.cache_routing.observe(result, messages, opts.tools)
+            except Exception as e:  # noqa: BLE001 - bookkeeping never fails a request
+                logger.warning("cache routing: call %s not recorded (%s)", result.request_id, e)
         if self._learner is not None:
             self._learner.on_result(result, messages, opts)
 

@@ -163,11 +163,12 @@ class LlamaIndexMember(BaseMember):
                         yield d
                     u = _usage(r)
                     if u is not None:
-                        # streams report usage cumulatively, some in two parts (prompt first, output at the end)
-                        usage = Usage(u.input_tokens or usage.input_tokens, u.output_tokens or usage.output_tokens,
-                                      u.cached_tokens or usage.cached_tokens,
-                                      u.cache_write_tokens or usage.cache_write_tokens,
-                                      u.reasoning_tokens or usage.reasoning_tokens)
+                        # streams report usage cumulatively, some in parts (prompt first, output at the end) and
+                        # some chunks with less (LlamaIndex's summaries without cache tokens): keep the most seen
+                        usage = Usage(max(u.input_tokens, usage.input_tokens), max(u.output_tokens, usage.output_tokens),
+                                      max(u.cached_tokens, usage.cached_tokens),
+                                      max(u.cache_write_tokens, usage.cache_write_tokens),
+                                      max(u.reasoning_tokens, usage.reasoning_tokens))
                         yield UsageDelta(usage)
                     finish = _finish(r) or finish
         except ProviderError:
@@ -267,7 +268,8 @@ def _usage(r: ChatResponse) -> Usage | None:
     cache reads and writes, which are added)."""
     extra = r.message.additional_kwargs or {}
     raw = r.raw
-    u = extra.get("usage") or _get(raw, "usage") or _get(_get(raw, "message"), "usage") or (
+    # the raw response first: LlamaIndex's own usage summaries drop the cache fields
+    u = _get(raw, "usage") or _get(_get(raw, "message"), "usage") or extra.get("usage") or (
         r.additional_kwargs if r.additional_kwargs else None)
     if not u:
         return None

@@ -43,6 +43,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/model_checks.py --readme bench/README.md
 	$(PY) bench/learning.py --readme bench/README.md --png bench/learning.png
 	$(PY) bench/fleet.py
+	$(PY) bench/cache_cost.py --readme bench/README.md
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis

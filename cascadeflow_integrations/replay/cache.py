@@ -108,12 +108,16 @@ class PromptCache:
         last = max((n for n, _, _ in stored if n >= self.min_tokens), default=0)
         return CacheUsage(total, read, max(last - read, 0))
 
-    def responder(self, answer: Callable[[dict[str, Any]], tuple[str, int]]) -> Responder:
-        """A replay responder: `answer(body)` gives the text and its output tokens; usage from this cache."""
+    def responder(self, answer: Callable[[dict[str, Any]], tuple[str, int]],
+                  on_usage: Callable[[dict[str, Any], CacheUsage, int], None] | None = None) -> Responder:
+        """A replay responder: `answer(body)` gives the text and its output tokens; usage from this cache.
+        `on_usage(body, usage, output_tokens)` sees what each request is billed for."""
 
         def respond(body: dict[str, Any]) -> Reply:
             text, out = answer(body)
             u = self.usage(body)
+            if on_usage is not None:
+                on_usage(body, u, out)
             model = str(body.get("model", ""))
             stream = bool(body.get("stream"))
             if self.style == "openai":

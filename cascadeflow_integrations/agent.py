@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -118,6 +120,7 @@ class CascadeAgent:
         #: the cache rule (`cache_cost.CacheAwareRouting`): direct when a draft plus its likely escalation
         #: costs more than the strong model alone, given each model's recent cache share; None: off
         self.cache_routing = _cache_routing(cache_routing)
+        self._cache_seed: asyncio.Future[None] | None = None
         #: record prompt and answer text on OpenTelemetry spans (off: prompts stay out of traces)
         self.trace_content = bool(trace_content)
         shared = _is_decision_store(store)
@@ -191,6 +194,8 @@ class CascadeAgent:
         from .routing import RoutingDecision
 
         assert self.cache_routing is not None
+        if self._cache_seed is None and self.decision_log is not None:
+            self._cache_seed = asyncio.ensure_future(self._seed_cache_routing())  # once, off the request's path
         chain = [m for m in self.members if m.label not in opts.skip_models]
         cmp = self.cache_routing.decide(messages, opts.tools, chain)
         if cmp is None:
@@ -201,6 +206,14 @@ class CascadeAgent:
             return RoutingDecision(routing.strategy, routing.complexity, routing.reason, feats)
         return RoutingDecision("direct", routing.complexity, f"{routing.reason}; cache: {cmp.explain()} -> direct",
                                feats)
+
+    async def _seed_cache_routing(self) -> None:
+        assert self.cache_routing is not None
+        try:
+            n = await asyncio.wait_for(self.cache_routing.seed(self.decision_log), 30.0)
+            logger.info("cache routing: learned from %d decision-log rows", n)
+        except Exception as e:  # noqa: BLE001 - the rule then learns from live calls only
+            logger.warning("cache routing: could not read the decision log (%s)", e)
 
     def _on_complete(self, result: CascadeResult, messages: list[Message], opts: CallOptions) -> None:
         if self.cache_routing is not None:
@@ -285,6 +298,11 @@ class CascadeAgent:
         the members' clients."""
         if self._follower is not None:
             await self._follower.aclose()
+        if self._cache_seed is not None and not self._cache_seed.done():
+            self._cache_seed.cancel()
+            if self._cache_seed.get_loop() is asyncio.get_running_loop():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._cache_seed
         if self._learner is not None:
             await self._learner.aclose()
         for m in self.members:

@@ -291,6 +291,11 @@ class CacheAwareRouting:
             return cmp
         return CostComparison(cmp.cascade_usd, cmp.direct_usd, cmp.p_escalate, cmp.prompt_tokens, explored=cmp.go_direct)
 
+    async def seed(self, store: Any, *, max_rows: int = 2000, max_age_s: float = 86_400.0) -> int:
+        """Learn escalation rates and output sizes from the decision log's recent rows (once, in the background)."""
+        rows = await store.rows(since=time.time() - max_age_s, limit=max_rows)
+        return self.tracker.observe_rows(rows)
+
     def observe(self, result: Any, messages: Sequence[Any], tools: Any) -> None:
         """Record a finished call (cheap: a few dict and deque operations, on the event loop)."""
         if estimate_prompt_tokens(messages, tools) >= self.min_prompt_tokens:

@@ -397,3 +397,28 @@ async def test_agent_goes_direct_when_draft_plus_escalation_costs_more(module_re
     plain = await run(CascadeAgent(models, cache_routing=False))
     assert [r.strategy for r in plain] == ["cascade"] * 5
     assert sum(r.total_cost for r in aware[2:]) < sum(r.total_cost for r in plain[2:])
+
+
+async def test_cache_rule_learns_escalation_rates_from_the_decision_log(module_replay_server: Any) -> None:
+    from cascadeflow_integrations.stores import DecisionRow, MemoryStore
+
+    server = module_replay_server
+    cache = PromptCache("anthropic")
+    for name in (HAIKU, SONNET):
+        server.respond(name, cache.responder(lambda body: ("An answer.", 150)))
+    conv = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Fix my build."}]
+    prefix = prefix_fingerprint(to_messages(conv, None))
+    store = MemoryStore()
+    for i in range(3):  # yesterday's traffic on this prefix: every draft escalated
+        store.append(DecisionRow(request_id=f"old{i}", prefix_hash=prefix, strategy="cascade",
+                                 decision={"accepted": False},
+                                 attempts=[{"model": HAIKU, "input_tokens": 8000, "output_tokens": 150}]))
+    await store.flush()
+    models = [cfg(server, HAIKU, "anthropic", cache_control=True), cfg(server, SONNET, "anthropic", cache_control=True)]
+    agent = CascadeAgent(models, decision_log=store, cache_routing=CacheAwareRouting(explore_every=0))
+    r1 = await agent.run(conv, validator=reject)
+    assert agent._cache_seed is not None
+    await agent._cache_seed  # the background read of the log
+    r2 = await agent.run(conv, validator=reject)
+    assert r1.strategy == "cascade" and r2.strategy == "direct"  # without the log the 2nd call would still cascade
+    await agent.aclose()

@@ -176,8 +176,9 @@ def groq_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[
         events.append(chunk({"tool_calls": [
             {"id": cid_, "type": "function", "function": {"name": n, "arguments": a}, "index": i}
             for i, (cid_, n, a) in enumerate(tool_calls)]}))
-    u = {"queue_time": 0.0049, "prompt_tokens": usage[0], "prompt_time": 0.0146, "completion_tokens": usage[1],
-         "completion_time": 0.112, "total_tokens": usage[0] + usage[1], "total_time": 0.1268}
+    u: dict[str, Any] = {"queue_time": 0.0049, "prompt_tokens": usage[0], "prompt_time": 0.0146,
+                         "completion_tokens": usage[1], "completion_time": 0.112, "total_tokens": usage[0] + usage[1],
+                         "total_time": 0.1268}
     if cached is not None:  # models with prompt caching report it as OpenAI does (part of prompt_tokens)
         u["prompt_tokens_details"] = {"cached_tokens": cached}
     events.append(chunk({}, finish or ("tool_calls" if tool_calls else "stop"), x_groq={"id": req, "usage": u}))

@@ -197,7 +197,10 @@ class CascadeAgent:
         if self._cache_seed is None and self.decision_log is not None:
             self._cache_seed = asyncio.ensure_future(self._seed_cache_routing())  # once, off the request's path
         chain = [m for m in self.members if m.label not in opts.skip_models]
-        cmp = self.cache_routing.decide(messages, opts.tools, chain)
+        # a fitted policy that knows this request's escalation probability puts it in its features
+        p = (routing.features or {}).get("p_escalate")
+        cmp = self.cache_routing.decide(messages, opts.tools, chain,
+                                        p_escalate=float(p) if isinstance(p, (int, float)) else None)
         if cmp is None:
             return routing
         feats = {**(routing.features or {}), "cache": {"cascade_usd": cmp.cascade_usd, "direct_usd": cmp.direct_usd,

@@ -422,3 +422,25 @@ async def test_cache_rule_learns_escalation_rates_from_the_decision_log(module_r
     r2 = await agent.run(conv, validator=reject)
     assert r1.strategy == "cascade" and r2.strategy == "direct"  # without the log the 2nd call would still cascade
     await agent.aclose()
+
+
+async def test_cache_rule_uses_an_escalation_probability_given_in_routing_features(module_replay_server: Any) -> None:
+    from cascadeflow_integrations.routing import RoutingDecision
+
+    class Sure:  # stands for a fitted policy that knows this request's escalation probability
+        def __init__(self, p: float) -> None:
+            self.p = p
+
+        def route(self, messages: Any, tools: Any = None, complexity_hint: Any = None,
+                  force_direct: bool = False) -> RoutingDecision:
+            return RoutingDecision("cascade", "moderate", "policy", {"p_escalate": self.p})
+
+    server = module_replay_server
+    for name in (HAIKU, SONNET):
+        server.respond(name, PromptCache("anthropic").responder(lambda body: ("An answer.", 150)))
+    conv = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Fix my build."}]
+    models = [cfg(server, HAIKU, "anthropic"), cfg(server, SONNET, "anthropic")]
+    likely = await CascadeAgent(models, router=Sure(0.99), validator=reject).run(conv)
+    unlikely = await CascadeAgent(models, router=Sure(0.05), validator=accept).run(conv)
+    assert likely.strategy == "direct" and [a.model for a in likely.attempts] == [SONNET]  # no history needed
+    assert unlikely.strategy == "cascade" and unlikely.draft_accepted

@@ -444,3 +444,16 @@ async def test_cache_rule_uses_an_escalation_probability_given_in_routing_featur
     unlikely = await CascadeAgent(models, router=Sure(0.05), validator=accept).run(conv)
     assert likely.strategy == "direct" and [a.model for a in likely.attempts] == [SONNET]  # no history needed
     assert unlikely.strategy == "cascade" and unlikely.draft_accepted
+
+
+def test_reasoning_reported_beside_completion_tokens_is_billed_as_output() -> None:
+    from cascadeflow_integrations.providers.openai import _usage
+
+    # OpenAI: reasoning inside completion_tokens (total = prompt + completion)
+    inside = _usage({"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150,
+                     "completion_tokens_details": {"reasoning_tokens": 30}})
+    # a compatible server (Gemini's) counting thoughts apart: total = prompt + completion + reasoning
+    beside = _usage({"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 150,
+                     "completion_tokens_details": {"reasoning_tokens": 30}})
+    assert (inside.output_tokens, inside.reasoning_tokens) == (50, 30)
+    assert (beside.output_tokens, beside.reasoning_tokens) == (50, 30)

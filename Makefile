@@ -27,7 +27,8 @@ $(COMPAT_VENV)/.installed: pyproject.toml
 	test -x $(COMPAT_PY) || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_PY) -m pip install -q --upgrade pip
 	$(COMPAT_PY) -m pip install -q -e ".[all,test]" "openai>=2.45,<3" "anthropic>=0.120,<1" "groq>=0.30,<1" \
-		langchain-openai langchain-anthropic langchain-groq llama-index-llms-openai llama-index-llms-anthropic
+		langchain-openai langchain-anthropic langchain-groq llama-index-llms-openai llama-index-llms-openai-like \
+		llama-index-llms-anthropic
 	touch $@
 
 test-compat: $(COMPAT_VENV)/.installed
@@ -43,6 +44,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/learning.py --readme bench/README.md --png bench/learning.png
 	$(PY) bench/certified.py --readme bench/README.md --png bench/certified.png
 	$(PY) bench/fleet.py
+	$(PY) bench/cache_cost.py --readme bench/README.md
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -78,6 +80,7 @@ class CascadeAgent:
         budget: Any = None,
         store: Any = None,
         trace_content: bool = False,
+        cache_routing: Any = True,
     ) -> None:
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
             raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
@@ -112,6 +115,12 @@ class CascadeAgent:
         #: policy are shared
         self.store = store
         self.budget = _budget(budget, store)
+        if self.budget is not None:
+            self.budget.check_chain(self.members)  # an unpriced member would make the budget never bind
+        #: the cache rule (`cache_cost.CacheAwareRouting`): direct when a draft plus its likely escalation
+        #: costs more than the strong model alone, given each model's recent cache share; None: off
+        self.cache_routing = _cache_routing(cache_routing)
+        self._cache_seed: asyncio.Future[None] | None = None
         #: record prompt and answer text on OpenTelemetry spans (off: prompts stay out of traces)
         self.trace_content = bool(trace_content)
         shared = _is_decision_store(store)
@@ -177,7 +186,46 @@ class CascadeAgent:
                                     force_direct=opts.force_direct)
         if self._learner is not None:
             routing = self._learner.route(messages, routing, opts.tools, opts)
+        if self.cache_routing is not None and routing.strategy == "cascade":
+            routing = self._cache_route(messages, opts, routing)
         return routing
+
+    def _cache_route(self, messages: list[Message], opts: CallOptions, routing: Any) -> Any:
+        from .routing import RoutingDecision
+
+        assert self.cache_routing is not None
+        if self._cache_seed is None and self.decision_log is not None:
+            self._cache_seed = asyncio.ensure_future(self._seed_cache_routing())  # once, off the request's path
+        chain = [m for m in self.members if m.label not in opts.skip_models]
+        # a fitted policy that knows this request's escalation probability puts it in its features
+        p = (routing.features or {}).get("p_escalate")
+        cmp = self.cache_routing.decide(messages, opts.tools, chain,
+                                        p_escalate=float(p) if isinstance(p, (int, float)) else None)
+        if cmp is None:
+            return routing
+        feats = {**(routing.features or {}), "cache": {"cascade_usd": cmp.cascade_usd, "direct_usd": cmp.direct_usd,
+                                                         "p_escalate": cmp.p_escalate, "direct": cmp.go_direct}}
+        if not cmp.go_direct:
+            return RoutingDecision(routing.strategy, routing.complexity, routing.reason, feats)
+        return RoutingDecision("direct", routing.complexity, f"{routing.reason}; cache: {cmp.explain()} -> direct",
+                               feats)
+
+    async def _seed_cache_routing(self) -> None:
+        assert self.cache_routing is not None
+        try:
+            n = await asyncio.wait_for(self.cache_routing.seed(self.decision_log), 30.0)
+            logger.info("cache routing: learned from %d decision-log rows", n)
+        except Exception as e:  # noqa: BLE001 - the rule then learns from live calls only
+            logger.warning("cache routing: could not read the decision log (%s)", e)
+
+    def _on_complete(self, result: CascadeResult, messages: list[Message], opts: CallOptions) -> None:
+        if self.cache_routing is not None:
+            try:
+                self.cache_routing.observe(result, messages, opts.tools)
+            except Exception as e:  # noqa: BLE001 - bookkeeping never fails a request
+                logger.warning("cache routing: call %s not recorded (%s)", result.request_id, e)
+        if self._learner is not None:
+            self._learner.on_result(result, messages, opts)
 
     async def _shadow_call(self, messages: Sequence[Message], opts: CallOptions, draft: bool = False) -> Any:
         """A shadow call off the user's path (no log, no shadow of its own): the same request to the strongest
@@ -256,6 +304,11 @@ class CascadeAgent:
         the members' clients."""
         if self._follower is not None:
             await self._follower.aclose()
+        if self._cache_seed is not None and not self._cache_seed.done():
+            self._cache_seed.cancel()
+            if self._cache_seed.get_loop() is asyncio.get_running_loop():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._cache_seed
         if self._learner is not None:
             await self._learner.aclose()
         for m in self.members:
@@ -311,6 +364,8 @@ class CascadeAgent:
                              timeout, draft_timeout, extra)
         opts.live_drafts = live_drafts
         opts.budget = _budget(budget, self.store) if budget is not None else self.budget
+        if budget is not None:
+            opts.budget.check_chain(self.members)
         if opts.budget is not None:
             opts.budget.key_for(budget_key)  # a missing or bad key is a ValueError now, before any network call
             opts.budget_key = budget_key
@@ -321,8 +376,8 @@ class CascadeAgent:
         opts.run_context = run_context
         opts.tool_risk = self.tool_risk
         opts.speculative = self.speculative_escalation if speculative_escalation is None else bool(speculative_escalation)
-        if self._learner is not None:
-            opts.on_complete = self._learner.on_result
+        if self._learner is not None or self.cache_routing is not None:
+            opts.on_complete = self._on_complete
         return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -486,6 +541,18 @@ def _is_decision_store(store: Any) -> bool:
     from .stores.base import DecisionStore
 
     return isinstance(store, DecisionStore)
+
+
+def _cache_routing(v: Any) -> Any:
+    from .cache_cost import CacheAwareRouting
+
+    if v is True:
+        return CacheAwareRouting()
+    if v is False or v is None:
+        return None
+    if not isinstance(v, CacheAwareRouting):
+        raise ValueError(f"cache_routing must be True, False or a CacheAwareRouting(...), got {type(v).__name__}")
+    return v
 
 
 def _budget(budget: Any, store: Any) -> Any:

@@ -2,7 +2,8 @@
 
 A `Budget` holds a limit in USD per key (a tenant, a user: `per=`) and per window (a UTC day or
 month, or the whole lifetime). Before a call the engine reserves the call's worst case (every model
-the call may use, input tokens bounded by the prompt's UTF-8 bytes, output by `max_tokens`), so
+the call may use, input tokens bounded by the prompt's UTF-8 bytes and priced as cache writes when
+those cost more than fresh input, output by `max_tokens`), so
 concurrent calls can never spend past the limit together; after it, the reservation is replaced by
 the real cost. The store keeps the amounts: in memory by default (one process), or a `RedisStore`
 (shared by a fleet, updated atomically on the server).
@@ -43,14 +44,35 @@ def to_nano(usd: float) -> int:
     return int(-(-usd * NANO // 1))
 
 
-def _price(model: Any, input_tokens: int, output_tokens: int) -> float:
-    """USD for these tokens: a member's `price(usage)`, else a `ModelConfig`'s per-1K prices (unknown: 0)."""
+def _price(model: Any, input_tokens: int, output_tokens: int, unpriced: float | None = None) -> float:
+    """Worst-case USD for these tokens: every prompt token at the member's dearest prompt price (a cache
+    write may cost more than fresh input), output at its output price; an unpriced member at `unpriced`."""
+    from .prices import Price
+    from .types import Usage
+
+    unit = getattr(model, "unit_price", None)
+    if isinstance(unit, Price):
+        return (input_tokens * unit.max_input + output_tokens * unit.output) / 1000.0
+    price = getattr(model, "price", None)
+    if callable(price):
+        cost = price(Usage(input_tokens, output_tokens))
+        if cost is not None:
+            return float(cost)
+    elif isinstance(price, Price):  # a ModelConfig
+        return (input_tokens * price.max_input + output_tokens * price.output) / 1000.0
+    return (input_tokens + output_tokens) * (unpriced or 0.0) / 1000.0
+
+
+def _is_priced(model: Any) -> bool:
+    has = getattr(model, "has_price", None)
+    if isinstance(has, bool):
+        return has
     price = getattr(model, "price", None)
     if callable(price):
         from .types import Usage
 
-        return float(price(Usage(input_tokens, output_tokens)) or 0.0)
-    return (input_tokens * (model.price_in or 0.0) + output_tokens * (model.price_out or 0.0)) / 1000.0
+        return price(Usage(1, 1)) is not None
+    return price is not None
 
 
 class BudgetExceededError(CascadeError):
@@ -205,12 +227,15 @@ class Budget:
     - `reservation_ttl`: seconds after which a reservation of a process that died is released.
     - `default_max_tokens`: output tokens reserved when neither `max_tokens` nor the model's
       `max_output_tokens` is known.
+    - `unpriced_cost`: USD per 1K tokens (input and output) at which members without a price are
+      reserved and settled. Without it, a chain with an unpriced member is refused (`ValueError`):
+      its spend would count as $0 and the budget would never bind.
     """
 
     def __init__(self, limit_usd: float, *, per: str | Callable[[Mapping[str, Any]], str] | None = None,
                  window: Window | None = None, on_exceed: OnExceed = "drafts_only", store: Any = None,
                  on_store_error: OnStoreError = "open", timeout: float = 1.0, reservation_ttl: float = 600.0,
-                 default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+                 default_max_tokens: int = DEFAULT_MAX_TOKENS, unpriced_cost: float | None = None) -> None:
         if not isinstance(limit_usd, (int, float)) or isinstance(limit_usd, bool) or limit_usd < 0:
             raise ValueError(f"Budget limit_usd must be a number of USD >= 0, got {limit_usd!r}")
         if window not in (None, "day", "month"):
@@ -228,6 +253,10 @@ class Budget:
         if store is not None and not isinstance(store, BudgetStore):
             raise ValueError(f"Budget store {type(store).__name__} does not keep budgets: use RedisStore(url) "
                              "or leave store unset for the in-memory store")
+        if unpriced_cost is not None and (isinstance(unpriced_cost, bool) or not isinstance(unpriced_cost, (int, float))
+                                          or not unpriced_cost >= 0):
+            raise ValueError(f"Budget unpriced_cost must be USD per 1K tokens >= 0, got {unpriced_cost!r}")
+        self.unpriced_cost = None if unpriced_cost is None else float(unpriced_cost)
         self.limit_usd = float(limit_usd)
         self.per = per
         self.window = window
@@ -293,6 +322,31 @@ class Budget:
         # kept a day past the window's end, so late settlements still land in their own window
         return f"{key}@{period}", int(end - now.timestamp()) + 86_400
 
+    # ---- pricing ---------------------------------------------------------------------------------
+
+    def check_chain(self, members: Sequence[Any]) -> None:
+        """Refuse a chain with an unpriced member unless `unpriced_cost` says what it costs."""
+        if self.unpriced_cost is not None:
+            return
+        for m in members:
+            if not _is_priced(m):
+                label = getattr(m, "label", None) or getattr(m, "name", "?")
+                raise ValueError(
+                    f"Budget cannot bind on a chain with member {label!r}: it has no price, so its spend would count "
+                    f"as $0. Give it a price (ModelConfig(input_cost=..., output_cost=...) or Member(model, "
+                    f"input_cost=..., output_cost=...)), or say what unpriced members cost: "
+                    f"Budget(..., unpriced_cost=USD per 1K tokens)")
+
+    def call_cost(self, attempts: Sequence[Any], validator_cost: float = 0.0) -> float:
+        """What a finished call spent, for settling: each attempt's cost, an unpriced one at `unpriced_cost`."""
+        total = validator_cost or 0.0
+        for a in attempts:
+            if a.cost is not None:
+                total += a.cost
+            elif self.unpriced_cost is not None:
+                total += a.usage.total_tokens * self.unpriced_cost / 1000.0
+        return total
+
     # ---- worst case ------------------------------------------------------------------------------
 
     def worst_case_usd(self, models: Sequence[Any], messages: Sequence[Any], tools: Any = None,
@@ -316,7 +370,7 @@ class Budget:
         for cfg in models:
             cap = getattr(cfg, "max_output_tokens", None)
             out = min(max_tokens, cap) if max_tokens and cap else (max_tokens or cap or self.default_max_tokens)
-            total += _price(cfg, size, out)
+            total += _price(cfg, size, out, self.unpriced_cost)
         return total
 
     # ---- reserve and settle --------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -34,12 +34,44 @@ API_KEY_ENV = {
 NO_LOGPROBS = frozenset({"gemini"})
 
 
+class CacheControl(BaseModel):
+    """Anthropic prompt-cache breakpoints: after the tools, after the system prompt, and on the last
+    `last_messages` messages (each marks `cache_control: {"type": "ephemeral"}`). Anthropic allows 4.
+
+    A warm cache bills the prefix at 0.1x input on the next request of the conversation; writing it
+    costs 1.25x input (`ttl="5m"`) or 2x (`ttl="1h"`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tools: bool = True
+    system: bool = True
+    last_messages: int = Field(default=1, ge=0)
+    ttl: Literal["5m", "1h"] = "5m"
+
+    @model_validator(mode="after")
+    def _at_most_four(self) -> CacheControl:
+        n = int(self.tools) + int(self.system) + self.last_messages
+        if n > 4:
+            raise ValueError(f"cache_control asks for {n} cache breakpoints, Anthropic allows 4: lower last_messages "
+                             f"to {max(4 - int(self.tools) - int(self.system), 0)}")
+        return self
+
+    def block(self) -> dict[str, str]:
+        """The `cache_control` value put on a marked block."""
+        return {"type": "ephemeral"} if self.ttl == "5m" else {"type": "ephemeral", "ttl": self.ttl}
+
+
 class ModelConfig(BaseModel):
     """A model in the cascade. Prices are USD per 1K tokens.
 
     `cost` is one blended price (as in the seed API); `input_cost`/`output_cost`, when given,
     take precedence for their side. With no price given, the model's name is looked up in
     `prices.PRICE_TABLE`; a model found nowhere has no price (cost `None`, never a silent $0).
+    `cached_input_cost`/`cache_write_cost` price prompt-cache reads and writes; unset, they come
+    from the table when the input price does, else cache tokens are billed at the input price and
+    the result is marked `cost_estimated`. `cache_control` (Anthropic only: `True`, a dict or a
+    `CacheControl`) marks cache breakpoints so the next request of a conversation reads the cache.
     `label` names the model in the chain, events and results (default: `name`); two entries
     with the same name but different settings are distinct members.
     """
@@ -51,6 +83,9 @@ class ModelConfig(BaseModel):
     cost: float | None = None
     input_cost: float | None = None
     output_cost: float | None = None
+    cached_input_cost: float | None = None
+    cache_write_cost: float | None = None
+    cache_control: CacheControl | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
     timeout: float | None = Field(default=None, description="Seconds for one request to this model.")
@@ -87,7 +122,16 @@ class ModelConfig(BaseModel):
             )
         return p
 
-    @field_validator("cost", "input_cost", "output_cost")
+    @field_validator("cache_control", mode="before")
+    @classmethod
+    def _cache_control(cls, v: Any) -> Any:
+        if v is True:
+            return CacheControl()
+        if v is False:
+            return None
+        return v
+
+    @field_validator("cost", "input_cost", "output_cost", "cached_input_cost", "cache_write_cost")
     @classmethod
     def _non_negative(cls, v: float | None, info: Any) -> float | None:
         if v is not None and v < 0:
@@ -117,6 +161,14 @@ class ModelConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
+    def _cache_control_is_anthropic(self) -> ModelConfig:
+        if self.cache_control is not None and self.provider != "anthropic":
+            raise ValueError(
+                f"ModelConfig.cache_control marks Anthropic cache breakpoints, but provider={self.provider!r} caches "
+                "prompt prefixes by itself (no markers): remove cache_control, or use provider='anthropic'")
+        return self
+
+    @model_validator(mode="after")
     def _compatible_needs_url(self) -> ModelConfig:
         if self.provider in ("vllm", "openai-compatible") and not self.base_url:
             raise ValueError(
@@ -143,15 +195,25 @@ class ModelConfig(BaseModel):
 
     @property
     def price(self) -> Price | None:
-        """The price given here (per side: `input_cost`/`output_cost`, else `cost`), else the table's, else None."""
+        """The price given here (per side: `input_cost`/`output_cost`, else `cost`), else the table's, else None.
+
+        Cache prices: the ones given here, else the table's when the input price is the table's too.
+        """
         pin = self.input_cost if self.input_cost is not None else self.cost
         pout = self.output_cost if self.output_cost is not None else self.cost
-        if pin is not None and pout is not None:
-            return Price(pin, pout)
-        table = lookup_price(self.name)
+        cached, write = self.cached_input_cost, self.cache_write_cost
+        table = None if pin is not None and pout is not None else lookup_price(self.name)
         if table is None:
-            return None
-        return Price(pin if pin is not None else table.input, pout if pout is not None else table.output)
+            if pin is None or pout is None:
+                return None
+            return Price(pin, pout, cached, write)
+        if pin is None:  # the input side is the table's: so are its cache prices
+            table_write = table.cache_write
+            if table_write is not None and self.cache_control is not None and self.cache_control.ttl == "1h":
+                table_write = table.input * 2  # 1-hour cache writes bill 2x input
+            cached = table.cached_input if cached is None else cached
+            write = table_write if write is None else write
+        return Price(pin if pin is not None else table.input, pout if pout is not None else table.output, cached, write)
 
     @property
     def price_in(self) -> float | None:
@@ -169,7 +231,8 @@ class ModelConfig(BaseModel):
     def identity(self) -> tuple[Any, ...]:
         """What makes two configs the same member: provider, base URL, name and request settings."""
         return (self.provider, self.resolved_base_url, self.name,
-                tuple(sorted((k, repr(v)) for k, v in self.extra_params.items())), self.supports_logprobs)
+                tuple(sorted((k, repr(v)) for k, v in self.extra_params.items())), self.supports_logprobs,
+                self.cache_control)
 
     def __repr__(self) -> str:  # never show the key, even masked by length
         label = f", label={self.label!r}" if self.label else ""

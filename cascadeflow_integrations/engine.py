@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union, cast
 
+from ._checks import estimate_prompt_tokens
 from .budget import BudgetExceededError, BudgetHold, BudgetUnavailableError
 from .errors import BadRequestError, ProviderError, ProviderTimeoutError
 from .members import CascadeMember
@@ -268,7 +269,7 @@ class CascadeRun:
         if self._hold is not None:
             hold, self._hold = self._hold, None
             res = self.result
-            await hold.settle(sum(a.cost or 0.0 for a in res.attempts) + (res.validator_cost or 0.0))
+            await hold.settle(hold.budget.call_cost(res.attempts, res.validator_cost))
         if tr is not None:
             self._trace = None
             tr.end(self.result if complete else None, error)
@@ -659,15 +660,25 @@ class CascadeRun:
     # ---- accounting ------------------------------------------------------------------------
 
     def _close_attempt(self, attempt: ModelAttempt, cfg: CascadeMember) -> None:
-        if attempt.usage.total_tokens == 0 and attempt.chunks:
+        u = attempt.usage
+        if u.total_tokens == 0 and attempt.chunks:
             # The stream closed before the provider reported usage (abort, error): estimate
             # output tokens as chunks (about one token each) and input from a sibling call.
             attempt.usage = Usage(self._known_input_tokens(), attempt.chunks)
             attempt.usage_estimated = True
+        elif u.output_tokens and not u.input_tokens:
+            # Output counted but no prompt tokens (a stream that reports partial usage): the prompt was
+            # sent and billed, so estimate it rather than price it at $0.
+            attempt.usage = Usage(self._known_input_tokens(), u.output_tokens, 0, 0, u.reasoning_tokens)
+            attempt.usage_estimated = True
         attempt.cost = cfg.price(attempt.usage)
+        estimate = getattr(cfg, "cost_is_estimate", None)
+        attempt.cost_estimated = bool(estimate is not None and estimate(attempt.usage))
 
     def _known_input_tokens(self) -> int:
-        return next((a.usage.input_tokens for a in self.result.attempts if a.usage.input_tokens), 0)
+        known = next((a.usage.input_tokens for a in self.result.attempts
+                      if a.usage.input_tokens and not a.usage_estimated), 0)
+        return known or estimate_prompt_tokens(self.messages, self.opts.tools)
 
     def _count_abort(self, attempt: ModelAttempt) -> None:
         # Estimated: what the draft would still have produced had it run to its token limit.
@@ -686,9 +697,12 @@ class CascadeRun:
         res.finish_reason = attempt.finish_reason
         res.draft_accepted = accepted and res.strategy == "cascade" and attempt is res.attempts[0]
         for a in res.attempts:  # aborted/failed drafts may have been estimated before a sibling reported input
-            if a.usage_estimated and not a.usage.input_tokens:
-                a.usage = Usage(self._known_input_tokens(), a.usage.output_tokens)
-                a.cost = self._members[a.model].price(a.usage)
+            if a.usage_estimated:
+                known = self._known_input_tokens()
+                if known != a.usage.input_tokens:
+                    a.usage = Usage(known, a.usage.output_tokens, 0, 0, a.usage.reasoning_tokens)
+                    a.cost = self._members[a.model].price(a.usage)
+        res.cost_estimated = any(a.cost_estimated or a.usage_estimated for a in res.attempts)
         res.usage = sum((a.usage for a in res.attempts), Usage())
         costs = [a.cost for a in res.attempts]
         # An unknown price makes the total unknown: None, never a silent $0.
@@ -699,8 +713,14 @@ class CascadeRun:
         if measured is not None:
             res.baseline_cost = measured.cost
         else:
-            # Estimated: the final answer's tokens at the strongest model's price (tokenizers differ).
-            res.baseline_cost = strongest.price(Usage(attempt.usage.input_tokens, attempt.usage.output_tokens))
+            # Estimated: the final answer's tokens at the strongest model's prices (tokenizers differ), with
+            # the same cache reads and writes (serving all traffic, its cache would be as warm), billed at
+            # its own cache prices; none for a member whose provider caches nothing (Anthropic unmarked).
+            u = attempt.usage
+            caches = getattr(strongest, "prompt_caching", True)
+            res.baseline_cost = strongest.price(Usage(u.input_tokens, u.output_tokens,
+                                                      u.cached_tokens if caches else 0,
+                                                      u.cache_write_tokens if caches else 0, u.reasoning_tokens))
         res.cost_saved = (None if res.baseline_cost is None or res.total_cost is None
                           else res.baseline_cost - res.total_cost)
         res.latency_ms = (time.perf_counter() - self._t0) * 1000

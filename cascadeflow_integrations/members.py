@@ -3,8 +3,8 @@
 A member turns a `ChatRequest` into a stream of the internal deltas (`types.py`) and prices a
 usage. SDK members (`ModelConfig`) wrap the provider layer; the adapters add LangChain chat models
 and LlamaIndex LLMs as members, so routing, validation, escalation, events and cost work the same
-for all of them. `Member(model, input_cost=..., output_cost=..., label=...)` gives any model a
-price and a label where it is added.
+for all of them. `Member(model, input_cost=..., output_cost=..., cached_input_cost=...,
+cache_write_cost=..., label=...)` gives any model a price and a label where it is added.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class BaseMember:
         self.label = label if label is not None else name
         self._identity = identity if identity is not None else (provider, name)
         self._warned = False
+        self._warned_cache = False
 
     @property
     def identity(self) -> Hashable:
@@ -132,6 +133,16 @@ class BaseMember:
         """The same member asking another model id (a per-call `model=` override), or None if it cannot."""
         return None
 
+    @property
+    def has_price(self) -> bool:
+        """True when this member's cost is known (budgets refuse chains with unpriced members)."""
+        return self._price is not None
+
+    @property
+    def unit_price(self) -> Price | None:
+        """The member's price (USD per 1K tokens per kind of token), or None when unknown."""
+        return self._price
+
     def price(self, usage: Usage) -> float | None:
         if self._price is None:
             if not self._warned:
@@ -142,6 +153,18 @@ class BaseMember:
                     self.name, self.label)
             return None
         return self._price.cost(usage)
+
+    def cost_is_estimate(self, usage: Usage) -> bool:
+        """True when `usage` has cache tokens this member has no cache price for (billed at the input price)."""
+        if self._price is None or not self._price.estimated(usage):
+            return False
+        if not self._warned_cache:
+            self._warned_cache = True
+            logger.warning(
+                "no cached-input or cache-write price for model %r (member %r): cache tokens are billed at the input "
+                "price (an upper bound) and results say cost_estimated; pass cached_input_cost=/cache_write_cost=",
+                self.name, self.label)
+        return True
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -166,6 +189,8 @@ class SDKMember(BaseMember):
         super().__init__(name=config.name, provider=config.provider, price=config.price, label=config.label,
                          identity=("sdk", *config.identity))
         self.config = config
+        #: the provider caches this member's prompt prefixes (Anthropic only with `cache_control`)
+        self.prompt_caching = config.provider != "anthropic" or config.cache_control is not None
         self.context_window = config.context_window
         self.max_output_tokens = config.max_output_tokens
         self.endpoint = (config.sdk, config.resolved_base_url)
@@ -216,9 +241,11 @@ class Member:
     output_cost: float | None = None
     cost: float | None = None
     label: str | None = None
+    cached_input_cost: float | None = None
+    cache_write_cost: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("input_cost", "output_cost", "cost"):
+        for name in ("input_cost", "output_cost", "cost", "cached_input_cost", "cache_write_cost"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, float)) or v < 0):
                 raise ValueError(f"Member {name}={v!r} is not a price: give USD per 1K tokens, >= 0")
@@ -226,12 +253,18 @@ class Member:
             raise ValueError("Member needs both input_cost= and output_cost= (or one blended cost=)")
         if self.label is not None and not str(self.label).strip():
             raise ValueError("Member label is empty: give a short name, e.g. label='gpt-5-low', or leave it out")
+        if (self.cached_input_cost is not None or self.cache_write_cost is not None) and self.input_cost is None \
+                and self.cost is None:
+            raise ValueError("Member cached_input_cost=/cache_write_cost= need input_cost= and output_cost= "
+                             "(or cost=) too")
 
     @property
     def price(self) -> Price | None:
         pin = self.input_cost if self.input_cost is not None else self.cost
         pout = self.output_cost if self.output_cost is not None else self.cost
-        return Price(pin, pout) if pin is not None and pout is not None else None
+        if pin is None or pout is None:
+            return None
+        return Price(pin, pout, self.cached_input_cost, self.cache_write_cost)
 
 
 #: Adapters register functions turning their model objects into members (None: not mine).

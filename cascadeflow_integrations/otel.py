@@ -170,6 +170,13 @@ class CallTrace:
             span.set_attribute("cascade.cost_usd", attempt.cost)
         if attempt.usage_estimated:
             span.set_attribute("cascade.usage_estimated", True)
+        u = attempt.usage
+        for name, n in (("cached_tokens", u.cached_tokens), ("cache_write_tokens", u.cache_write_tokens),
+                        ("reasoning_tokens", u.reasoning_tokens)):
+            if n:
+                span.set_attribute(f"cascade.usage.{name}", n)
+        if attempt.cost_estimated:
+            span.set_attribute("cascade.cost_estimated", True)
         if attempt.aborted:
             span.set_attribute("cascade.aborted", attempt.aborted)
         if decision is not None:

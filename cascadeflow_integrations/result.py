@@ -30,6 +30,8 @@ class ModelAttempt:
     aborted: str | None = None
     #: True when the provider reported no usage (stream closed early) and tokens were estimated
     usage_estimated: bool = False
+    #: True when cache tokens were billed at the input price (the member has no cache price: an upper bound)
+    cost_estimated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -59,6 +61,9 @@ class CascadeResult:
     #: estimated cost of sending the request to the strongest model only; None when unknown
     baseline_cost: float | None = 0.0
     cost_saved_is_estimate: bool = True
+    #: True when `total_cost` is not exactly the bill: a model called had no cache price (its cache tokens
+    #: billed at the input price, an upper bound) or reported no usage (tokens estimated)
+    cost_estimated: bool = False
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     usage: Usage = field(default_factory=Usage)
@@ -112,6 +117,7 @@ class CascadeResult:
             "cost_saved": self.cost_saved,
             "baseline_cost": self.baseline_cost,
             "cost_saved_is_estimate": self.cost_saved_is_estimate,
+            "cost_estimated": self.cost_estimated,
             "latency_ms": self.latency_ms,
             "ttft_ms": self.ttft_ms,
             "usage": self.usage.to_dict(),

@@ -36,9 +36,15 @@ class Message:
 
 @dataclass(slots=True)
 class Usage:
+    """Tokens as billed. `input_tokens` counts every prompt token: fresh ones, cache reads
+    (`cached_tokens`) and cache writes (`cache_write_tokens`) are parts of it. `output_tokens`
+    includes hidden reasoning tokens (`reasoning_tokens`, billed as output, reported apart)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -49,6 +55,8 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
         )
 
     def to_dict(self) -> dict[str, int]:
@@ -57,6 +65,8 @@ class Usage:
             "output_tokens": self.output_tokens,
             "total_tokens": self.total_tokens,
             "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
         }
 
 

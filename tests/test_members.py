@@ -30,8 +30,12 @@ def test_model_config_price_given_table_or_none() -> None:
     assert ModelConfig(name="x", input_cost=0.001, output_cost=0.002).price == Price(0.001, 0.002)
     assert ModelConfig(name="x", cost=0.5).price == Price(0.5, 0.5)
     table = PRICE_TABLE["gpt-4o"]
-    assert ModelConfig(name="gpt-4o").price == Price(table.input, table.output)
-    assert ModelConfig(name="gpt-4o", output_cost=0.0).price == Price(table.input, 0.0)  # one side given
+    assert ModelConfig(name="gpt-4o").price == Price(table.input, table.output, table.cached_input, table.cache_write)
+    # one side given: the input side (and its cache prices) stay the table's
+    assert ModelConfig(name="gpt-4o", output_cost=0.0).price == Price(table.input, 0.0, table.cached_input,
+                                                                      table.cache_write)
+    # an input price given here: the table's cache prices no longer apply (unknown, billed at the input price)
+    assert ModelConfig(name="gpt-4o", input_cost=0.001).price == Price(0.001, table.output)
     assert ModelConfig(name="local-llama", provider="ollama").price is None
     assert ModelConfig(name="local-llama", provider="ollama", cost=0.0).price == Price(0.0, 0.0)  # explicitly free
 
@@ -105,8 +109,8 @@ async def test_member_without_price_has_cost_none_and_warns_once(module_replay_s
 async def test_gemini_preset(module_replay_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = ModelConfig(name="gemini-2.5-flash", provider="gemini")
     assert cfg.resolved_base_url == "https://generativelanguage.googleapis.com/v1beta/openai/"
-    assert cfg.sdk == "openai" and cfg.price == Price(PRICE_TABLE["gemini-2.5-flash"].input,
-                                                      PRICE_TABLE["gemini-2.5-flash"].output)
+    t = PRICE_TABLE["gemini-2.5-flash"]
+    assert cfg.sdk == "openai" and cfg.price == Price(t.input, t.output, t.cached_input, t.cache_write)
     server = module_replay_server
     monkeypatch.setenv("GEMINI_API_KEY", "gemini-test-key-not-real")
     draft = ModelConfig(name="gemini-2.5-flash", provider="gemini", base_url=server.openai_url, max_retries=0)

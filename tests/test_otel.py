@@ -297,3 +297,13 @@ async def test_langchain_members_spans_and_budget(server: ReplayServer, spans: I
     assert msg.response_metadata["cascade"]["budget"]["key"] == "t-1"
     assert await budget.spent("t-1") == pytest.approx(cost)
     await llm.aclose()
+
+
+async def test_attempt_spans_carry_cache_and_reasoning_tokens(server: ReplayServer, spans: InMemorySpanExporter) -> None:
+    server.add(CHEAP, Reply(events=openai_stream(CHEAP, words("Four."), usage=(3000, 40), cached=2048, reasoning=12)))
+    agent = CascadeAgent([model(server, CHEAP, input_cost=0.15, output_cost=0.6)], validator=accept)
+    await agent.run("What is 2+2?")
+    a = by_name(spans)[f"chat {CHEAP}"].attributes
+    assert a["cascade.usage.cached_tokens"] == 2048 and a["cascade.usage.reasoning_tokens"] == 12
+    assert "cascade.usage.cache_write_tokens" not in a
+    assert a["cascade.cost_estimated"] is True  # a cache read with no cached-input price: billed at the input price

@@ -562,6 +562,7 @@ def cascade_metadata(result: CascadeResult, routing_reason: str = "") -> dict[st
         "total_cost": result.total_cost,
         "cost_saved": result.cost_saved,
         "cost_saved_is_estimate": result.cost_saved_is_estimate,
+        "cost_estimated": result.cost_estimated,
         "baseline_cost": result.baseline_cost,
         "validator_cost": result.validator_cost,
         "validator_calls": result.validator_calls,

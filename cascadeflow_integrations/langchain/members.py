@@ -1,7 +1,7 @@
 """Any LangChain chat model as a cascade member, streaming through its own `astream`.
 
 The member binds tools through the model's own `bind_tools` (so each provider gets its own format),
-reads text, `tool_call_chunks`, `usage_metadata`, finish reasons and (when the model was asked for
+reads text, `tool_call_chunks`, `usage_metadata` (cache reads, writes and reasoning tokens too), finish reasons and (when the model was asked for
 them) logprobs from the chunks, and runs as a child run of the cascade's run (see `runs.py`).
 """
 
@@ -156,9 +156,7 @@ class LangChainMember(BaseMember):
                         yield ToolCallDelta(idx, tc.get("id"), tc.get("name"), tc.get("args") or "")
                     u = chunk.usage_metadata
                     if u:
-                        details = u.get("input_token_details") or {}
-                        total = total + Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0,
-                                              details.get("cache_read") or 0)
+                        total = total + usage_from_metadata(u)
                         yield UsageDelta(total)
         except ProviderError:
             raise
@@ -204,6 +202,18 @@ def _settings(model: BaseChatModel) -> dict[str, str]:
         return {}
     return {str(k): json.dumps(v, sort_keys=True, default=str) for k, v in params.items()
             if v is not None and not isinstance(v, SecretStr)}
+
+
+def usage_from_metadata(u: Any) -> Usage:
+    """LangChain `usage_metadata` as billed: its `input_tokens` include cache reads and writes
+    (`input_token_details.cache_read` / `cache_creation`, or Anthropic's per-TTL keys), its
+    `output_tokens` the reasoning tokens (`output_token_details.reasoning`)."""
+    details = u.get("input_token_details") or {}
+    out_details = u.get("output_token_details") or {}
+    written = sum(details.get(k) or 0 for k in ("cache_creation", "ephemeral_5m_input_tokens",
+                                                 "ephemeral_1h_input_tokens"))
+    return Usage(u.get("input_tokens") or 0, u.get("output_tokens") or 0, details.get("cache_read") or 0,
+                 written, out_details.get("reasoning") or 0)
 
 
 def _tool_choice(choice: Any) -> Any:

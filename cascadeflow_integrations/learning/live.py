@@ -311,9 +311,9 @@ class Learner:
             strategy="cascade", decision=None, features=feats,
             checks=[{"name": c.name, "passed": c.passed, "score": round(c.score, 4)} for c in checks],
             attempts=[{"model": "", "phase": "draft", "cost": ans.cost},
-                      {"model": result.model_used, "phase": "verifier", "cost": result.total_cost or 0.0}],
+                      {"model": result.model_used, "phase": "verifier", "cost": result.total_cost}],
             draft_answer=extract_answer(kind, ans.text, prompt), final_answer=extract_answer(kind, result.content, prompt),
-            total_cost=result.total_cost or 0.0, baseline_cost=result.baseline_cost or 0.0,
+            total_cost=result.total_cost, baseline_cost=result.baseline_cost,
             extra={"shadow_draft_of": result.request_id}))
         self.store.add_label(Label(rid, a, source="shadow", target="draft", cost=ans.cost, weight=1.0 / self.shadow_rate,
                                    detail="shadow draft of a request routed direct"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..quality.base import CheckResult, Draft
 from ..stores._writer import STOP, QueuedWriter
+from ..cache_cost import prefix_fingerprint
 from ..stores.base import DecisionRow, DecisionStore, Label, StoreStats, prompt_fingerprint
 from .features import draft_features, prompt_features
 from .labels import agreement, answer_kind, extract_answer
@@ -61,7 +62,9 @@ def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: boo
         answer_kind=kind,
         strategy=result.strategy,
         attempts=[{"model": a.model, "phase": a.phase, "input_tokens": a.usage.input_tokens,
-                   "output_tokens": a.usage.output_tokens, "cost": a.cost, "latency_ms": round(a.latency_ms, 2),
+                   "output_tokens": a.usage.output_tokens, "cached_tokens": a.usage.cached_tokens,
+                   "cache_write_tokens": a.usage.cache_write_tokens, "reasoning_tokens": a.usage.reasoning_tokens,
+                   "cost": a.cost, "latency_ms": round(a.latency_ms, 2),
                    "finish_reason": a.finish_reason, "accepted": a.accepted, "error": a.error}
                   for a in result.attempts],
         checks=[{"name": c.name, "passed": c.passed, "score": round(c.score, 4)} for c in checks],
@@ -70,8 +73,10 @@ def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: boo
         draft_answer=extract_answer(kind, draft.text, prompt) if draft is not None else None,
         final_answer=extract_answer(kind, result.content, prompt),
         features=feats,
-        total_cost=result.total_cost or 0.0,
-        baseline_cost=result.baseline_cost or 0.0,
+        # None stays None (a member without a price): an unknown cost is never logged as $0
+        total_cost=result.total_cost,
+        baseline_cost=result.baseline_cost,
+        prefix_hash=prefix_fingerprint(messages, tools),
     )
     label = None
     draft_ok = draft is not None and result.attempts and result.attempts[0].error is None

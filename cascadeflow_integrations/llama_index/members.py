@@ -80,6 +80,8 @@ class LlamaIndexMember(BaseMember):
         # A shallow copy (clients shared) whose legacy callbacks stay private: see the module docstring.
         self._call_llm: LLM = llm.model_copy(update={"callback_manager": CallbackManager([])})
         self.supports_logprobs = False  # LlamaIndex streams carry no per-token logprobs
+        # LlamaIndex's OpenAI LLM and its subclasses (OpenAILike, ...) speak Chat Completions through the openai SDK
+        self._openai_wire = any(c.__module__.startswith("llama_index.llms.openai") for c in type(llm).__mro__)
         self._secrets = [v for k, v in vars(llm).items() if isinstance(v, str) and v and _secret(k)]
 
     def describe_settings(self) -> str:
@@ -88,8 +90,11 @@ class LlamaIndexMember(BaseMember):
 
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
         kwargs = request.sampling_kwargs()
-        if self.provider == "openai" and "stream_options" not in getattr(self.llm, "additional_kwargs", {}):
-            kwargs["stream_options"] = {"include_usage": True}  # so the stream reports usage
+        if self._openai_wire and "stream_options" not in (getattr(self.llm, "additional_kwargs", None) or {}):
+            # so the stream reports usage (OpenAI and OpenAILike servers send none unless asked); set your own
+            # `additional_kwargs={"stream_options": ...}` for a server that refuses it: the engine then
+            # estimates the usage and marks it (`usage_estimated`, `cost_estimated`)
+            kwargs["stream_options"] = {"include_usage": True}
         return kwargs
 
     def _tool_args(self, request: ChatRequest, ctx: Any) -> dict[str, Any]:
@@ -158,8 +163,12 @@ class LlamaIndexMember(BaseMember):
                         yield d
                     u = _usage(r)
                     if u is not None:
-                        usage = Usage(u.input_tokens or usage.input_tokens, u.output_tokens or usage.output_tokens,
-                                      u.cached_tokens or usage.cached_tokens)
+                        # streams report usage cumulatively, some in parts (prompt first, output at the end) and
+                        # some chunks with less (LlamaIndex's summaries without cache tokens): keep the most seen
+                        usage = Usage(max(u.input_tokens, usage.input_tokens), max(u.output_tokens, usage.output_tokens),
+                                      max(u.cached_tokens, usage.cached_tokens),
+                                      max(u.cache_write_tokens, usage.cache_write_tokens),
+                                      max(u.reasoning_tokens, usage.reasoning_tokens))
                         yield UsageDelta(usage)
                     finish = _finish(r) or finish
         except ProviderError:
@@ -254,16 +263,28 @@ def _model(r: ChatResponse) -> str | None:
 
 
 def _usage(r: ChatResponse) -> Usage | None:
+    """The usage a response carries, as billed: the raw Chat Completions usage (cached tokens part of
+    `prompt_tokens`, reasoning part of `completion_tokens`) or Anthropic's (`input_tokens` without the
+    cache reads and writes, which are added)."""
     extra = r.message.additional_kwargs or {}
-    u = extra.get("usage") or _get(r.raw, "usage") or (r.additional_kwargs if r.additional_kwargs else None)
+    raw = r.raw
+    # the raw response first: LlamaIndex's own usage summaries drop the cache fields
+    u = _get(raw, "usage") or _get(_get(raw, "message"), "usage") or extra.get("usage") or (
+        r.additional_kwargs if r.additional_kwargs else None)
     if not u:
         return None
-    inp = _get(u, "input_tokens") or _get(u, "prompt_tokens")
     out = _get(u, "output_tokens") or _get(u, "completion_tokens")
+    prompt = _get(u, "prompt_tokens")
+    if prompt is not None:
+        inp, read, written = int(prompt or 0), int(_get(_get(u, "prompt_tokens_details"), "cached_tokens") or 0), 0
+    else:
+        read = int(_get(u, "cache_read_input_tokens") or 0)
+        written = int(_get(u, "cache_creation_input_tokens") or 0)
+        inp = int(_get(u, "input_tokens") or 0) + read + written
     if not inp and not out:
         return None
-    details = _get(u, "prompt_tokens_details")
-    return Usage(int(inp or 0), int(out or 0), int(_get(details, "cached_tokens") or 0))
+    reasoning = int(_get(_get(u, "completion_tokens_details"), "reasoning_tokens") or 0)
+    return Usage(inp, int(out or 0), min(read, inp), written, reasoning)
 
 
 def _finish(r: ChatResponse) -> str | None:

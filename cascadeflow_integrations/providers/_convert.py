@@ -13,6 +13,7 @@ from ..tools.call import ToolCall
 from ..types import Message
 
 __all__ = [
+    "anthropic_cache_breakpoints",
     "anthropic_messages",
     "anthropic_tool_choice",
     "anthropic_tools",
@@ -166,3 +167,29 @@ def anthropic_tool_choice(choice: ToolChoice, parallel_tool_calls: bool | None) 
     if parallel_tool_calls is False and result["type"] != "none":
         result["disable_parallel_tool_use"] = True
     return result
+
+
+def anthropic_cache_breakpoints(body: dict[str, Any], cache: Any) -> None:
+    """Mark `cache_control` breakpoints on a Messages body (in place): after the last tool, after the
+    system prompt, and on the last block of each of the last `cache.last_messages` messages.
+
+    Marked blocks are copies: blocks the caller passed in as Anthropic blocks are never changed.
+    """
+    mark = cache.block()
+    tools = body.get("tools")
+    if cache.tools and tools:
+        body["tools"] = [*tools[:-1], {**tools[-1], "cache_control": mark}]
+    system = body.get("system")
+    if cache.system and system:
+        blocks = [{"type": "text", "text": system}] if isinstance(system, str) else list(system)
+        blocks[-1] = {**blocks[-1], "cache_control": mark}
+        body["system"] = blocks
+    if cache.last_messages:
+        for msg in body.get("messages", [])[-cache.last_messages:]:
+            content = msg.get("content")
+            if isinstance(content, list) and content:
+                # thinking blocks cannot carry a breakpoint: mark the last block that can
+                for i in range(len(content) - 1, -1, -1):
+                    if content[i].get("type") not in ("thinking", "redacted_thinking"):
+                        msg["content"] = [*content[:i], {**content[i], "cache_control": mark}, *content[i + 1:]]
+                        break

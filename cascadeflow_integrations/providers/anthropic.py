@@ -2,7 +2,8 @@
 
 Usage is normalised like OpenAI's: `input_tokens` counts every prompt token (Anthropic's
 `input_tokens` + `cache_creation_input_tokens` + `cache_read_input_tokens`), `cached_tokens` the
-cache reads. A mid-stream `event: error` (HTTP 200 already sent) raises `StreamInterruptedError`
+cache reads, `cache_write_tokens` the cache writes. `ModelConfig(cache_control=...)` marks cache
+breakpoints (tools, system prompt, last messages). A mid-stream `event: error` (HTTP 200 already sent) raises `StreamInterruptedError`
 with `error_type` set to Anthropic's type, e.g. `overloaded_error`.
 """
 
@@ -27,7 +28,7 @@ from ..types import (
     UsageDelta,
 )
 from ._client import ClientCache, split_params
-from ._convert import anthropic_messages, anthropic_tool_choice, anthropic_tools
+from ._convert import anthropic_cache_breakpoints, anthropic_messages, anthropic_tool_choice, anthropic_tools
 from ._errors import is_sdk_or_transport_error, truncated_stream_error
 from ._sse import SSEDecoder, loads
 from .base import Provider
@@ -49,9 +50,10 @@ _FINISH = {
 
 
 def _usage(u: dict[str, Any]) -> Usage:
+    # Anthropic's input_tokens are only the tokens after the last cache breakpoint: reads and writes come apart
     read = u.get("cache_read_input_tokens") or 0
     created = u.get("cache_creation_input_tokens") or 0
-    return Usage((u.get("input_tokens") or 0) + read + created, u.get("output_tokens") or 0, read)
+    return Usage((u.get("input_tokens") or 0) + read + created, u.get("output_tokens") or 0, read, created)
 
 
 class AnthropicProvider(Provider):
@@ -92,6 +94,8 @@ class AnthropicProvider(Provider):
             body["tool_choice"] = choice
         body.update(self.config.extra_params)
         body.update(request.extra)
+        if self.config.cache_control is not None:
+            anthropic_cache_breakpoints(body, self.config.cache_control)
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:

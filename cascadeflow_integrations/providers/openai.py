@@ -51,9 +51,19 @@ def _finish(reason: str | None, refused: bool) -> str:
 
 
 def _usage(u: dict[str, Any]) -> Usage:
+    """Chat Completions usage (OpenAI, Groq, compatible servers): `cached_tokens` are part of `prompt_tokens`,
+    `reasoning_tokens` part of `completion_tokens`. Writes are not reported (OpenAI bills them as input)."""
+    prompt = u.get("prompt_tokens") or 0
+    output = u.get("completion_tokens") or 0
     details = u.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if details else None
-    return Usage(u.get("prompt_tokens") or 0, u.get("completion_tokens") or 0, cached or 0)
+    cached = (details.get("cached_tokens") if details else None) or 0
+    out_details = u.get("completion_tokens_details")
+    reasoning = (out_details.get("reasoning_tokens") if out_details else None) or 0
+    total = u.get("total_tokens")
+    if reasoning and total and total == prompt + output + reasoning:
+        # some compatible servers (Gemini's) report reasoning beside completion_tokens, not in it: billed as output
+        output += reasoning
+    return Usage(prompt, output, min(cached, prompt), 0, reasoning)
 
 
 def _logprobs(entries: list[dict[str, Any]] | None) -> list[TokenLogprob] | None:

@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,10 +48,14 @@ class Reply:
     echo_key: bool = False
 
 
+#: computes a reply from the request's JSON body (a provider whose answer depends on what it was sent)
+Responder = Callable[[dict[str, Any]], Reply]
+
+
 @dataclass
 class _Route:
     model: str
-    reply: Reply
+    reply: Reply | Responder
     match: str | None
     repeat: bool
 
@@ -91,6 +95,12 @@ class ReplayServer:
             self._routes.append(_Route(model, reply, match, repeat))
         return self
 
+    def respond(self, model: str, responder: Responder) -> ReplayServer:
+        """Answer every request for `model` with `responder(request body)` (e.g. usage from a simulated cache)."""
+        with self._lock:
+            self._routes.append(_Route(model, responder, None, True))
+        return self
+
     def reset(self) -> None:
         """Drop every queued reply and the statistics (reuse one server across tests)."""
         with self._lock:
@@ -102,14 +112,17 @@ class ReplayServer:
         with self._lock:
             return [r.model for r in self._routes if not r.repeat]
 
-    def _take(self, model: str, raw: str) -> Reply | None:
+    def _take(self, model: str, raw: str, body: dict[str, Any]) -> Reply | None:
         with self._lock:
             for i, r in enumerate(self._routes):
                 if r.model == model and (r.match is None or r.match in raw):
                     if not r.repeat:
                         del self._routes[i]
-                    return r.reply
-        return None
+                    reply = r.reply
+                    break
+            else:
+                return None
+        return reply if isinstance(reply, Reply) else reply(body)
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -160,7 +173,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             server.stats.requests.append(body)
             server.stats.peers.append(self.client_address[:2])
             model = str(body.get("model", ""))
-            reply = server._take(model, raw)
+            reply = server._take(model, raw, body)
             if reply is None:
                 self._send_json(404, json.dumps({"error": {
                     "message": f"replay server has no recording for model {model!r}", "type": "not_found",

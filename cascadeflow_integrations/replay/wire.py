@@ -36,20 +36,32 @@ def _openai_chunk(cid: str, model: str, delta: dict[str, Any], finish: str | Non
     return "data: " + _j(chunk)
 
 
-def _openai_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _openai_usage(input_tokens: int, output_tokens: int, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
+    # as OpenAI bills: cached_tokens are part of prompt_tokens, reasoning_tokens part of completion_tokens
     return {
         "prompt_tokens": input_tokens, "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
     }
 
 
+def _anthropic_usage(input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> dict[str, Any]:
+    # as Anthropic bills: input_tokens are only the tokens after the last cache breakpoint
+    return {"input_tokens": input_tokens, "cache_creation_input_tokens": cache_write,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation": {"ephemeral_5m_input_tokens": cache_write, "ephemeral_1h_input_tokens": 0},
+            "output_tokens": output_tokens}
+
+
 def openai_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[tuple[str, str, str]] = (),
                   fragment: int = 12, usage: tuple[int, int] = (20, 10), finish: str | None = None,
-                  logprob: float | None = None) -> list[str]:
+                  logprob: float | None = None, cached: int = 0, reasoning: int = 0) -> list[str]:
     """An OpenAI chat-completions stream with `include_usage`: text pieces then tool calls.
+
+    `usage` is (prompt_tokens, completion_tokens); `cached` of the prompt tokens were cache reads and
+    `reasoning` of the completion tokens hidden reasoning, as OpenAI reports them.
 
     `tool_calls` are `(id, name, arguments_json)`; arguments are cut into `fragment`-char pieces
     as OpenAI does. With `logprob`, every text piece carries that token logprob.
@@ -75,7 +87,7 @@ def openai_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequenc
     events.append("data: " + _j({
         "id": cid, "object": "chat.completion.chunk", "created": _CREATED, "model": model,
         "service_tier": "default", "system_fingerprint": "fp_d0469e1700", "choices": [],
-        "usage": _openai_usage(*usage), "obfuscation": "khVgg3RsaN"}))
+        "usage": _openai_usage(*usage, cached, reasoning), "obfuscation": "khVgg3RsaN"}))
     events.append("data: [DONE]")
     return events
 
@@ -127,7 +139,8 @@ def openai_verdict_body(model: str, p_yes: float, *, usage: tuple[int, int] = (6
 
 
 def openai_body(model: str, text: str | None = "", *, tool_calls: Sequence[tuple[str, str, str]] = (),
-                usage: tuple[int, int] = (20, 10), finish: str | None = None) -> str:
+                usage: tuple[int, int] = (20, 10), finish: str | None = None, cached: int = 0,
+                reasoning: int = 0) -> str:
     """A non-streaming chat-completions body."""
     message: dict[str, Any] = {"role": "assistant", "content": text if text or not tool_calls else None,
                                "refusal": None, "annotations": []}
@@ -138,11 +151,12 @@ def openai_body(model: str, text: str | None = "", *, tool_calls: Sequence[tuple
         "id": _oid("chatcmpl-"), "object": "chat.completion", "created": _CREATED, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None,
                      "finish_reason": finish or ("tool_calls" if tool_calls else "stop")}],
-        "usage": _openai_usage(*usage), "service_tier": "default", "system_fingerprint": "fp_d0469e1700"})
+        "usage": _openai_usage(*usage, cached, reasoning), "service_tier": "default",
+        "system_fingerprint": "fp_d0469e1700"})
 
 
 def groq_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[tuple[str, str, str]] = (),
-                usage: tuple[int, int] = (20, 10), finish: str | None = None) -> list[str]:
+                usage: tuple[int, int] = (20, 10), finish: str | None = None, cached: int | None = None) -> list[str]:
     """A Groq stream: whole tool calls in one delta, usage in `x_groq.usage` on the finish chunk."""
     cid = _oid("chatcmpl-")
     req = _oid("req_")
@@ -162,16 +176,24 @@ def groq_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[
         events.append(chunk({"tool_calls": [
             {"id": cid_, "type": "function", "function": {"name": n, "arguments": a}, "index": i}
             for i, (cid_, n, a) in enumerate(tool_calls)]}))
-    u = {"queue_time": 0.0049, "prompt_tokens": usage[0], "prompt_time": 0.0146, "completion_tokens": usage[1],
-         "completion_time": 0.112, "total_tokens": usage[0] + usage[1], "total_time": 0.1268}
+    u: dict[str, Any] = {"queue_time": 0.0049, "prompt_tokens": usage[0], "prompt_time": 0.0146,
+                         "completion_tokens": usage[1], "completion_time": 0.112, "total_tokens": usage[0] + usage[1],
+                         "total_time": 0.1268}
+    if cached is not None:  # models with prompt caching report it as OpenAI does (part of prompt_tokens)
+        u["prompt_tokens_details"] = {"cached_tokens": cached}
     events.append(chunk({}, finish or ("tool_calls" if tool_calls else "stop"), x_groq={"id": req, "usage": u}))
     events.append("data: [DONE]")
     return events
 
 
 def anthropic_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequence[tuple[str, str, str]] = (),
-                     fragment: int = 12, usage: tuple[int, int] = (20, 10), stop: str | None = None) -> list[str]:
-    """An Anthropic Messages stream (with the padding and `ping` the real API sends)."""
+                     fragment: int = 12, usage: tuple[int, int] = (20, 10), stop: str | None = None,
+                     cache_read: int = 0, cache_write: int = 0) -> list[str]:
+    """An Anthropic Messages stream (with the padding and `ping` the real API sends).
+
+    `usage[0]` is Anthropic's `input_tokens`: the prompt tokens after the last cache breakpoint, without
+    the `cache_read` and `cache_write` tokens, which it reports apart.
+    """
     mid = _oid("msg_01")
 
     def ev(name: str, data: dict[str, Any], pad: str = "     ") -> str:
@@ -179,8 +201,7 @@ def anthropic_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequ
 
     events = [ev("message_start", {"type": "message_start", "message": {
         "model": model, "id": mid, "type": "message", "role": "assistant", "content": [], "stop_reason": None,
-        "stop_sequence": None, "usage": {"input_tokens": usage[0], "cache_creation_input_tokens": 0,
-                                         "cache_read_input_tokens": 0, "output_tokens": 1,
+        "stop_sequence": None, "usage": {**_anthropic_usage(usage[0], 1, cache_read, cache_write),
                                          "service_tier": "standard"}}})]
     idx = 0
     if pieces:
@@ -205,21 +226,22 @@ def anthropic_stream(model: str, pieces: Sequence[str] = (), *, tool_calls: Sequ
     events.append(ev("message_delta", {"type": "message_delta", "delta": {
         "stop_reason": stop or ("tool_use" if tool_calls else "end_turn"), "stop_sequence": None},
         # as the real API sends it: cumulative, input counts included (LangChain reads usage only here)
-        "usage": {"input_tokens": usage[0], "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": usage[1]}}))
+        "usage": {k: v for k, v in _anthropic_usage(usage[0], usage[1], cache_read, cache_write).items()
+                  if k != "cache_creation"}}))
     events.append(ev("message_stop", {"type": "message_stop"}))
     return events
 
 
 def anthropic_body(model: str, text: str = "", *, tool_calls: Sequence[tuple[str, str, str]] = (),
-                   usage: tuple[int, int] = (20, 10), stop: str | None = None) -> str:
+                   usage: tuple[int, int] = (20, 10), stop: str | None = None, cache_read: int = 0,
+                   cache_write: int = 0) -> str:
     """A non-streaming Messages body."""
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     content += [{"type": "tool_use", "id": i, "name": n, "input": json.loads(a)} for i, n, a in tool_calls]
     return _j({"id": _oid("msg_01"), "type": "message", "role": "assistant", "model": model, "content": content,
                "stop_reason": stop or ("tool_use" if tool_calls else "end_turn"), "stop_sequence": None,
-               "usage": {"input_tokens": usage[0], "output_tokens": usage[1], "cache_creation_input_tokens": 0,
-                         "cache_read_input_tokens": 0, "service_tier": "standard"}})
+               "usage": {**_anthropic_usage(usage[0], usage[1], cache_read, cache_write),
+                         "service_tier": "standard"}})
 
 
 def error_body(provider: str, status: int, message: str, error_type: str | None = None) -> str:

@@ -56,7 +56,8 @@ class DecisionRow:
     complexity: str = ""
     answer_kind: str = ""
     strategy: str = "cascade"  # "cascade" or "direct"
-    #: per model called: model, phase, input_tokens, output_tokens, cost, latency_ms, finish_reason, accepted
+    #: per model called: model, phase, input_tokens, output_tokens, cached_tokens, cache_write_tokens,
+    #: reasoning_tokens, cost (None: no price), latency_ms, finish_reason, accepted
     attempts: list[dict[str, Any]] = field(default_factory=list)
     #: per check of the draft's decision: name, passed, score
     checks: list[dict[str, Any]] = field(default_factory=list)
@@ -66,10 +67,13 @@ class DecisionRow:
     final_answer: str | None = None  # the same for the answer returned
     #: the numeric features the policy reads (see `learning.features`), so a refit needs no raw text
     features: dict[str, float] = field(default_factory=dict)
-    total_cost: float = 0.0
-    #: estimated cost of the strongest model alone (the engine's baseline), the price of a label
-    baseline_cost: float = 0.0
+    #: None when a model called has no price (never logged as $0)
+    total_cost: float | None = 0.0
+    #: estimated cost of the strongest model alone (the engine's baseline), the price of a label; None: unknown
+    baseline_cost: float | None = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: fingerprint of the cacheable prompt prefix (system prompt and tools; `cache_cost.prefix_fingerprint`)
+    prefix_hash: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

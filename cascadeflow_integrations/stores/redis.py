@@ -406,7 +406,8 @@ class RedisStore(QueuedWriter, DecisionStore):
                     min_id = int((time.time() - self.max_age_s) * 1000)
                     n += int(client.xtrim(self._k(stream), minid=min_id))
                 if self.max_rows is not None:
-                    n += int(client.xtrim(self._k(stream), maxlen=self.max_rows))
+                    # exact: the approximate trim of XADD leaves whole stream nodes (their size depends on row size)
+                    n += int(client.xtrim(self._k(stream), maxlen=self.max_rows, approximate=False))
             return n
 
         return await asyncio.to_thread(trim)

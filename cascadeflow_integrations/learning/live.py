@@ -163,9 +163,12 @@ class Learner:
         except Exception as e:  # a policy that cannot estimate this prompt leaves the routing as it was
             logger.warning("policy %s could not route this request (%s); cascading", policy.name, e)
             return routing
-        if not skip:
-            return routing
         from ..routing import RoutingDecision
+
+        if not skip:
+            # the policy's estimate feeds the cache-aware rule: a likely escalation re-sends a long prompt
+            return RoutingDecision(routing.strategy, routing.complexity, routing.reason,
+                                   {**routing.features, "p_escalate": round(1.0 - (p or 0.0), 4)})
 
         t = policy.skip.threshold
         why = f"policy {policy.name}: estimate {p:.2f} that a draft would be accepted" + (

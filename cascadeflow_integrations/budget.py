@@ -46,6 +46,14 @@ MAX_TTL_S = 1e9
 MAX_TOKENS = 100_000_000
 
 
+#: Buckets remembered as already reported over the limit (one warning per key and window).
+_MAX_OVER_REMEMBERED = 10_000
+
+
+def _window_name(bucket: str, key: str) -> str:
+    return f"window {bucket[len(key) + 1:]}" if len(bucket) > len(key) else "its lifetime (no window)"
+
+
 def to_nano(usd: float) -> int:
     if not math.isfinite(usd):  # e.g. an enormous price times many tokens: never blame the store for it
         raise ValueError(f"a budget amount is not a finite number of USD ({usd}): check the models' prices")
@@ -249,6 +257,8 @@ class Budget:
         self.default_max_tokens = default_max_tokens
         self._store: BudgetStore | None = store
         self._warned: dict[str, tuple[float, int]] = {}  # kind of line -> (last logged, lines left out since)
+        self._over: dict[str, None] = {}  # buckets already reported over their limit (insertion ordered)
+        self._over_lock = threading.Lock()  # sync calls run on other loops' threads
 
     def __repr__(self) -> str:
         return (f"Budget(limit_usd={self.limit_usd}, per={self.per!r}, window={self.window!r}, "
@@ -360,6 +370,16 @@ class Budget:
         self._warned[kind] = (now, 0)
         logger.log(level, msg, *args)
 
+    def _first_over(self, bucket: str) -> bool:
+        """True once per bucket (key and window) going over its limit; bounded, oldest forgotten first."""
+        with self._over_lock:
+            if bucket in self._over:
+                return False
+            self._over[bucket] = None
+            if len(self._over) > _MAX_OVER_REMEMBERED:
+                del self._over[next(iter(self._over))]
+            return True
+
     def _unavailable(self, hold: BudgetHold, e: BaseException) -> BudgetHold:
         what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         if self.on_store_error == "closed":
@@ -409,8 +429,12 @@ class Budget:
             hold, res2 = await self.reserve(key, need, force=True)
             if res2 is not None:
                 hold.action = "allowed_over_limit"
-                logger.warning("budget %r over its limit ($%.6f spent, limit $%.6f): call allowed", key,
-                               res2.spent / NANO, self.limit_usd)
+                if self._first_over(hold.bucket):
+                    logger.warning(
+                        "budget %r over its limit in %s: $%.6f spent + $%.6f reserved by calls in flight + up to "
+                        "$%.6f for this call > limit $%.6f; calls allowed (on_exceed='allow'), logged once per key "
+                        "and window", key, _window_name(hold.bucket, key), res.spent / NANO, res.reserved / NANO,
+                        need, self.limit_usd)
             return hold, False
         if self.on_exceed == "drafts_only" and (len(chain) > 1 or chain[0] is not draft_model):
             need_draft = self.worst_case_usd([draft_model], messages, tools, max_tokens)

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 128  # listen backlog (socketserver's 5 refuses connections in a burst of calls)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients closing keep-alive connections early is normal here (cancellation tests, aborts).
         logger.debug("replay: connection from %s ended abruptly", client_address, exc_info=True)

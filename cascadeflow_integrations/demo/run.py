@@ -21,7 +21,7 @@ from .. import CascadeAgent, ModelConfig
 from ..replay import ReplayServer
 from ..result import CascadeResult
 from . import recordings as rec
-from .view import PlainView, ScenarioState, make_view
+from .view import PlainView, ScenarioState, make_view, shown_checks
 
 
 @dataclass
@@ -86,7 +86,7 @@ async def show(events: AsyncIterator[Any], st: ScenarioState, view: PlainView,
             verdict = "accepted" if d["accepted"] else "rejected"
             st.decision = (f"{verdict} · confidence {d['confidence']:.2f} · threshold {d['threshold']:.2f}"
                            f" · {d['reason']}")
-            st.checks = [(c["name"], c["passed"], c.get("detail", "")) for c in d["checks"]]
+            st.checks = shown_checks(d)
             view.decision(st)
         elif kind == "switch":
             st.switch = f"{d['from_model']} → {d['to_model']} ({d['detail']})"

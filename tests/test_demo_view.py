@@ -11,10 +11,10 @@ from cascadeflow_integrations.agent import CascadeAgent
 from cascadeflow_integrations.replay import ReplayServer
 
 
-async def _scenario_7(view_cls: type[PlainView]) -> str:
+async def _scenario_7(view_cls: type[PlainView], pace: float) -> str:
     server = ReplayServer().start()
     try:
-        rec.load(server, frameworks=False)
+        rec.load(server, frameworks=False, pace=pace)
         out = io.StringIO()
         view = view_cls(out)
         async with CascadeAgent(models(server.openai_url, "replay-no-key-needed")) as agent:
@@ -27,7 +27,7 @@ async def _scenario_7(view_cls: type[PlainView]) -> str:
 
 
 async def test_scenario_7_shows_the_agreement_that_rejected_the_draft_as_failed() -> None:
-    out = await _scenario_7(PlainView)
+    out = await _scenario_7(PlainView, pace=1.0)  # as `make demo` paces it
     assert "decision: rejected" in out and "below threshold" in out
     line = next(x.strip() for x in out.splitlines() if x.strip().startswith(("PASS agreement", "FAIL agreement")))
     assert line.startswith("FAIL agreement"), out
@@ -36,7 +36,7 @@ async def test_scenario_7_shows_the_agreement_that_rejected_the_draft_as_failed(
 
 
 async def test_scenario_7_rich_view_marks_it_failed() -> None:
-    out = await _scenario_7(RichView)
+    out = await _scenario_7(RichView, pace=0.0)
     assert "✗ agreement" in out and "✓ agreement" not in out, out
 
 

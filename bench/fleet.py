@@ -364,8 +364,10 @@ def update_readme(body: str) -> None:
     start, end = "<!-- fleet results start -->", "<!-- fleet results end -->"
     text = open(README, encoding="utf-8").read()
     block = f"{start}\n{body}\n{end}"
+    if text.count(start) > 1:  # replacing each would keep the copies: have them merged by hand first
+        raise SystemExit(f"{README} holds {text.count(start)} fleet result blocks: keep one, then rerun")
     if start in text:
-        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, count=1, flags=re.S)
     else:
         text = text.rstrip() + f"\n\n{SECTION}\n\n{block}\n"
     open(README, "w", encoding="utf-8").write(text)

@@ -20,7 +20,40 @@ def _show(v: Any) -> str:
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _num(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def _bounds(ge: float | None, gt: float | None, le: float | None) -> str:
+    low = f">= {_num(ge)}" if ge is not None else f"> {_num(gt)}" if gt is not None else ""
+    high = f"<= {_num(le)}" if le is not None else ""
+    return " " + " and ".join(b for b in (low, high) if b) if low or high else ""
+
+
+def check_real(name: str, v: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+               unit: str = "", fix: str = "") -> float:
+    """A finite number (not a bool, NaN or infinity) within the bounds, as a float.
+
+    Else a `ValueError` naming `name`, the bounds and `fix` (e.g. " (e.g. timeout=30)").
+    """
+    if _number(v) and (ge is None or v >= ge) and (gt is None or v > gt) and (le is None or v <= le):
+        return float(v)
+    raise ValueError(f"{name} must be a finite number{unit}{_bounds(ge, gt, le)}{fix}, got {_show(v)}")
+
+
+def check_whole(name: str, v: Any, *, ge: int = 1, le: int | None = None, unit: str = "", fix: str = "") -> int:
+    """An int (not a bool or a float such as 2.5 or 2.0) within the bounds; else a `ValueError` naming `name`."""
+    if isinstance(v, int) and not isinstance(v, bool) and v >= ge and (le is None or v <= le):
+        return v
+    raise ValueError(f"{name} must be a whole number{unit}{_bounds(ge, None, le)}{fix}, got {_show(v)}")
 
 
 def check_max_tokens(v: Any, name: str = "max_tokens") -> int | None:

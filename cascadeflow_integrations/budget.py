@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from ._checks import check_real, check_whole
 from .errors import CascadeError
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -37,9 +39,25 @@ NANO = 1_000_000_000
 DEFAULT_MAX_TOKENS = 4096
 #: Tokens a provider adds around each message (role, separators): generous, so the bound holds.
 _TOKENS_PER_MESSAGE = 8
+#: Largest limit: amounts are 64-bit integers of nano-USD on Redis (2**63 nano-USD is about 9.2e9 USD).
+MAX_LIMIT_USD = 1e9
+#: Largest reservation_ttl (about 30 years: in effect, never released).
+MAX_TTL_S = 1e9
+#: Largest default_max_tokens (no model answers with more).
+MAX_TOKENS = 100_000_000
+
+
+#: Buckets remembered as already reported over the limit (one warning per key and window).
+_MAX_OVER_REMEMBERED = 10_000
+
+
+def _window_name(bucket: str, key: str) -> str:
+    return f"window {bucket[len(key) + 1:]}" if len(bucket) > len(key) else "its lifetime (no window)"
 
 
 def to_nano(usd: float) -> int:
+    if not math.isfinite(usd):  # e.g. an enormous price times many tokens: never blame the store for it
+        raise ValueError(f"a budget amount is not a finite number of USD ({usd}): check the models' prices")
     # round up: a reservation must never be smaller than the cost it covers
     return int(-(-usd * NANO // 1))
 
@@ -236,8 +254,13 @@ class Budget:
                  window: Window | None = None, on_exceed: OnExceed = "drafts_only", store: Any = None,
                  on_store_error: OnStoreError = "open", timeout: float = 1.0, reservation_ttl: float = 600.0,
                  default_max_tokens: int = DEFAULT_MAX_TOKENS, unpriced_cost: float | None = None) -> None:
-        if not isinstance(limit_usd, (int, float)) or isinstance(limit_usd, bool) or limit_usd < 0:
-            raise ValueError(f"Budget limit_usd must be a number of USD >= 0, got {limit_usd!r}")
+        limit_usd = check_real("Budget limit_usd", limit_usd, ge=0, le=MAX_LIMIT_USD, unit=" of USD",
+                               fix=" (for no limit, leave budget= unset)")
+        timeout = check_real("Budget timeout", timeout, gt=0, unit=" of seconds", fix=" (e.g. timeout=1)")
+        reservation_ttl = check_real("Budget reservation_ttl", reservation_ttl, gt=0, le=MAX_TTL_S, unit=" of seconds",
+                                     fix=" (above your longest call, e.g. reservation_ttl=600)")
+        default_max_tokens = check_whole("Budget default_max_tokens", default_max_tokens, ge=1, le=MAX_TOKENS,
+                                         unit=" of tokens", fix=f" (e.g. default_max_tokens={DEFAULT_MAX_TOKENS})")
         if window not in (None, "day", "month"):
             raise ValueError(f"Budget window {window!r} is not one of 'day', 'month' or None")
         if on_exceed not in ("drafts_only", "refuse", "allow"):
@@ -246,17 +269,13 @@ class Budget:
             raise ValueError(f"Budget on_store_error {on_store_error!r} is not one of 'open', 'closed'")
         if not (per is None or isinstance(per, str) or callable(per)):
             raise ValueError("Budget per= must be a metadata field name, a function metadata -> key, or None")
-        if timeout <= 0 or reservation_ttl <= 0:
-            raise ValueError("Budget timeout and reservation_ttl must be > 0 seconds")
-        if default_max_tokens <= 0:
-            raise ValueError(f"Budget default_max_tokens must be > 0, got {default_max_tokens}")
         if store is not None and not isinstance(store, BudgetStore):
             raise ValueError(f"Budget store {type(store).__name__} does not keep budgets: use RedisStore(url) "
                              "or leave store unset for the in-memory store")
-        if unpriced_cost is not None and (isinstance(unpriced_cost, bool) or not isinstance(unpriced_cost, (int, float))
-                                          or not unpriced_cost >= 0):
-            raise ValueError(f"Budget unpriced_cost must be USD per 1K tokens >= 0, got {unpriced_cost!r}")
-        self.unpriced_cost = None if unpriced_cost is None else float(unpriced_cost)
+        if unpriced_cost is not None:
+            unpriced_cost = check_real("Budget unpriced_cost", unpriced_cost, ge=0, le=MAX_LIMIT_USD,
+                                       unit=" of USD per 1K tokens", fix=" (e.g. unpriced_cost=0.01)")
+        self.unpriced_cost = unpriced_cost
         self.limit_usd = float(limit_usd)
         self.per = per
         self.window = window
@@ -267,6 +286,8 @@ class Budget:
         self.default_max_tokens = default_max_tokens
         self._store: BudgetStore | None = store
         self._warned: dict[str, tuple[float, int]] = {}  # kind of line -> (last logged, lines left out since)
+        self._over: dict[str, None] = {}  # buckets already reported over their limit (insertion ordered)
+        self._over_lock = threading.Lock()  # sync calls run on other loops' threads
 
     def __repr__(self) -> str:
         return (f"Budget(limit_usd={self.limit_usd}, per={self.per!r}, window={self.window!r}, "
@@ -380,9 +401,10 @@ class Budget:
         bucket, expire_s = self.bucket(key)
         rid = uuid.uuid4().hex
         hold = BudgetHold(self, key, bucket, rid, amount_usd, 0.0, "none", expire_s, held=False)
+        amount = to_nano(amount_usd)  # outside the try: a bad amount is not the store's failure
         try:
             res = await asyncio.wait_for(self.store.budget_reserve(
-                bucket, rid, to_nano(amount_usd), to_nano(self.limit_usd), self.reservation_ttl, expire_s, force),
+                bucket, rid, amount, to_nano(self.limit_usd), self.reservation_ttl, expire_s, force),
                 self.timeout)
         except Exception as e:  # the store is down or slow: fail as configured, never hang
             return self._unavailable(hold, e), None
@@ -401,6 +423,16 @@ class Budget:
             msg += f" ({left_out} more since the last such line)"
         self._warned[kind] = (now, 0)
         logger.log(level, msg, *args)
+
+    def _first_over(self, bucket: str) -> bool:
+        """True once per bucket (key and window) going over its limit; bounded, oldest forgotten first."""
+        with self._over_lock:
+            if bucket in self._over:
+                return False
+            self._over[bucket] = None
+            if len(self._over) > _MAX_OVER_REMEMBERED:
+                del self._over[next(iter(self._over))]
+            return True
 
     def _unavailable(self, hold: BudgetHold, e: BaseException) -> BudgetHold:
         what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -451,8 +483,12 @@ class Budget:
             hold, res2 = await self.reserve(key, need, force=True)
             if res2 is not None:
                 hold.action = "allowed_over_limit"
-                logger.warning("budget %r over its limit ($%.6f spent, limit $%.6f): call allowed", key,
-                               res2.spent / NANO, self.limit_usd)
+                if self._first_over(hold.bucket):
+                    logger.warning(
+                        "budget %r over its limit in %s: $%.6f spent + $%.6f reserved by calls in flight + up to "
+                        "$%.6f for this call > limit $%.6f; calls allowed (on_exceed='allow'), logged once per key "
+                        "and window", key, _window_name(hold.bucket, key), res.spent / NANO, res.reserved / NANO,
+                        need, self.limit_usd)
             return hold, False
         if self.on_exceed == "drafts_only" and (len(chain) > 1 or chain[0] is not draft_model):
             need_draft = self.worst_case_usd([draft_model], messages, tools, max_tokens)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ._checks import check_real, check_whole
 from .prices import Price, lookup_price
 
 #: Providers with their own SDK module, and OpenAI-compatible servers that go through the openai SDK.
@@ -134,23 +135,19 @@ class ModelConfig(BaseModel):
     @field_validator("cost", "input_cost", "output_cost", "cached_input_cost", "cache_write_cost")
     @classmethod
     def _non_negative(cls, v: float | None, info: Any) -> float | None:
-        if v is not None and v < 0:
-            raise ValueError(f"ModelConfig.{info.field_name} is negative ({v}): prices are USD per 1K tokens, >= 0")
-        return v
+        return None if v is None else check_real(f"ModelConfig.{info.field_name}", v, ge=0,
+                                                 unit=" of USD per 1K tokens", fix=" (e.g. 0.00015)")
 
-    @field_validator("max_retries")
+    @field_validator("max_retries", mode="before")
     @classmethod
-    def _retries(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError(f"ModelConfig.max_retries is negative ({v}): use 0 to disable retries")
-        return v
+    def _retries(cls, v: Any) -> int:
+        return check_whole("ModelConfig.max_retries", v, ge=0, fix=" (use 0 to disable retries)")
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError(f"ModelConfig.timeout must be > 0 seconds, got {v}")
-        return v
+        return None if v is None else check_real("ModelConfig.timeout", v, gt=0, unit=" of seconds",
+                                                 fix=" (e.g. timeout=30)")
 
     @field_validator("context_window", "max_output_tokens", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable, S
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from ._checks import check_real
 from .config import NO_LOGPROBS, ModelConfig
 from .errors import ProviderError, redact
 from .prices import Price
@@ -247,8 +248,8 @@ class Member:
     def __post_init__(self) -> None:
         for name in ("input_cost", "output_cost", "cost", "cached_input_cost", "cache_write_cost"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, float)) or v < 0):
-                raise ValueError(f"Member {name}={v!r} is not a price: give USD per 1K tokens, >= 0")
+            if v is not None:
+                check_real(f"Member {name}", v, ge=0, unit=" of USD per 1K tokens", fix=" (e.g. 0.00015)")
         if (self.input_cost is None) != (self.output_cost is None) and self.cost is None:
             raise ValueError("Member needs both input_cost= and output_cost= (or one blended cost=)")
         if self.label is not None and not str(self.label).strip():

@@ -39,6 +39,13 @@ def match_model(r1: Any, r2: Any) -> None:
     assert m1 == m2, f"model {m1!r} != {m2!r}"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # langchain-tests' `test_init_time` is a pytest-benchmark timing (hundreds of rounds, several seconds);
+    # tests make no timing assertions, so each benchmarked function runs once, as a plain test.
+    if hasattr(config.option, "benchmark_disable"):
+        config.option.benchmark_disable = True
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     vcr.register_matcher("model", match_model)
 

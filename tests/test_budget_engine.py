@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -100,6 +101,37 @@ async def test_allow_runs_and_reports(server: ReplayServer) -> None:
     result = await agent.run(Q, max_tokens=MAX)
     assert result.content == "4" and result.budget["action"] == "allowed_over_limit"
     assert await budget.spent() == pytest.approx(result.total_cost) and result.total_cost > 0
+
+
+async def test_allow_warns_once_per_key_and_window_with_the_real_figures(server: ReplayServer,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    models = chain(server)
+    per_call = worst(models)
+    budget = Budget(per_call * 1.5, on_exceed="allow", window="day")
+    agent = CascadeAgent(models, budget=budget, validator=accept)
+    server.add(CHEAP, Reply(events=_stream(CHEAP), delay=0.002), repeat=True)
+    first = await agent.run(Q, max_tokens=MAX, budget_key="t-1")  # within the limit: no warning
+    caplog.set_level(logging.INFO, logger="cascadeflow_integrations")
+    caplog.clear()
+    results = await asyncio.gather(*(agent.run(Q, max_tokens=MAX, budget_key="t-1") for _ in range(60)))
+    assert all(r.content for r in results)
+    allowed = [r for r in results if r.budget["action"] == "allowed_over_limit"]
+    assert len(allowed) >= 50  # most of the burst went over the limit
+    over = [r for r in caplog.records if "over its limit" in r.getMessage()]
+    assert len(over) == 1, [r.getMessage() for r in over]
+    msg = over[0].getMessage()
+    assert over[0].levelno == logging.WARNING and "'t-1'" in msg and "window 20" in msg
+    # the real figures: the settled spend of the first call, this call's worst case and the limit
+    assert f"${first.total_cost:.6f} spent" in msg and first.total_cost > 0
+    assert f"up to ${per_call:.6f} for this call" in msg and f"limit ${budget.limit_usd:.6f}" in msg
+    # another key (its own bucket) gets its own line, once
+    caplog.clear()
+    for _ in range(2):
+        burst = await asyncio.gather(*(agent.run(Q, max_tokens=MAX, budget_key="t-2") for _ in range(10)))
+        assert any(r.budget["action"] == "allowed_over_limit" for r in burst)
+    over = [r.getMessage() for r in caplog.records if "over its limit" in r.getMessage()]
+    assert len(over) == 1 and "'t-2'" in over[0], over
+    assert await budget.spent("t-1") == pytest.approx(first.total_cost + sum(r.total_cost for r in results))
 
 
 async def test_budget_key_from_metadata_field_and_per_call_budget(server: ReplayServer) -> None:

@@ -53,6 +53,39 @@ def test_bad_arguments_name_the_problem(kw: dict[str, Any], needle: str) -> None
         Budget(**kw)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"limit_usd": NAN}, "limit_usd"), ({"limit_usd": INF}, "limit_usd"), ({"limit_usd": 1e308}, "limit_usd"),
+    ({"limit_usd": 10**400}, "limit_usd"), ({"limit_usd": True}, "limit_usd"), ({"limit_usd": "5"}, "limit_usd"),
+    ({"limit_usd": 1, "timeout": NAN}, "timeout"), ({"limit_usd": 1, "timeout": INF}, "timeout"),
+    ({"limit_usd": 1, "timeout": 0}, "timeout"), ({"limit_usd": 1, "reservation_ttl": NAN}, "reservation_ttl"),
+    ({"limit_usd": 1, "reservation_ttl": INF}, "reservation_ttl"), ({"limit_usd": 1, "reservation_ttl": 1e300}, "reservation_ttl"),
+    ({"limit_usd": 1, "default_max_tokens": 2.5}, "default_max_tokens"),
+    ({"limit_usd": 1, "default_max_tokens": 2.0}, "default_max_tokens"),
+    ({"limit_usd": 1, "default_max_tokens": True}, "default_max_tokens"),
+    ({"limit_usd": 1, "default_max_tokens": 10**30}, "default_max_tokens"),
+])
+def test_numbers_that_are_not_numbers_are_refused_naming_the_field(kw: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=f"Budget {field} must be a (finite|whole) number") as e:
+        Budget(**kw)
+    assert "got " in str(e.value) and "e.g." in str(e.value) or "leave budget= unset" in str(e.value)
+
+
+def test_largest_numbers_still_budget() -> None:
+    budget = Budget(1e9, reservation_ttl=1e9, default_max_tokens=100_000_000)
+    hold, res = asyncio.run(budget.reserve("t", 1e9))
+    assert res is not None and res.granted and hold.action == "none"  # budgeted, not "store unavailable"
+    assert Budget(0).limit_usd == 0.0 and Budget(5).limit_usd == 5.0
+
+
+def test_a_non_finite_worst_case_is_not_blamed_on_the_store() -> None:
+    budget = Budget(1.0)
+    with pytest.raises(ValueError, match="not a finite number of USD .*prices"):
+        asyncio.run(budget.reserve("t", float("inf")))
+
+
 def test_keys_from_budget_key_field_or_function() -> None:
     assert Budget(1).key_for(None) == "default"
     assert Budget(1).key_for("tenant-42") == "tenant-42"

@@ -16,6 +16,13 @@ from cascadeflow_integrations import ModelConfig
     ({"name": "m", "output_cost": -1}, "output_cost", ">= 0"),
     ({"name": "m", "max_retries": -1}, "max_retries", "0 to disable"),
     ({"name": "m", "timeout": 0}, "timeout", "> 0"),
+    ({"name": "m", "timeout": float("nan")}, "timeout", "finite number of seconds > 0"),
+    ({"name": "m", "timeout": float("inf")}, "timeout", "finite number of seconds > 0"),
+    ({"name": "m", "cost": float("nan")}, "cost", "finite number of USD per 1K tokens >= 0"),
+    ({"name": "m", "input_cost": float("inf")}, "input_cost", "finite number"),
+    ({"name": "m", "output_cost": float("-inf")}, "output_cost", "finite number"),
+    ({"name": "m", "max_retries": 2.5}, "max_retries", "whole number >= 0"),
+    ({"name": "m", "max_retries": True}, "max_retries", "whole number >= 0"),
     ({"name": "m", "provider": "vllm"}, "base_url", "http://localhost:8000/v1"),
     ({"name": "m", "colour": "red"}, "colour", ""),
 ])

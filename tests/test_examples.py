@@ -45,7 +45,8 @@ def test_example_runs_offline(name):
 
 
 def test_demo_runs_offline_with_plain_output():
-    proc = run_offline("-m", "cascadeflow_integrations.demo")  # stdout is a pipe: plain lines
+    # stdout is a pipe: plain lines; --fast replays without the pacing (same replies, same outcomes)
+    proc = run_offline("-m", "cascadeflow_integrations.demo", "--fast")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "OFFLINE REPLAY" in out and "\x1b[" not in out  # says it replays; no control codes
@@ -90,7 +91,7 @@ async def test_demo_exits_non_zero_when_a_scenario_fails():
         raise RuntimeError("scenario exploded")
 
     out = io.StringIO()
-    code = await main_async(False, out, True, [broken])
+    code = await main_async(False, out, True, [broken], pace=0.0)
     text = out.getvalue()
     assert code == 1
     assert "scenario failed: RuntimeError: scenario exploded" in text and "FAILED: " in text

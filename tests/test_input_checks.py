@@ -234,7 +234,7 @@ _case = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=_case)
 def test_random_bad_input_is_a_value_error_and_sends_nothing(server, case: tuple[str, Any]) -> None:
     field, value = case

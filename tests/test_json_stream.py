@@ -94,7 +94,7 @@ def consistent(partial: Any, final: Any, path: str = "$") -> None:
 # ---------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=serialised(), points=st.lists(st.integers(min_value=0, max_value=10_000), max_size=25))
 def test_finish_equals_json_loads_and_partials_are_consistent(text: str, points: list[int]) -> None:
     expected = json.loads(text)
@@ -342,7 +342,7 @@ def _exact(prefix: str) -> Any:
     return p.live
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=serialised(), points=st.lists(st.integers(min_value=0, max_value=10_000), max_size=25))
 def test_every_kept_snapshot_matches_its_prefix_and_never_changes(text: str, points: list[int]) -> None:
     expected = json.loads(text)

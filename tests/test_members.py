@@ -43,8 +43,11 @@ def test_model_config_price_given_table_or_none() -> None:
 def test_member_wrapper_validates_prices_and_label() -> None:
     with pytest.raises(ValueError, match="both input_cost= and output_cost="):
         Member(ModelConfig(name="x"), input_cost=0.1)
-    with pytest.raises(ValueError, match="not a price"):
+    with pytest.raises(ValueError, match="Member cost must be a finite number of USD"):
         Member(ModelConfig(name="x"), cost=-1)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="Member input_cost must be a finite number"):
+            Member(ModelConfig(name="x"), input_cost=bad, output_cost=1.0)
     with pytest.raises(ValueError, match="label is empty"):
         Member(ModelConfig(name="x"), label=" ")
     m = build_chain([Member(ModelConfig(name="x"), input_cost=1.0, output_cost=2.0, label="cheap")])[0]

@@ -137,7 +137,7 @@ def partials(draw: Any) -> PartialDraft:
                         logprobs=draw(logprobs) or [], chunks=len(parts))
 
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                             HealthCheck.data_too_large])
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..agent import CascadeAgent
 from . import recordings as rec
 from .run import Row, Scenario
-from .view import PlainView, ScenarioState
+from .view import PlainView, ScenarioState, shown_checks
 
 
 def _on_routing(st: ScenarioState, view: PlainView, strategy: str, complexity: str, reason: str) -> None:
@@ -23,7 +23,7 @@ def _on_routing(st: ScenarioState, view: PlainView, strategy: str, complexity: s
 def _on_decision(st: ScenarioState, view: PlainView, d: dict[str, Any]) -> None:
     verdict = "accepted" if d["accepted"] else "rejected"
     st.decision = f"{verdict} · confidence {d['confidence']:.2f} · {d['reason']}"
-    st.checks = [(c["name"], c["passed"], c.get("detail", "")) for c in d.get("checks", [])]
+    st.checks = shown_checks(d)
     view.decision(st)
 
 

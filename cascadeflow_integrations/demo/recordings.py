@@ -75,24 +75,27 @@ def _text(server: ReplayServer, model: str, prompt: str, answer: str, pace: Timi
                             first_delay=pace.first, delay=pace.per_token), match=match)
 
 
-def load(server: ReplayServer, frameworks: bool = True) -> None:
-    """Queue every scenario's recorded replies on the server."""
-    _text(server, CHEAP, JANET_Q, JANET_DRAFT, CHEAP_PACE, "Janet")
-    _text(server, CHEAP, MARIE_Q, MARIE_DRAFT, CHEAP_PACE, "Marie")
-    _text(server, STRONG, MARIE_Q, MARIE_FINAL, STRONG_PACE, "Marie")
+def load(server: ReplayServer, frameworks: bool = True, pace: float = 1.0) -> None:
+    """Queue every scenario's recorded replies on the server; `pace` scales the delays (0: none, as fast as
+    possible; the replies and so the outcomes are the same)."""
+    cheap = Timing(CHEAP_PACE.first * pace, CHEAP_PACE.per_token * pace)
+    strong = Timing(STRONG_PACE.first * pace, STRONG_PACE.per_token * pace)
+    _text(server, CHEAP, JANET_Q, JANET_DRAFT, cheap, "Janet")
+    _text(server, CHEAP, MARIE_Q, MARIE_DRAFT, cheap, "Marie")
+    _text(server, STRONG, MARIE_Q, MARIE_FINAL, strong, "Marie")
     args = json.dumps({"location": "Paris", "unit": "celsius"})
     server.add(CHEAP, Reply(events=openai_stream(CHEAP, [], tool_calls=[("call_w1", "get_weather", args)],
                                                  fragment=4, usage=(88, 18)),
-                            first_delay=CHEAP_PACE.first, delay=0.05), match="weather in Paris")
-    _text(server, CHEAP, REFUSAL_Q, REFUSAL_DRAFT, CHEAP_PACE, "Hamlet")
-    _text(server, STRONG, REFUSAL_Q, HAMLET, STRONG_PACE, "Hamlet")
+                            first_delay=cheap.first, delay=0.05 * pace), match="weather in Paris")
+    _text(server, CHEAP, REFUSAL_Q, REFUSAL_DRAFT, cheap, "Hamlet")
+    _text(server, STRONG, REFUSAL_Q, HAMLET, strong, "Hamlet")
     for q, draft, samples, match in ((BALL_Q, BALL_DRAFT, BALL_SAMPLES, "bat and a ball"),
                                      (PENCIL_Q, PENCIL_DRAFT, PENCIL_SAMPLES, "3 pencils")):
-        _text(server, CHEAP, q, draft, CHEAP_PACE, match)  # the draft is asked first, then the samples
+        _text(server, CHEAP, q, draft, cheap, match)  # the draft is asked first, then the samples
         server.add(CHEAP, Reply(events=openai_choices_stream(CHEAP, samples, usage=_usage(q, "".join(samples))),
-                                first_delay=CHEAP_PACE.first, delay=CHEAP_PACE.per_token), match=match)
-    _text(server, STRONG, BALL_Q, BALL_FINAL, STRONG_PACE, "bat and a ball")
+                                first_delay=cheap.first, delay=cheap.per_token), match=match)
+    _text(server, STRONG, BALL_Q, BALL_FINAL, strong, "bat and a ball")
     if not frameworks:
         return
-    _text(server, CHEAP, LC_Q, LC_ANSWER, CHEAP_PACE, "cascade of language models")
-    _text(server, CHEAP, LI_Q, LI_ANSWER, CHEAP_PACE, "Louvre")
+    _text(server, CHEAP, LC_Q, LC_ANSWER, cheap, "cascade of language models")
+    _text(server, CHEAP, LI_Q, LI_ANSWER, cheap, "Louvre")

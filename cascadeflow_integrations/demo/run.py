@@ -21,7 +21,7 @@ from .. import CascadeAgent, ModelConfig
 from ..replay import ReplayServer
 from ..result import CascadeResult
 from . import recordings as rec
-from .view import PlainView, ScenarioState, make_view
+from .view import PlainView, ScenarioState, make_view, shown_checks
 
 
 @dataclass
@@ -86,7 +86,7 @@ async def show(events: AsyncIterator[Any], st: ScenarioState, view: PlainView,
             verdict = "accepted" if d["accepted"] else "rejected"
             st.decision = (f"{verdict} · confidence {d['confidence']:.2f} · threshold {d['threshold']:.2f}"
                            f" · {d['reason']}")
-            st.checks = [(c["name"], c["passed"], c.get("detail", "")) for c in d["checks"]]
+            st.checks = shown_checks(d)
             view.decision(st)
         elif kind == "switch":
             st.switch = f"{d['from_model']} → {d['to_model']} ({d['detail']})"
@@ -193,7 +193,7 @@ def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
 
 
 async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Scenario],
-                     learning: bool = False) -> int:
+                     learning: bool = False, pace: float = 1.0) -> int:
     _spent[0] = 0.0
     view = make_view(out, plain)
     is_plain = type(view) is PlainView
@@ -207,10 +207,11 @@ async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Sc
         out.write("LIVE: calling OpenAI (gpt-4o-mini → gpt-4o); this costs a few cents at most.\n")
     else:
         server = ReplayServer().start()
-        rec.load(server, frameworks=bool(extra))
+        rec.load(server, frameworks=bool(extra), pace=pace)
         chain = models(server.openai_url, "replay-no-key-needed")
         out.write("OFFLINE REPLAY: no API keys needed. The real OpenAI SDK and the real cascade engine talk to a\n"
-                  f"loopback server ({server.url}) that replays recorded provider responses at a live-like pace.\n"
+                  f"loopback server ({server.url}) that replays recorded provider responses "
+                  f"{'at a live-like pace' if pace else 'without pacing (--fast)'}.\n"
                   "Run with --live (and OPENAI_API_KEY) to call the providers.\n")
     import openai  # noqa: F401 - imported up front so the first scenario's timings exclude import time
 
@@ -252,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plain", action="store_true", help="plain lines, no live view")
     ap.add_argument("--core-only", action="store_true", help="skip the LangChain and LlamaIndex scenarios")
     ap.add_argument("--no-learning", action="store_true", help="skip the offline learning-from-traffic scenario")
+    ap.add_argument("--fast", action="store_true", help="replay without the live-like pacing (same outcomes)")
     args = ap.parse_args(argv)
     extra: list[Scenario] = []
     if not args.core_only:
@@ -259,4 +261,4 @@ def main(argv: list[str] | None = None) -> int:
 
         extra = framework_scenarios()
     return asyncio.run(main_async(args.live, sys.stdout, True if args.plain else None, extra,
-                                  learning=not args.no_learning))
+                                  learning=not args.no_learning, pace=0.0 if args.fast else 1.0))

@@ -28,6 +28,27 @@ class ScenarioState:
     note: str = ""
 
 
+def shown_checks(decision: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """A draft decision's checks as (name, ok, detail), as they decided.
+
+    A soft check passes on its own but may score under the threshold: when no check failed outright and
+    the draft was rejected (by the validator; the budget may still have kept it), the checks scoring
+    under the threshold are what rejected it, so they are shown as failed, with their score.
+    """
+    checks = decision.get("checks", [])
+    rejected = not decision.get("validator_accepted", decision.get("accepted", True))
+    threshold = decision.get("threshold")
+    by_score = rejected and threshold is not None and all(c["passed"] for c in checks)
+    out = []
+    for c in checks:
+        ok, detail = c["passed"], c.get("detail", "")
+        if by_score and not c.get("neutral") and c.get("score", 1.0) < threshold:
+            ok = False
+            detail = f"score {c['score']:.2f} below threshold {threshold:.2f}" + (f" ({detail})" if detail else "")
+        out.append((c["name"], ok, detail))
+    return out
+
+
 class PlainView:
     """Line-oriented output with no control codes (pipes, CI logs, files)."""
 

@@ -20,7 +20,8 @@ from typing import Any, Generic, TypeVar
 from ..config import API_KEY_ENV, ModelConfig
 from ._errors import missing_key_error
 
-__all__ = ["KEYLESS_PROVIDERS", "ClientCache", "accepted_params", "raw_post", "resolve_key", "split_params"]
+__all__ = ["KEYLESS_PROVIDERS", "ClientCache", "accepted_params", "http_client", "raw_post", "resolve_key",
+           "split_params"]
 
 log = logging.getLogger("cascadeflow_integrations.providers")
 
@@ -38,6 +39,23 @@ def resolve_key(config: ModelConfig) -> str:
     if config.provider in KEYLESS_PROVIDERS:
         return "not-needed"
     raise missing_key_error(provider=config.provider, model=config.name, env_var=API_KEY_ENV.get(config.provider))
+
+
+@functools.cache
+def _tls_context() -> Any:
+    import httpx
+
+    return httpx.create_ssl_context()  # what each httpx client would build: certifi, SSL_CERT_FILE/_DIR
+
+
+def http_client(sdk: Any) -> dict[str, Any]:
+    """`http_client=` for a new SDK client: the SDK's own default httpx client, with one TLS context per process.
+
+    Building a TLS context (loading the CA bundle) costs about 20 ms of CPU; without this every client
+    (one per event loop and model) builds its own.
+    """
+    default = getattr(sdk, "DefaultAsyncHttpxClient", None)
+    return {} if default is None else {"http_client": default(verify=_tls_context())}
 
 
 class _Entry:

@@ -27,7 +27,7 @@ from ..types import (
     Usage,
     UsageDelta,
 )
-from ._client import ClientCache, split_params
+from ._client import ClientCache, http_client, split_params
 from ._convert import anthropic_cache_breakpoints, anthropic_messages, anthropic_tool_choice, anthropic_tools
 from ._errors import is_sdk_or_transport_error, truncated_stream_error
 from ._sse import SSEDecoder, loads
@@ -69,7 +69,7 @@ class AnthropicProvider(Provider):
     def _make_client(self, **kwargs: Any) -> Any:
         import anthropic
 
-        return anthropic.AsyncAnthropic(**kwargs)
+        return anthropic.AsyncAnthropic(**http_client(anthropic), **kwargs)
 
     async def aclose(self) -> None:
         await self._clients.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..tools.call import ToolCallFormat
+from ._client import http_client
 from .openai import OpenAIProvider
 
 __all__ = ["GroqProvider"]
@@ -29,7 +30,7 @@ class GroqProvider(OpenAIProvider):
     def _make_client(self, **kwargs: Any) -> Any:
         import groq
 
-        return groq.AsyncGroq(**kwargs)
+        return groq.AsyncGroq(**http_client(groq), **kwargs)
 
     def _stream_extras(self) -> dict[str, Any]:
         # Groq sends usage on the finish chunk without being asked

@@ -26,7 +26,7 @@ from ..types import (
     Usage,
     UsageDelta,
 )
-from ._client import ClientCache, raw_post, split_params
+from ._client import ClientCache, http_client, raw_post, split_params
 from ._convert import openai_messages, openai_tool_choice, openai_tools
 from ._errors import is_sdk_or_transport_error, truncated_stream_error
 from ._sse import DONE, SSEDecoder, loads
@@ -93,7 +93,7 @@ class OpenAIProvider(Provider):
     def _make_client(self, **kwargs: Any) -> Any:
         import openai
 
-        return openai.AsyncOpenAI(**kwargs)
+        return openai.AsyncOpenAI(**http_client(openai), **kwargs)
 
     def _completions(self) -> Any:
         return self._clients.get().chat.completions

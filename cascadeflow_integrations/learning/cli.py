@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     kw = dict(confidence=args.confidence, holdout=args.holdout, min_labels=args.min_labels,
               min_kind_labels=args.min_kind_labels, seed=args.seed)
-    if args.source.startswith(("redis://", "rediss://")):
+    from ..stores._url import is_redis_url
+
+    if is_redis_url(args.source):
         return _fit_redis(args, kw)
     src = Path(args.source)
     if not src.is_file():

@@ -30,6 +30,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ..budget import ReserveResult
+from ._url import check_redis_url, redacted_url
 from ._writer import STOP, QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
@@ -104,14 +105,6 @@ return 0
 _SETTLED_TTL_S = 86_400
 
 
-def redacted_url(url: str) -> str:
-    """The URL without its user and password (they never reach logs, reprs or errors)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
-
-
 def _redis() -> Any:
     try:
         import redis
@@ -137,13 +130,13 @@ class RedisStore(QueuedWriter, DecisionStore):
                  max_rows: int | None = DEFAULT_MAX_ROWS, max_age_s: float | None = DEFAULT_MAX_AGE_S,
                  max_queue: int = 10_000, batch_size: int = 256, max_pending_settlements: int = 10_000,
                  max_connections: int = 64, close_timeout: float = 5.0) -> None:
-        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"RedisStore url {url!r} is not a Redis URL: pass e.g. 'redis://localhost:6379/0'")
+        check_redis_url(url)
         check_retention(max_age_s, max_rows)
         if timeout <= 0 or max_queue < 1 or batch_size < 1:
             raise ValueError("RedisStore timeout must be > 0 seconds; max_queue and batch_size >= 1")
         _redis()
-        self.url = url
+        scheme = url.partition("://")[0]
+        self.url = scheme.lower() + url[len(scheme):]  # redis-py < 8 matches the scheme in lower case only
         self.prefix = prefix
         self.timeout = timeout
         self.max_rows = max_rows
@@ -165,7 +158,7 @@ class RedisStore(QueuedWriter, DecisionStore):
         self._read_flush_s = max(5 * timeout, 1.0)
 
     def __repr__(self) -> str:
-        return f"RedisStore({redacted_url(self.url)!r})"
+        return f"RedisStore({redacted_url(self.url)!r})"  # no user, password or query
 
     # ---- keys and clients ------------------------------------------------------------------
 

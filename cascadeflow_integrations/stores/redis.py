@@ -121,7 +121,8 @@ class RedisStore(QueuedWriter, DecisionStore):
     - `max_rows` / `max_age_s`: the log stream's cap and retention (labels are capped alike).
     - `max_queue`: rows waiting for the writer; past it, rows are dropped and counted.
     - `max_connections`: connections per event loop; more concurrent budget calls wait (bounded by `timeout`).
-    - `close_timeout`: how long `aclose()` keeps retrying queued rows while Redis is down before dropping them.
+    - `close_timeout`: how long `aclose()` keeps retrying queued rows while Redis is down before dropping them
+      (and counting them in `stats.dropped`); `flush()` waits at most as long. Nothing waits on Redis forever.
     """
 
     _thread_name = "cascadeflow-redis-log"
@@ -151,6 +152,8 @@ class RedisStore(QueuedWriter, DecisionStore):
         self._init_writer(max_queue)
         self._written = 0
         self._dropped_writer = 0  # counted by the writer (a batch given up on at close)
+        self._write_error: BaseException | None = None  # the writer's last failure, None once a write succeeds
+        self._wake = threading.Event()  # cuts the writer's retry pause short when the store closes
         self._pending: deque[tuple[str, str, int, int | None]] = deque()
         self._max_pending = max_pending_settlements
         self.settlements_dropped = 0
@@ -289,7 +292,9 @@ class RedisStore(QueuedWriter, DecisionStore):
                 try:
                     self._write(batch)
                 except Exception as e:
-                    if (stopping or self._closed) and time.monotonic() - self._closed_at >= self.close_timeout:
+                    self._write_error = e
+                    closing = stopping or self._closed
+                    if closing and time.monotonic() - self._closed_at >= self.close_timeout:
                         # closing with Redis down for longer than close_timeout: the rest is dropped, and counted
                         dropped = len(batch) + self._drain(waiters)
                         self._dropped_writer += dropped
@@ -299,10 +304,15 @@ class RedisStore(QueuedWriter, DecisionStore):
                         return
                     else:
                         logger.warning("decision log: Redis unreachable (%s: %s); retrying", type(e).__name__, e)
-                        time.sleep(backoff)
+                        pause = backoff
+                        if closing:  # never retry past close_timeout
+                            pause = min(pause, max(0.0, self.close_timeout - (time.monotonic() - self._closed_at)))
+                        self._wake.wait(pause)
+                        self._wake.clear()
                         backoff = min(backoff * 2, 1.0)
                         continue
                 else:
+                    self._write_error = None
                     self._written += len(batch)
                     batch = []
                     backoff = 0.05
@@ -361,8 +371,14 @@ class RedisStore(QueuedWriter, DecisionStore):
             ms, seq = last.split("-")
             start = f"{ms}-{int(seq) + 1}"
 
+    async def _flush_before_read(self) -> None:
+        # this process's own queued rows are visible to its reads; while the writer cannot reach Redis the
+        # read would fail as well (or miss rows still queued), so it is not delayed
+        if self._write_error is None:
+            await self.flush(self._read_flush_s)
+
     async def rows(self, *, since: float | None = None, limit: int | None = None) -> list[DecisionRow]:
-        await self.flush(self._read_flush_s)  # this process's own queued rows are visible to its reads
+        await self._flush_before_read()
         raw = await asyncio.to_thread(self._read_stream, "log")
         latest: dict[str, DecisionRow] = {}
         for d in raw:
@@ -378,7 +394,7 @@ class RedisStore(QueuedWriter, DecisionStore):
         return out[-limit:] if limit else out
 
     async def labels(self, *, since: float | None = None) -> list[Label]:
-        await self.flush(self._read_flush_s)
+        await self._flush_before_read()
         out: list[Label] = []
         for d in await asyncio.to_thread(self._read_stream, "labels"):
             try:
@@ -404,12 +420,11 @@ class RedisStore(QueuedWriter, DecisionStore):
         return await asyncio.to_thread(trim)
 
     async def flush(self, timeout: float | None = None) -> None:
-        """Wait until what is queued so far is written (at most `timeout` seconds when given)."""
+        """Wait until what is queued so far is written, at most `timeout` seconds (default `close_timeout`):
+        while Redis is unreachable the rows stay queued (`stats.queued`), retried until `aclose()`."""
         if self._thread is None or self._closed:
             return
-        done = threading.Event()
-        await asyncio.to_thread(self._queue.put, done)
-        await asyncio.to_thread(done.wait, timeout)
+        await asyncio.to_thread(self._flush_sync, self.close_timeout if timeout is None else timeout)
 
     # ---- policy ------------------------------------------------------------------------------
 
@@ -455,7 +470,12 @@ class RedisStore(QueuedWriter, DecisionStore):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed_at = time.monotonic()
-            await self._stop()
+            self._closed = True
+            self._wake.set()
+            # the writer gives up close_timeout from now; one more write attempt may be under way then
+            if not await self._stop(self.close_timeout + 2 * self.timeout):
+                logger.error("decision log: the writer of %r did not stop within close_timeout; its last attempt "
+                             "writes or drops (and counts) the %d row(s) still queued", self, self._queue.qsize())
         if self._pending:
             try:
                 await asyncio.wait_for(self._flush_settlements(), self.timeout)

@@ -17,6 +17,7 @@ Shared by every process of a fleet:
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import queue
@@ -29,6 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from .._imports import ready, warm
 from ..budget import ReserveResult
 from ._url import check_redis_url, redacted_url
 from ._writer import STOP, QueuedWriter
@@ -105,11 +107,14 @@ return 0
 _SETTLED_TTL_S = 86_400
 
 
+_EXTRA = "RedisStore needs the redis extra: pip install 'cascadeflow-integrations[redis]'"
+
+
 def _redis() -> Any:
     try:
         import redis
     except ImportError:
-        raise ImportError("RedisStore needs the redis extra: pip install 'cascadeflow-integrations[redis]'") from None
+        raise ImportError(_EXTRA) from None
     return redis
 
 
@@ -135,7 +140,9 @@ class RedisStore(QueuedWriter, DecisionStore):
         check_retention(max_age_s, max_rows)
         if timeout <= 0 or max_queue < 1 or batch_size < 1:
             raise ValueError("RedisStore timeout must be > 0 seconds; max_queue and batch_size >= 1")
-        _redis()
+        if importlib.util.find_spec("redis") is None:
+            raise ImportError(_EXTRA)
+        warm("redis.asyncio")  # in a thread from now on: never on the event loop (it takes a tenth of a second)
         scheme = url.partition("://")[0]
         self.url = scheme.lower() + url[len(scheme):]  # redis-py < 8 matches the scheme in lower case only
         self.prefix = prefix
@@ -181,10 +188,15 @@ class RedisStore(QueuedWriter, DecisionStore):
         return {"socket_timeout": self.timeout, "socket_connect_timeout": self.timeout,
                 "retry": Retry(NoBackoff(), 1), "health_check_interval": 0}
 
-    def _async(self) -> tuple[Any, Any, Any]:
+    async def ready(self) -> None:
+        """Wait, off the event loop, until redis-py is imported (a budget awaits it before its timeout starts)."""
+        await ready("redis.asyncio")
+
+    async def _async(self) -> tuple[Any, Any, Any]:
         loop = asyncio.get_running_loop()
         entry = self._aclients.get(loop)
         if entry is None:
+            await self.ready()
             import redis.asyncio as aredis
             from redis.asyncio.retry import Retry as ARetry
             from redis.backoff import NoBackoff
@@ -220,7 +232,7 @@ class RedisStore(QueuedWriter, DecisionStore):
 
     async def budget_reserve(self, bucket: str, reservation_id: str, amount: int, limit: int, ttl_s: float,
                              expire_s: int | None, force: bool) -> ReserveResult:
-        client, reserve, _ = self._async()
+        client, reserve, _ = await self._async()
         if not self._checked_durability:
             await self._check_durability(client)
         if self._pending:
@@ -230,12 +242,12 @@ class RedisStore(QueuedWriter, DecisionStore):
         return ReserveResult(bool(ok), int(spent), int(reserved))
 
     async def budget_settle(self, bucket: str, reservation_id: str, actual: int, expire_s: int | None) -> None:
-        _, _, settle = self._async()
+        _, _, settle = await self._async()
         keys = [*self._budget_keys(bucket), self._k("budget", "{" + bucket + "}", "done", reservation_id)]
         await settle(keys=keys, args=[reservation_id, actual, expire_s or 0, _SETTLED_TTL_S])
 
     async def budget_usage(self, bucket: str) -> tuple[int, int]:
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         spent, reserved = await client.hmget(self._budget_keys(bucket)[0], ["spent", "reserved"])
         return int(spent or 0), int(reserved or 0)
 
@@ -429,13 +441,13 @@ class RedisStore(QueuedWriter, DecisionStore):
     # ---- policy ------------------------------------------------------------------------------
 
     async def put_policy(self, doc: dict[str, Any]) -> int:
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         version = await client.eval(_PUT_POLICY, 2, self._k("policy"), self._k("policy", "updates"),
                                     json.dumps(doc), repr(time.time()))
         return int(version)
 
     async def get_policy(self) -> PolicyRecord | None:
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         version, doc, ts = await client.hmget(self._k("policy"), ["version", "doc", "ts"])
         if version is None or doc is None:
             return None
@@ -449,14 +461,14 @@ class RedisStore(QueuedWriter, DecisionStore):
 
     async def policy_version(self) -> int:
         """The latest published policy version (0 when none): one cheap read, to poll for updates."""
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         v = await client.hget(self._k("policy"), "version")
         return int(v or 0)
 
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: float = 300.0) -> AsyncIterator[bool]:
         """A fleet-wide lock (e.g. one fitter at a time); yields False when another process holds it."""
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         key, token = self._k("lock", name), uuid.uuid4().hex
         got = bool(await client.set(key, token, nx=True, px=int(ttl_s * 1000)))
         try:

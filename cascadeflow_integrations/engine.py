@@ -274,11 +274,10 @@ class CascadeRun:
             tr.end(self.result if complete else None, error)
 
     async def _ready(self) -> None:
-        """The members' SDKs and the budget's store imported, off the loop: the first call of a process waits
-        here, before any of its timeouts starts (start-up must not eat them)."""
-        parts = [*self.chain, self.opts.budget.store] if self.opts.budget is not None else self.chain
-        for part in parts:
-            ready = getattr(part, "ready", None)
+        """The members' SDKs imported, off the loop: the first call of a process waits here, before any of its
+        timeouts starts (start-up must not eat them; a budget waits for its store's client alike)."""
+        for member in self.chain:
+            ready = getattr(member, "ready", None)
             if ready is not None:
                 await ready()
 

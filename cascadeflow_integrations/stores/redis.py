@@ -159,7 +159,7 @@ class RedisStore(QueuedWriter, DecisionStore):
         self._init_writer(max_queue)
         self._written = 0
         self._dropped_writer = 0  # counted by the writer (a batch given up on at close)
-        self._write_error: BaseException | None = None  # the writer's last failure, None once a write succeeds
+        self._write_error: str | None = None  # the writer's last failure, None once a write succeeds
         self._wake = threading.Event()  # cuts the writer's retry pause short when the store closes
         self._pending: deque[tuple[str, str, int, int | None]] = deque()
         self._max_pending = max_pending_settlements
@@ -304,7 +304,7 @@ class RedisStore(QueuedWriter, DecisionStore):
                 try:
                     self._write(batch)
                 except Exception as e:
-                    self._write_error = e
+                    self._write_error = type(e).__name__  # not the exception: it would hold the batch's frames
                     closing = stopping or self._closed
                     if closing and time.monotonic() - self._closed_at >= self.close_timeout:
                         # closing with Redis down for longer than close_timeout: the rest is dropped, and counted

@@ -12,12 +12,15 @@ import asyncio
 import concurrent.futures
 import importlib
 import importlib.util
+import os
 import sys
 import threading
 from types import ModuleType
 
 _lock = threading.Lock()
 _imports: dict[str, concurrent.futures.Future[ModuleType]] = {}
+#: how long a fork waits for imports under way (a server forking workers right after building its agent)
+FORK_WAIT_S = 60.0
 
 
 def loaded(name: str) -> ModuleType | None:
@@ -68,3 +71,18 @@ async def ready(name: str) -> ModuleType:
         await asyncio.to_thread(fut.exception)
     return fut.result()
 
+
+def _before_fork() -> None:
+    # A child forked mid-import inherits that import's module locks, held by a thread it does not have,
+    # and would hang at its first use of the module: let the imports under way finish first.
+    with _lock:
+        pending = [f for f in _imports.values() if not f.done()]
+    for f in pending:
+        try:
+            f.exception(timeout=FORK_WAIT_S)
+        except concurrent.futures.TimeoutError:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork)

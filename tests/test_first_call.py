@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[1]
 
 FIRST_CALL = r"""
@@ -91,9 +90,37 @@ def first_call(redis_url: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.redis
 def test_the_first_call_imports_nothing_on_the_event_loop(redis_url: str) -> None:
     r = first_call(redis_url)
     assert r["answers"] == ["Paris."] * 3, r
     assert r["on_loop"] == [], f"imported on the event loop: {r['on_loop']} (loop lag {r['max_lag_s']} s)"
     assert r["elsewhere"] > 0, r  # the SDKs were imported, in a thread
     assert r["budget"] == ["none"] * 3, r  # the budget's store answered within its timeout
+
+
+FORK_RIGHT_AFTER_BUILDING = r"""
+import os
+from cascadeflow_integrations import CascadeAgent, ModelConfig
+
+key = "sk-test-not-a-real-key"
+agent = CascadeAgent([ModelConfig(name="gpt-4o-mini", api_key=key),
+                      ModelConfig(name="claude-sonnet-4-5", provider="anthropic", api_key=key)])
+pid = os.fork()  # a pre-forking server: the SDK imports started by the agent may still be under way
+if pid == 0:
+    import anthropic, openai
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_process_forked_right_after_building_an_agent_can_use_the_sdks() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        out = subprocess.run([sys.executable, "-c", FORK_RIGHT_AFTER_BUILDING], capture_output=True, text=True,
+                             env=env, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forked child hung importing an SDK whose import was under way in the parent")
+    assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr[-2000:]

@@ -229,6 +229,13 @@ class BudgetHold:
         await self.budget._settle(self, actual_usd)
 
 
+async def _ready(store: Any) -> None:
+    """The store's client library imported, off the loop, before a timeout starts: start-up must not eat it."""
+    ready = getattr(store, "ready", None)
+    if ready is not None:
+        await ready()
+
+
 class Budget:
     """A spend limit per key and window, enforced before each call.
 
@@ -403,6 +410,7 @@ class Budget:
         hold = BudgetHold(self, key, bucket, rid, amount_usd, 0.0, "none", expire_s, held=False)
         amount = to_nano(amount_usd)  # outside the try: a bad amount is not the store's failure
         try:
+            await _ready(self.store)
             res = await asyncio.wait_for(self.store.budget_reserve(
                 bucket, rid, amount, to_nano(self.limit_usd), self.reservation_ttl, expire_s, force),
                 self.timeout)
@@ -450,6 +458,7 @@ class Budget:
         # Settled by id even when the reservation seemed to fail: its reply may have been lost after
         # it landed, and settling is idempotent, so this both releases it and counts the spend once.
         try:
+            await _ready(self.store)
             await asyncio.wait_for(self.store.budget_settle(hold.bucket, hold.reservation_id, to_nano(actual_usd),
                                                             hold.expire_s), self.timeout)
         except Exception as e:
@@ -464,6 +473,7 @@ class Budget:
     async def spent(self, budget_key: str | Mapping[str, Any] | None = None) -> float:
         """Settled spend of a key in the current window, in USD."""
         bucket, _ = self.bucket(self.key_for(budget_key))
+        await _ready(self.store)
         spent, _ = await asyncio.wait_for(self.store.budget_usage(bucket), self.timeout)
         return spent / NANO
 

@@ -274,8 +274,17 @@ class CascadeRun:
             self._trace = None
             tr.end(self.result if complete else None, error)
 
+    async def _ready(self) -> None:
+        """The members' SDKs imported, off the loop: the first call of a process waits here, before any of its
+        timeouts starts (start-up must not eat them; a budget waits for its store's client alike)."""
+        for member in self.chain:
+            ready = getattr(member, "ready", None)
+            if ready is not None:
+                await ready()
+
     async def _run(self) -> AsyncGenerator[Event, None]:
         opts = self.opts
+        await self._ready()
         self._t0 = time.perf_counter()
         if opts.timeout:
             self._deadline = self._t0 + opts.timeout

@@ -177,6 +177,9 @@ class BaseMember:
     async def aclose(self) -> None:
         return None
 
+    async def ready(self) -> None:
+        """Wait until the member can call without blocking the event loop (its SDK imported)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(label={self.label!r}, name={self.name!r}, provider={self.provider!r})"
 
@@ -223,6 +226,11 @@ class SDKMember(BaseMember):
     async def sample(self, request: ChatRequest, n: int) -> Samples:
         """`n` answers to `request` (model-based checks): one `n` request where supported, else concurrent ones."""
         return await self._provider.sample(request, n)
+
+    async def ready(self) -> None:
+        ready = getattr(self._provider, "ready", None)  # a registered provider may predate it
+        if ready is not None:
+            await ready()
 
     async def aclose(self) -> None:
         await self._provider.aclose()

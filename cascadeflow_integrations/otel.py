@@ -2,8 +2,8 @@
 
 One span per cascade call, a child span per model attempt and per model-based check, with the
 OpenTelemetry GenAI semantic conventions (`gen_ai.*`) plus the cascade's own `cascade.*`
-attributes. Nothing is recorded, and nothing is imported past a cached check, unless
-`opentelemetry-api` is installed and the application has set a tracer provider. Prompt and answer
+attributes. Nothing is recorded, and nothing is imported (never on the event loop), unless the
+application has imported `opentelemetry-api` and set a tracer provider. Prompt and answer
 text are recorded only with `CascadeAgent(trace_content=True)` or
 `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
 
@@ -21,31 +21,32 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._imports import loaded
+
 CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SCOPE = "cascadeflow_integrations"
 
-_trace: Any = None  # the opentelemetry.trace module, False when not installed, None before the first check
 _noop_types: tuple[type, ...] = ()
 _tracers: dict[int, Any] = {}
 
 
 def _api() -> Any:
-    global _trace, _noop_types
-    if _trace is None:
-        try:
-            from opentelemetry import trace
-        except ImportError:
-            _trace = False
-        else:
-            _trace = trace
-            _noop_types = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
-    return _trace
+    """The `opentelemetry.trace` module once this process has imported it, else None.
+
+    Never imports it: calls start on the event loop, which the import would block. A tracer provider
+    can only be set by code that imported the API, so until then there is nothing to trace to.
+    """
+    global _noop_types
+    trace = loaded("opentelemetry.trace")
+    if trace is not None and not _noop_types:
+        _noop_types = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+    return trace
 
 
 def tracer() -> Any:
     """The library's tracer, or None when OpenTelemetry is absent or no tracer provider is set."""
     trace = _api()
-    if trace is False:
+    if trace is None:
         return None
     provider = trace.get_tracer_provider()
     if isinstance(provider, _noop_types):

@@ -132,10 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     kw = dict(confidence=args.confidence, min_labels=args.min_labels, min_kind_labels=args.min_kind_labels,
               seed=args.seed)
+    from ..stores._url import is_redis_url
+
     try:
         if args.out:
             _check_out(args.out)
-        if args.source.startswith(("redis://", "rediss://")):
+        if is_redis_url(args.source):
             return _fit_redis(args, kw)
         out = args.out or "policy.json"
         if not args.out:

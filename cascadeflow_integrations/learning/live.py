@@ -405,8 +405,8 @@ class Learner:
     async def aclose(self) -> None:
         pending = [*self._tasks, *([self._refit] if self._refit is not None else [])]
         await _settle([t for t in pending if not t.done()], cancel=True)
-        if self.log is not None:
-            await self.log.aclose()
+        if self.log is not None:  # a store of ours is closed next, which writes (or drops and counts) the rows
+            await self.log.aclose(flush_store=not self._owns_store)
         if self.store is not None and self._owns_store:
             await self.store.aclose()
 

@@ -136,13 +136,26 @@ class DecisionLogger(QueuedWriter):
                 self._queue.task_done()
 
     async def flush(self) -> None:
-        """Wait until every queued call is in the store (and the store has written it)."""
-        await asyncio.to_thread(self._flush_sync)
+        """Wait until every queued call is in the store and the store has written it (a store with a
+        `close_timeout`, such as `RedisStore`, waits at most that long while it cannot write)."""
+        await asyncio.to_thread(self._flush_sync, self._limit())
         await self.store.flush()
 
-    async def aclose(self) -> None:
-        """Build the queued rows, then stop the worker (the store is closed by its owner)."""
+    async def aclose(self, flush_store: bool = True) -> None:
+        """Build the queued rows, stop the worker, and wait for the store to write them (`flush_store=False`:
+        its owner closes it next, which writes them). Never longer than the store's `close_timeout`: rows it
+        could not write by then stay in its queue, dropped and counted by its own `aclose()`."""
         if self._closed:
             return
-        await self._stop()
+        await self._stop(self._limit())
+        if not flush_store:
+            return
         await self.store.flush()
+        left = self.store.stats.queued
+        if left:
+            logger.warning("decision log: %d row(s) not written to %r at close (unreachable?); its aclose() "
+                           "drops and counts what it cannot write", left, self.store)
+
+    def _limit(self) -> float | None:
+        limit = getattr(self.store, "close_timeout", None)
+        return float(limit) if isinstance(limit, (int, float)) else None

@@ -60,6 +60,9 @@ class AnthropicProvider(Provider):
     """Claude models."""
 
     sdk = "anthropic"
+    sdk_module = "anthropic"
+    #: anthropic's request tracing imports it on the first request when OpenTelemetry is installed
+    sdk_lazy_modules = ("opentelemetry.propagate",)
     supports_logprobs = False
 
     def __init__(self, config: ModelConfig) -> None:
@@ -99,6 +102,7 @@ class AnthropicProvider(Provider):
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        await self.ready()
         messages_api = self._clients.get().messages  # raises AuthenticationError before any network call
         kwargs = split_params(type(messages_api).create, self._body(request, stream=True))
         decoder = SSEDecoder()
@@ -178,6 +182,7 @@ class AnthropicProvider(Provider):
         yield FinishDelta(_FINISH.get(stop_reason or "end_turn", "stop"))
 
     async def complete(self, request: ChatRequest) -> Completion:
+        await self.ready()
         messages_api = self._clients.get().messages
         kwargs = split_params(type(messages_api).create, self._body(request, stream=False))
         obj = await self._fetch_json(messages_api.with_streaming_response.create, kwargs)

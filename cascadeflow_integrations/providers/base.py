@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
+from .._imports import installed, ready, warm
 from ..config import ModelConfig
 from ..errors import ProviderError
 from ..types import ChatRequest, Completion, Delta, Samples
@@ -24,9 +25,21 @@ class Provider(abc.ABC):
     #: the SDK family: "openai", "anthropic" or "groq"
     sdk: str = ""
     supports_logprobs: bool = False
+    #: the SDK's module: imported in a thread from construction on, never on the event loop
+    sdk_module: str = ""
+    #: modules the SDK imports lazily on its first request, when their package is installed
+    sdk_lazy_modules: tuple[str, ...] = ()
 
     def __init__(self, config: ModelConfig) -> None:
         self.config = config
+        self._modules = [m for m in (self.sdk_module, *self.sdk_lazy_modules) if m and installed(m)]
+        for m in self._modules:
+            warm(m)
+
+    async def ready(self) -> None:
+        """Wait, off the event loop, until the SDK is imported (at once after the first call)."""
+        for m in self._modules:
+            await ready(m)
 
     @property
     def model(self) -> str:

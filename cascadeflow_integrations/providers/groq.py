@@ -20,6 +20,7 @@ class GroqProvider(OpenAIProvider):
     """Models served by Groq."""
 
     sdk = "groq"
+    sdk_module = "groq"
     supports_logprobs = False
     tool_format = ToolCallFormat.GROQ
     _usage_in_x_groq = True

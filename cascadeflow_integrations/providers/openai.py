@@ -79,6 +79,7 @@ class OpenAIProvider(Provider):
     """OpenAI and OpenAI-compatible models (vLLM, Ollama, Together, ...)."""
 
     sdk = "openai"
+    sdk_module = "openai"
     supports_logprobs = True
     tool_format = ToolCallFormat.OPENAI
     #: Groq reports usage on the finish chunk, sometimes only under `x_groq.usage`
@@ -138,6 +139,7 @@ class OpenAIProvider(Provider):
     # ---- streaming -----------------------------------------------------------------------
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[Delta, None]:
+        await self.ready()
         client = self._clients.get()  # raises AuthenticationError before any network call
         body = self._body(request, stream=True)
         provider, model, x_groq = self.config.provider, self.config.name, self._usage_in_x_groq
@@ -230,6 +232,7 @@ class OpenAIProvider(Provider):
         Chunks of different choices interleave; each carries its own `index`, and the usage chunk
         (`choices: []`) covers all of them.
         """
+        await self.ready()
         client = self._clients.get()
         body = self._body(request, stream=True)
         body["n"] = n
@@ -314,6 +317,7 @@ class OpenAIProvider(Provider):
     # ---- whole response ------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> Completion:
+        await self.ready()
         completions = self._completions()
         kwargs = split_params(type(completions).create, self._body(request, stream=False))
         obj = await self._fetch_json(completions.with_streaming_response.create, kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._url import is_redis_url
 from .base import (
     LABEL_SOURCES,
     LABEL_TARGETS,
@@ -36,7 +37,7 @@ def open_store(spec: Any) -> DecisionStore:
     """A store from `decision_log=`: a store instance, or a path to a SQLite file (":memory:" for memory)."""
     if isinstance(spec, DecisionStore):
         return spec
-    if isinstance(spec, str) and spec.startswith(("redis://", "rediss://")):
+    if is_redis_url(spec):
         from .redis import RedisStore
 
         return RedisStore(spec)

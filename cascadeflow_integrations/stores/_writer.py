@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from typing import Any
 
 #: queued last: the writer finishes what came before it and ends
@@ -51,24 +52,41 @@ class QueuedWriter:
     def _writer(self) -> None:
         raise NotImplementedError
 
-    def _flush_sync(self) -> None:
-        """Wait until the writer has handled everything queued before now (blocking)."""
+    def _flush_sync(self, timeout: float | None = None) -> bool:
+        """Wait until the writer has handled everything queued before now (blocking; at most `timeout`
+        seconds when given). True when it has."""
         if self._thread is None or not self._thread.is_alive():
-            return
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
         barrier = threading.Event()
-        self._queue.put(barrier)  # blocking: a full queue is drained by the writer meanwhile
-        barrier.wait()
+        try:
+            self._queue.put(barrier, timeout=timeout)  # a full queue is drained by the writer meanwhile
+        except queue.Full:
+            return False
+        return barrier.wait(_left(deadline))
 
-    def _stop_sync(self) -> None:
-        """Refuse new items, let the writer finish the queue, and wait for it (blocking)."""
+    def _stop_sync(self, timeout: float | None = None) -> bool:
+        """Refuse new items, let the writer finish the queue, and wait for it (blocking; at most `timeout`
+        seconds when given). True when the writer has ended."""
         self._closed = True
         t = self._thread
-        if t is not None and t.is_alive():
-            self._queue.put(STOP)
-            t.join()
+        if t is None or not t.is_alive():
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._queue.put(STOP, timeout=timeout)
+        except queue.Full:
+            return False
+        t.join(_left(deadline))
+        return not t.is_alive()
 
-    async def _stop(self) -> None:
+    async def _stop(self, timeout: float | None = None) -> bool:
         """`_stop_sync` off the event loop."""
         self._closed = True
         if self._thread is not None and self._thread.is_alive():
-            await asyncio.to_thread(self._stop_sync)
+            return await asyncio.to_thread(self._stop_sync, timeout)
+        return True
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

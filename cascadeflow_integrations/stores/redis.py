@@ -17,6 +17,7 @@ Shared by every process of a fleet:
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import queue
@@ -29,7 +30,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from .._imports import ready, warm
 from ..budget import ReserveResult
+from ._url import check_redis_url, redacted_url
 from ._writer import STOP, QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
@@ -104,19 +107,14 @@ return 0
 _SETTLED_TTL_S = 86_400
 
 
-def redacted_url(url: str) -> str:
-    """The URL without its user and password (they never reach logs, reprs or errors)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+_EXTRA = "RedisStore needs the redis extra: pip install 'cascadeflow-integrations[redis]'"
 
 
 def _redis() -> Any:
     try:
         import redis
     except ImportError:
-        raise ImportError("RedisStore needs the redis extra: pip install 'cascadeflow-integrations[redis]'") from None
+        raise ImportError(_EXTRA) from None
     return redis
 
 
@@ -128,7 +126,8 @@ class RedisStore(QueuedWriter, DecisionStore):
     - `max_rows` / `max_age_s`: the log stream's cap and retention (labels are capped alike).
     - `max_queue`: rows waiting for the writer; past it, rows are dropped and counted.
     - `max_connections`: connections per event loop; more concurrent budget calls wait (bounded by `timeout`).
-    - `close_timeout`: how long `aclose()` keeps retrying queued rows while Redis is down before dropping them.
+    - `close_timeout`: how long `aclose()` keeps retrying queued rows while Redis is down before dropping them
+      (and counting them in `stats.dropped`); `flush()` waits at most as long. Nothing waits on Redis forever.
     """
 
     _thread_name = "cascadeflow-redis-log"
@@ -137,13 +136,15 @@ class RedisStore(QueuedWriter, DecisionStore):
                  max_rows: int | None = DEFAULT_MAX_ROWS, max_age_s: float | None = DEFAULT_MAX_AGE_S,
                  max_queue: int = 10_000, batch_size: int = 256, max_pending_settlements: int = 10_000,
                  max_connections: int = 64, close_timeout: float = 5.0) -> None:
-        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"RedisStore url {url!r} is not a Redis URL: pass e.g. 'redis://localhost:6379/0'")
+        check_redis_url(url)
         check_retention(max_age_s, max_rows)
         if timeout <= 0 or max_queue < 1 or batch_size < 1:
             raise ValueError("RedisStore timeout must be > 0 seconds; max_queue and batch_size >= 1")
-        _redis()
-        self.url = url
+        if importlib.util.find_spec("redis") is None:
+            raise ImportError(_EXTRA)
+        warm("redis.asyncio")  # in a thread from now on: never on the event loop (it takes a tenth of a second)
+        scheme = url.partition("://")[0]
+        self.url = scheme.lower() + url[len(scheme):]  # redis-py < 8 matches the scheme in lower case only
         self.prefix = prefix
         self.timeout = timeout
         self.max_rows = max_rows
@@ -158,6 +159,8 @@ class RedisStore(QueuedWriter, DecisionStore):
         self._init_writer(max_queue)
         self._written = 0
         self._dropped_writer = 0  # counted by the writer (a batch given up on at close)
+        self._write_error: str | None = None  # the writer's last failure, None once a write succeeds
+        self._wake = threading.Event()  # cuts the writer's retry pause short when the store closes
         self._pending: deque[tuple[str, str, int, int | None]] = deque()
         self._max_pending = max_pending_settlements
         self.settlements_dropped = 0
@@ -165,7 +168,7 @@ class RedisStore(QueuedWriter, DecisionStore):
         self._read_flush_s = max(5 * timeout, 1.0)
 
     def __repr__(self) -> str:
-        return f"RedisStore({redacted_url(self.url)!r})"
+        return f"RedisStore({redacted_url(self.url)!r})"  # no user, password or query
 
     # ---- keys and clients ------------------------------------------------------------------
 
@@ -185,10 +188,15 @@ class RedisStore(QueuedWriter, DecisionStore):
         return {"socket_timeout": self.timeout, "socket_connect_timeout": self.timeout,
                 "retry": Retry(NoBackoff(), 1), "health_check_interval": 0}
 
-    def _async(self) -> tuple[Any, Any, Any]:
+    async def ready(self) -> None:
+        """Wait, off the event loop, until redis-py is imported (a budget awaits it before its timeout starts)."""
+        await ready("redis.asyncio")
+
+    async def _async(self) -> tuple[Any, Any, Any]:
         loop = asyncio.get_running_loop()
         entry = self._aclients.get(loop)
         if entry is None:
+            await self.ready()
             import redis.asyncio as aredis
             from redis.asyncio.retry import Retry as ARetry
             from redis.backoff import NoBackoff
@@ -224,7 +232,7 @@ class RedisStore(QueuedWriter, DecisionStore):
 
     async def budget_reserve(self, bucket: str, reservation_id: str, amount: int, limit: int, ttl_s: float,
                              expire_s: int | None, force: bool) -> ReserveResult:
-        client, reserve, _ = self._async()
+        client, reserve, _ = await self._async()
         if not self._checked_durability:
             await self._check_durability(client)
         if self._pending:
@@ -234,12 +242,12 @@ class RedisStore(QueuedWriter, DecisionStore):
         return ReserveResult(bool(ok), int(spent), int(reserved))
 
     async def budget_settle(self, bucket: str, reservation_id: str, actual: int, expire_s: int | None) -> None:
-        _, _, settle = self._async()
+        _, _, settle = await self._async()
         keys = [*self._budget_keys(bucket), self._k("budget", "{" + bucket + "}", "done", reservation_id)]
         await settle(keys=keys, args=[reservation_id, actual, expire_s or 0, _SETTLED_TTL_S])
 
     async def budget_usage(self, bucket: str) -> tuple[int, int]:
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         spent, reserved = await client.hmget(self._budget_keys(bucket)[0], ["spent", "reserved"])
         return int(spent or 0), int(reserved or 0)
 
@@ -297,7 +305,9 @@ class RedisStore(QueuedWriter, DecisionStore):
                 try:
                     self._write(batch)
                 except Exception as e:
-                    if (stopping or self._closed) and time.monotonic() - self._closed_at >= self.close_timeout:
+                    self._write_error = type(e).__name__  # not the exception: it would hold the batch's frames
+                    closing = stopping or self._closed
+                    if closing and time.monotonic() - self._closed_at >= self.close_timeout:
                         # closing with Redis down for longer than close_timeout: the rest is dropped, and counted
                         dropped = len(batch) + self._drain(waiters)
                         self._dropped_writer += dropped
@@ -307,10 +317,15 @@ class RedisStore(QueuedWriter, DecisionStore):
                         return
                     else:
                         logger.warning("decision log: Redis unreachable (%s: %s); retrying", type(e).__name__, e)
-                        time.sleep(backoff)
+                        pause = backoff
+                        if closing:  # never retry past close_timeout
+                            pause = min(pause, max(0.0, self.close_timeout - (time.monotonic() - self._closed_at)))
+                        self._wake.wait(pause)
+                        self._wake.clear()
                         backoff = min(backoff * 2, 1.0)
                         continue
                 else:
+                    self._write_error = None
                     self._written += len(batch)
                     batch = []
                     backoff = 0.05
@@ -369,8 +384,14 @@ class RedisStore(QueuedWriter, DecisionStore):
             ms, seq = last.split("-")
             start = f"{ms}-{int(seq) + 1}"
 
+    async def _flush_before_read(self) -> None:
+        # this process's own queued rows are visible to its reads; while the writer cannot reach Redis the
+        # read would fail as well (or miss rows still queued), so it is not delayed
+        if self._write_error is None:
+            await self.flush(self._read_flush_s)
+
     async def rows(self, *, since: float | None = None, limit: int | None = None) -> list[DecisionRow]:
-        await self.flush(self._read_flush_s)  # this process's own queued rows are visible to its reads
+        await self._flush_before_read()
         raw = await asyncio.to_thread(self._read_stream, "log")
         latest: dict[str, DecisionRow] = {}
         for d in raw:
@@ -386,7 +407,7 @@ class RedisStore(QueuedWriter, DecisionStore):
         return out[-limit:] if limit else out
 
     async def labels(self, *, since: float | None = None) -> list[Label]:
-        await self.flush(self._read_flush_s)
+        await self._flush_before_read()
         out: list[Label] = []
         for d in await asyncio.to_thread(self._read_stream, "labels"):
             try:
@@ -413,23 +434,22 @@ class RedisStore(QueuedWriter, DecisionStore):
         return await asyncio.to_thread(trim)
 
     async def flush(self, timeout: float | None = None) -> None:
-        """Wait until what is queued so far is written (at most `timeout` seconds when given)."""
+        """Wait until what is queued so far is written, at most `timeout` seconds (default `close_timeout`):
+        while Redis is unreachable the rows stay queued (`stats.queued`), retried until `aclose()`."""
         if self._thread is None or self._closed:
             return
-        done = threading.Event()
-        await asyncio.to_thread(self._queue.put, done)
-        await asyncio.to_thread(done.wait, timeout)
+        await asyncio.to_thread(self._flush_sync, self.close_timeout if timeout is None else timeout)
 
     # ---- policy ------------------------------------------------------------------------------
 
     async def put_policy(self, doc: dict[str, Any]) -> int:
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         version = await client.eval(_PUT_POLICY, 2, self._k("policy"), self._k("policy", "updates"),
                                     json.dumps(doc), repr(time.time()))
         return int(version)
 
     async def get_policy(self) -> PolicyRecord | None:
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         version, doc, ts = await client.hmget(self._k("policy"), ["version", "doc", "ts"])
         if version is None or doc is None:
             return None
@@ -443,14 +463,14 @@ class RedisStore(QueuedWriter, DecisionStore):
 
     async def policy_version(self) -> int:
         """The latest published policy version (0 when none): one cheap read, to poll for updates."""
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         v = await client.hget(self._k("policy"), "version")
         return int(v or 0)
 
     @asynccontextmanager
     async def lock(self, name: str, ttl_s: float = 300.0) -> AsyncIterator[bool]:
         """A fleet-wide lock (e.g. one fitter at a time); yields False when another process holds it."""
-        client, _, _ = self._async()
+        client, _, _ = await self._async()
         key, token = self._k("lock", name), uuid.uuid4().hex
         got = bool(await client.set(key, token, nx=True, px=int(ttl_s * 1000)))
         try:
@@ -464,7 +484,12 @@ class RedisStore(QueuedWriter, DecisionStore):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed_at = time.monotonic()
-            await self._stop()
+            self._closed = True
+            self._wake.set()
+            # the writer gives up close_timeout from now; one more write attempt may be under way then
+            if not await self._stop(self.close_timeout + 2 * self.timeout):
+                logger.error("decision log: the writer of %r did not stop within close_timeout; its last attempt "
+                             "writes or drops (and counts) the %d row(s) still queued", self, self._queue.qsize())
         if self._pending:
             try:
                 await asyncio.wait_for(self._flush_settlements(), self.timeout)

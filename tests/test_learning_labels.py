@@ -77,7 +77,7 @@ def test_normalise_number_units_and_case() -> None:
         ("Jupiter is the largest, so B", "B"),
         ("**B** Jupiter is the biggest planet.", "B"),
         ("I think it's either A or C.", None),
-        ("Jupiter", None),
+        ("Jupiter", "B"),  # the option's text (issue 20: it was read as no answer)
     ],
 )
 def test_choice_answers(text: str, want: str | None) -> None:

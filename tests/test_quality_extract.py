@@ -79,3 +79,85 @@ def test_merged_reading_serves_both_users() -> None:
     assert normalise_text("東京") == "東京" and normalise_text("Ångström") == "angstrom"
     with pytest.raises(ValueError, match="answer kind"):
         extract_answer("x", kind="essay")
+
+
+# ---- issue 20: answers read the way a person reads them ----------------------------------------
+
+DATE_Q = "Today is 3/31/2021. What is the date tomorrow in MM/DD/YYYY?"
+
+
+def test_the_misreadings_named_in_issue_20() -> None:
+    from cascadeflow_integrations.quality.answers import compare_texts
+
+    # a date is no longer the number 2021: samples with different dates disagree
+    assert extract_answer("Step by step.\nA: 04/01/2021", DATE_Q) == Answer("date", "2021-04-01")
+    assert compare_texts("A: 04/01/2021", "A: 04/02/2021", DATE_Q) is False
+    assert extract_answer("The answer is 3:45 pm.", "What time is it?") == Answer("time", "15:45")
+    assert extract_answer("It is $1,250.50", "How much does it cost?") == Answer("number", 1250.5)
+    assert extract_answer("x = -3/4", "Solve for x: 4x + 3 = 0.") == Answer("number", -0.75)
+    assert extract_answer("24 2/3", "How many cups?") == Answer("number", 24 + 2 / 3)
+    italy = "Which city is the capital of Italy?\n(A) Paris\n(B) Rome\n(C) Madrid"
+    assert compare_texts("Answer: B", "The correct answer is Rome.", italy) is True
+    assert compare_texts("She has twelve apples.", "12", "How many apples does she have?") is True
+    # a number in the reasoning does not stand for a marked answer; the last number is a last resort, less sure
+    marked = extract_answer("In 2019 she had 3 bags.\nThe answer is 12.", "How many apples?")
+    assert marked is not None and marked.value == 12.0 and marked.marker == "answer is"
+    last = extract_answer("She had 3 bags of 4 and sold 2, which leaves her with 10 today to", "How many apples?",
+                          kind="number")
+    assert last is not None and last.value == 10.0 and last.confidence < marked.confidence
+
+
+def test_unknown_is_neither_a_match_nor_a_label() -> None:
+    from cascadeflow_integrations.learning.labels import agreement as label
+
+    assert label("number", "How many apples?", "#### 3", "#### 3:00 pm") is None  # a number against a time
+    assert label("date", DATE_Q, "A: the day after", "A: 04/01/2021") is None  # a marked answer that cannot be read
+    assert label("date", DATE_Q, "I have no idea.", "A: 04/01/2021") == 0.0  # no answer at all is wrong
+    assert label("date", DATE_Q, "A: 4/1/2021", "April 1, 2021") == 1.0
+    assert label("number", "How far?", "5 km", "5 miles") == 0.0
+
+
+async def test_agreement_check_leaves_unknown_samples_out_and_names_the_values() -> None:
+    from cascadeflow_integrations.quality import AgreementCheck
+    from cascadeflow_integrations.quality.base import Draft, ValidationRequest
+
+    req = ValidationRequest.from_prompt(DATE_Q, samples=[
+        "So it is 04/01/2021.\nA: 04/01/2021", "The answer is 04/02/2021.", "A: 2021", "A: no idea", "Not sure."])
+    r = await AgreementCheck().score(req, Draft("Tomorrow.\nA: 04/01/2021"))
+    # 'A: 2021' (a number) and 'A: no idea' are unknown; 'Not sure.' gives no answer and counts against
+    assert r.score == pytest.approx(1 / 3) and not r.neutral
+    assert "1/3 recorded samples agree on date '2021-04-01'" in r.detail
+    assert "'2021-04-02'" in r.detail and "2 unknown" in r.detail
+    only_unknown = ValidationRequest.from_prompt(DATE_Q, samples=["A: 2021", "#### 7"])
+    n = await AgreementCheck().score(only_unknown, Draft("A: 04/01/2021"))
+    assert n.neutral and "2/2 recorded samples unknown" in n.detail
+
+
+def test_math_expressions_with_math_verify_and_the_plain_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cascadeflow_integrations.quality.answers import compare_texts, mathexpr
+
+    q = "Simplify $(x+1)^2$."
+    assert compare_texts("\\boxed{2\\sqrt{3}}", "\\sqrt{12}", q) is True  # numeric: either way
+    assert compare_texts("\\boxed{2\\sqrt{3}}", "\\boxed{3\\sqrt{2}}", q) is False
+    pytest.importorskip("math_verify")
+    assert compare_texts("\\boxed{(x+1)^2}", "\\boxed{x^2+2x+1}", q) is True
+    assert compare_texts("\\boxed{(x+1)^2}", "\\boxed{x^2+2x+2}", q) is False
+    monkeypatch.setitem(mathexpr._STATE, "mod", None)  # as without the [math] extra
+    assert compare_texts("\\boxed{(x+1)^2}", "\\boxed{x^2+2x+1}", q) is None  # cannot tell: unknown, not a mismatch
+    assert compare_texts("\\boxed{(x+1)^2}", "\\boxed{(x + 1)^2}", q) is True  # folded notation still matches
+    assert compare_texts("\\boxed{2\\sqrt{3}}", "\\sqrt{12}", q) is True
+
+
+def test_costly_expressions_are_not_sent_to_math_verify() -> None:
+    import time
+
+    from cascadeflow_integrations.quality.answers import compare_texts
+
+    q = "Simplify $x^2$."
+    t0 = time.perf_counter()
+    assert compare_texts("\\boxed{2^{99999999}}", "\\boxed{2^{99999998} \\cdot 2}", q) is None
+    assert compare_texts("\\boxed{(9^9)^{9^9}}", "\\boxed{9^{9^{10}}}", q) is None
+    assert compare_texts("\\boxed{1000!}", "\\boxed{999! \\cdot 1000}", q) is None
+    assert time.perf_counter() - t0 < 30  # generous: unbounded sympy work would not return at all
+    pytest.importorskip("math_verify")
+    assert compare_texts("\\boxed{x^2+y^2}", "\\boxed{y^2+x^2}", q) is True  # two powers are no tower

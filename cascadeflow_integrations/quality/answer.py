@@ -38,12 +38,6 @@ _ASKS_LIST_RE = re.compile(
 )
 _WORD_INT = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+\S", re.MULTILINE)
-# Explicit final-answer markers used by worked solutions.
-_FINAL_RE = re.compile(
-    r"####\s*(?P<a>[^\n]*)|\\boxed\{(?P<b>[^{}]*)\}|\b(?:final\s+answer|the\s+answer)\s*(?:is|:)\s*(?P<c>[^\n]*)"
-    r"|^\s*\**answer\**\s*:\s*(?P<d>[^\n]*)",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
 @dataclass(slots=True)
@@ -70,13 +64,12 @@ def number_value(s: str) -> float | None:
 
 
 def final_answer(text: str) -> FinalAnswer | None:
-    """The marked final answer, else the last line that holds a number."""
-    last = None
-    for last in _FINAL_RE.finditer(text):
-        pass
-    if last is not None:
-        ans = next(g for g in last.groups() if g is not None).strip()
-        return FinalAnswer(ans, True, numbers_in(ans))
+    """The marked final answer (found as `quality.answers` finds it), else the last line that holds a number."""
+    from .answers.span import find_span  # here, not at the top: quality.answers imports this module
+
+    span = find_span(text)
+    if span is not None and span.explicit:
+        return FinalAnswer(span.text, True, numbers_in(span.text))
     for line in reversed(text.strip().splitlines()):
         nums = numbers_in(line)
         if nums:

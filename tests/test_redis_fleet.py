@@ -56,7 +56,7 @@ async def test_fit_from_redis_publishes_and_a_running_agent_picks_it_up(redis_ur
 
         out = await asyncio.to_thread(fit_cli, redis_url, "--target", "0.9")
         assert out.returncode == 0, out.stderr
-        assert "published as version 1" in out.stdout and "held-out curve" in out.stdout
+        assert "published as version 1" in out.stdout and "curve of" in out.stdout
 
         assert agent._follower is not None
         agent._follower.refresh_s = 0.01  # the default checks every 5 s

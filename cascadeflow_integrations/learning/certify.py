@@ -40,7 +40,7 @@ def _np() -> Any:
 
 def _hb(r_hat: Any, n_obs: float, alpha: float, binary: bool) -> Any:
     try:
-        from mapie.risk_control.methods import compute_hoeffding_bentkus_p_value
+        from mapie.risk_control.methods import compute_hoeffding_bentkus_p_value  # type: ignore[import-untyped]
     except ImportError:
         raise ImportError("certifying a threshold needs MAPIE: pip install 'cascadeflow-integrations[learn]'") from None
     np = _np()
@@ -79,13 +79,12 @@ def _binomial_test(dq: Any, sq: Any, acc: Any, target: float, delta: Any, credit
     right | strong wrong), the quality share keeps the target iff pA <= (1 - target) + pB (1 - pi) / pi.
     Clopper-Pearson bounds (pA from above, pi from above, pB from below) at shares of delta make it a
     level-delta test by the union bound; `credit` marks where pB may be counted (never-skipped requests)."""
-    from scipy.stats import beta
+    from scipy.stats import beta  # type: ignore[import-untyped]
 
     np = _np()
     right = sq == 1.0
     m = max(1, int(round(right.sum() * scale)))
     n0 = int(round((~right).sum() * scale))
-    n = m + n0
     k_a = np.round((acc[right] & (dq[right] == 0.0)[:, None]).sum(axis=0) * scale)
     k_b = np.round((acc[~right] & ((dq[~right] == 1.0) & credit[~right])[:, None]).sum(axis=0) * scale)
     da, dp, db = (delta * f for f in _SPLIT)

@@ -505,12 +505,11 @@ def _build(exs: Sequence[Example], own: set[str], choice: _Choice) -> tuple[dict
     n_by = Counter(_group_of(e.kind, own) for e in exs if e.feats is not None)
     if cand is None:
         return {"*": Group(ConstantModel(0.0), "escalate_all", n_by.get("*", 0))}, SkipRule(ConstantModel(0.0), "always"), set()
-    t: float | str = round(choice.threshold, 6)
+    value = round(choice.threshold, 6)
     if cand.prompt_mode:
         skip_model = _fit_one(exs, 0.1, prompt_only=True)
-        return {"*": Group(ConstantModel(1.0), "accept_all", 0)}, SkipRule(skip_model, t), set()
-    if t <= 0.0:
-        t = "accept_all"
+        return {"*": Group(ConstantModel(1.0), "accept_all", 0)}, SkipRule(skip_model, value), set()
+    t: float | str = "accept_all" if value <= 0.0 else value
     if cand.name.startswith("signal:"):
         feat = cand.name.split(":", 1)[1]
         transform = dict(SIGNALS)[feat]
@@ -627,8 +626,8 @@ def fit_examples(
     require_sklearn()
     t0 = time.perf_counter()
     delta = 1.0 - float(confidence)
-    kw = dict(min_kind_labels=min_kind_labels, min_skip_labels=min_skip_labels, folds=folds, seed=seed,
-              skip=skip, capacities=capacities)
+    kw: dict[str, Any] = dict(min_kind_labels=min_kind_labels, min_skip_labels=min_skip_labels, folds=folds,
+                              seed=seed, skip=skip, capacities=capacities)
     main = _fit_core(examples, target_quality, delta, **kw)
     choice = main.choice
     data = _Data(examples)

@@ -136,6 +136,7 @@ def replay(
 ) -> ReplayResult:
     """Serve `items` in order as a live agent with `decision_log`, `shadow_rate` and refits would."""
     rnd = random.Random(seed)
+    fit_kw.setdefault("report_folds", 0)  # a refit inside a replay needs no nested report of its own
     out = ReplayResult()
     policy: Policy | None = None
     q = c = sq = sc = 0.0

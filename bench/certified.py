@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _readme import replace_section  # noqa: E402
 
 from cascadeflow_integrations.learning.fit import (  # noqa: E402
     Example,
@@ -204,19 +207,6 @@ def draw(results: list[dict[str, Any]], path: str) -> None:
     fig.savefig(path, dpi=90)
 
 
-def replace_section(readme: str, body: str) -> None:
-    old = open(readme, encoding="utf-8").read() if os.path.exists(readme) else "# Benchmarks\n"
-    head = "\n## Certified operating points"
-    start = old.find(head)
-    if start < 0:
-        new = old.rstrip() + "\n\n" + body.rstrip() + "\n"
-    else:
-        nxt = old.find("\n## ", start + 1)
-        new = old[:start].rstrip() + "\n\n" + body.rstrip() + "\n" + (old[nxt:] if nxt >= 0 else "")
-    with open(readme, "w", encoding="utf-8") as f:
-        f.write(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
@@ -237,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         draw(results, args.png)
     body = section(results, args.resplits, args.png)
     if args.readme:
-        replace_section(args.readme, body)
+        replace_section(args.readme, "## Certified operating points", body)
     else:
         print(body)
     return 0

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _readme import replace_section  # noqa: E402
 
 from cascadeflow_integrations.learning.fit import RecordView  # noqa: E402
 from cascadeflow_integrations.learning.replay import (  # noqa: E402
@@ -366,19 +369,6 @@ def reading(results: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def replace_section(readme: str, body: str) -> None:
-    old = open(readme, encoding="utf-8").read() if os.path.exists(readme) else "# Benchmarks\n"
-    start = old.find("\n## Learning from traffic")
-    if start < 0:
-        new = old.rstrip() + "\n\n" + body.rstrip() + "\n"
-    else:
-        nxt = old.find("\n## ", start + 1)
-        rest = old[nxt:] if nxt >= 0 else ""
-        new = old[:start].rstrip() + "\n\n" + body.rstrip() + "\n" + rest
-    with open(readme, "w", encoding="utf-8") as f:
-        f.write(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
@@ -411,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.png}")
     body = section(results, args, overhead, args.png)
     if args.readme:
-        replace_section(args.readme, body)
+        replace_section(args.readme, "## Learning from traffic", body)
     else:
         print(body)
     return 0

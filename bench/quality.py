@@ -23,6 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _readme import replace_section  # noqa: E402
 
 from cascadeflow_integrations.quality.calibrate import (  # noqa: E402
     Item,
@@ -276,20 +279,6 @@ def validator_latency(items: Sequence[Item], score: Callable[[Sequence[Item]], o
     return (time.perf_counter() - t0) / len(items) * 1000
 
 
-def replace_section(readme: str, body: str) -> None:
-    """Replace the `## Quality` section in place (other sections and their order are left alone)."""
-    old = open(readme, encoding="utf-8").read() if os.path.exists(readme) else "# Benchmarks\n"
-    start = old.find("\n## Quality")
-    if start < 0:
-        new = old.rstrip() + "\n\n" + body.rstrip() + "\n"
-    else:
-        nxt = old.find("\n## ", start + 1)
-        rest = old[nxt:] if nxt >= 0 else ""
-        new = old[:start].rstrip() + "\n\n" + body.rstrip() + "\n" + (rest if rest else "")
-    with open(readme, "w", encoding="utf-8") as f:
-        f.write(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "routellm"))
@@ -359,7 +348,7 @@ Accept/escalate decisions on recorded drafts (RouteLLM eval outputs), `bench/qua
 """
     print(body)
     if args.readme:
-        replace_section(args.readme, body)
+        replace_section(args.readme, "## Quality", body)
     return 0
 
 

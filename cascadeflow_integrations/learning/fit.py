@@ -73,7 +73,7 @@ class RecordError(ValueError):
 
 def is_prompt_feature(name: str) -> bool:
     """Known before drafting (what the skip-the-draft model may read)."""
-    return name.startswith(_PROMPT_PREFIXES) or (name[:1] == "w" and name[1:].isdigit())
+    return name.startswith(_PROMPT_PREFIXES) or _words(name)
 
 
 @dataclass(slots=True)
@@ -324,6 +324,7 @@ GRID = _grid()
 
 
 def _words(name: str) -> bool:
+    """A hashed word of the prompt (`w17`)."""
     return name[:1] == "w" and name[1:].isdigit()
 
 
@@ -356,7 +357,7 @@ class _Candidate:
     name: str
     scores: Any  # (n,) in [0, 1]; -1: never accepted (vetoed, or the signal is missing)
     prompt_mode: bool = False  # a rejected request goes direct (no draft is paid)
-    #: a skip rule may be added: the certificate holds whatever is sent direct (a skip gives up nothing)
+    #: a skip rule may be added: certified with credit only where no skip level could send a request direct
     skippable: bool = False
     words: bool = True
     c: float = 0.5

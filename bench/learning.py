@@ -93,7 +93,7 @@ def mmlu(data: str, seed: int = 0) -> tuple[list[StreamItem], str]:
 
 def calibrate_on_labels(res: ReplayResult, stream: list[StreamItem], tail: list[StreamItem],
                         target: float) -> dict[str, float] | None:
-    """`calibrate()`'s method (default_validator score, bootstrap threshold) on the learner's labels."""
+    """`calibrate()`'s method (default_validator score, certified threshold) on the learner's labels (unweighted)."""
     import math
 
     labelled = [ex for ex in res.labels if ex.feats is not None]
@@ -275,7 +275,9 @@ def section(results: list[dict[str, Any]], args: argparse.Namespace, overhead: d
              "stream from the shipped defaults with an empty decision log; escalations are labelled for free, "
              f"accepted drafts are shadowed at `shadow_rate={args.shadow_rate}` (the recorded strong answer plays the "
              f"shadow call, and its cost counts against the cascade), and the policy is refit every "
-             f"{args.refit_every} new labels (`fit`, target {args.target:.0%}, 70% bootstrap lower bound). "
+             f"{args.refit_every} new labels (`fit`, target {args.target:.0%}, certified at 90% confidence; shadow "
+             "labels are weighted 1/shadow_rate, so the certificate uses the betting bound, which is wide on 200 "
+             "weighted labels). "
              f"The last {args.tail:.0%} of each set is never streamed: the final policy, the static defaults, "
              "`calibrate()`'s method on the same labels, and the oracle are compared on it. Token counts are "
              "estimated from text length; MMLU has no answer text, so one output token each. Shares are of "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import random
 from typing import Any
 
@@ -51,3 +53,17 @@ def prompt_only_records(n: int = 400, seed: int = 0) -> list[dict[str, Any]]:
         out.append({"prompt": prompt, "draft_correct": (rnd.random() < 0.1) if hard else (rnd.random() < 0.97),
                     "strong_correct": True, "input_tokens": 30, "draft_tokens": 1, "strong_tokens": 1})
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _fitted_doc() -> str:
+    from cascadeflow_integrations.learning import fit
+
+    return json.dumps(fit(records(300), target_quality=0.95).to_dict())
+
+
+def fitted_policy() -> Any:
+    """`fit(records(300))`, fitted once per test process; each caller gets its own copy."""
+    from cascadeflow_integrations.learning import Policy
+
+    return Policy.from_dict(json.loads(_fitted_doc()))

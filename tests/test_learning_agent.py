@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from learning_fixtures import prompt_only_records, records
+from learning_fixtures import fitted_policy, prompt_only_records, records
 from replay_helpers import CHEAP, STRONG, agent, collect, model, say
 
 from cascadeflow_integrations import CascadeAgent
@@ -32,7 +32,7 @@ SLIP = "He has 12 + 30 = 43 apples.\n#### 43"
 
 @pytest.fixture(scope="module")
 def fitted() -> Policy:
-    return fit(records(300), target_quality=0.95)
+    return fitted_policy()  # type: ignore[no-any-return]
 
 
 async def test_rows_and_escalation_labels(module_replay_server: Any, tmp_path: Path) -> None:

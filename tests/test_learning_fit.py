@@ -12,7 +12,7 @@ import pytest
 from cascadeflow_integrations.cli import main as cli_main
 from cascadeflow_integrations.learning import NotEnoughLabels, Policy, PolicyFileError, fit
 from cascadeflow_integrations.quality.base import Decision
-from learning_fixtures import prompt_only_records, records
+from learning_fixtures import fitted_policy, prompt_only_records, records
 
 GOOD = ("Tom has 12 apples and buys 30 more at the market on day 3. How many apples does he have now?",
         "12 + 30 = 42.\n#### 42")
@@ -21,7 +21,7 @@ SLIP = (GOOD[0], "He has 12 + 30 = 43 apples.\n#### 43")
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return fit(records(300), target_quality=0.95)
+    return fitted_policy()  # type: ignore[no-any-return]
 
 
 def test_refuses_too_few_labels_and_says_how_many_more() -> None:

@@ -7,7 +7,7 @@ COMPAT_PY := $(COMPAT_VENV)/bin/python
 # Sockets are blocked except loopback: no test can reach a provider.
 PYTEST_NET := --allow-hosts=127.0.0.1,::1,localhost
 
-.PHONY: demo test test-compat bench clean
+.PHONY: demo test test-compat docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ test-compat: $(COMPAT_VENV)/.installed
 	$(COMPAT_PY) -m pip check
 	$(COMPAT_PY) -m pytest $(PYTEST_NET) -q -m compat
 
+# The documentation site (docs/, mkdocs.yml): a broken link, anchor or code reference fails the build.
+# It needs nothing beyond the package registry (no fonts, no social cards, no inventories).
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q cascadeflow==1.2.0 langchain-openai partial-json-parser jiter
 	$(PY) bench/overhead.py
@@ -47,4 +56,4 @@ bench: $(VENV)/.installed
 	$(PY) bench/cache_cost.py --readme bench/README.md
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(COMPAT_VENV) .pytest_cache .hypothesis site

@@ -1,7 +1,7 @@
 """Public event types streamed by `CascadeAgent.stream_events`.
 
 Text requests yield `StreamEvent`s; requests with `tools=` yield `ToolStreamEvent`s. Every field a
-consumer needs is in `data` (documented per event type in the README).
+consumer needs is in `data` (documented per event type in docs/concepts/events.md).
 """
 
 from __future__ import annotations

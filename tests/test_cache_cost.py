@@ -340,7 +340,7 @@ async def test_cost_saved_prices_the_strong_model_with_its_own_cache(module_repl
 
 
 def test_rule_worked_example() -> None:
-    """The README's example: an 8,000-token prompt, 150 output tokens, haiku drafting for sonnet."""
+    """The worked example in docs/concepts/cost.md: an 8,000-token prompt, 150 output tokens, haiku drafting for sonnet."""
     haiku, sonnet = PRICE_TABLE[HAIKU], PRICE_TABLE[SONNET]
     warm_h, warm_s = ModelCost(haiku, 1.0, 0.0, 150), ModelCost(sonnet, 1.0, 0.0, 150)
     assert call_cost(8000, warm_h) == pytest.approx(0.00155) and call_cost(8000, warm_s) == pytest.approx(0.00465)

@@ -66,7 +66,7 @@ async def test_collected_stream_keeps_every_partial(module_replay_server, provid
     server.add(CHEAP, Reply(events=stream(CHEAP, words("Saving."), tool_calls=[("c1", "save_records", args)],
                                           fragment=7)))
     agent = CascadeAgent([model(server, CHEAP, provider=provider), model(server, STRONG, provider=provider)])
-    # The pattern from the README: collect first, look later (buffered holds events until accepted).
+    # The pattern from docs/concepts/events.md: collect first, look later (buffered holds events until accepted).
     events = [e async for e in agent.stream_events("Save them.", tools=[TOOL], streaming_mode=mode)]
 
     deltas = [e for e in events if e.type is T.TOOL_CALL_DELTA]

@@ -181,7 +181,7 @@ def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
                 t.add_row(*c)
             Console(file=out).print(t)
             out.write(f"Saved ~{(1 - total / base) * 100 if base else 0:.0f}% versus sending everything to "
-                      f"{rec.STRONG} (estimate: see README, 'How cost is computed').\n")
+                      f"{rec.STRONG} (estimate: see docs/concepts/cost.md).\n")
             return
         except ImportError:
             pass
@@ -189,7 +189,7 @@ def summary(rows: list[Row], out: TextIO, plain: bool) -> None:
     for c in cells:
         out.write(" | ".join(c) + "\n")
     out.write(f"Saved ~{(1 - total / base) * 100 if base else 0:.0f}% versus sending everything to {rec.STRONG} "
-              "(estimate: see README, 'How cost is computed').\n")
+              "(estimate: see docs/concepts/cost.md).\n")
 
 
 async def main_async(live: bool, out: TextIO, plain: bool | None, extra: list[Scenario],

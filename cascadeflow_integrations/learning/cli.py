@@ -39,7 +39,7 @@ def _records(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         header = [h.strip() for h in next(reader, [])]
         if "prompt" not in header:
             raise InputError(f"{path}: row 1: no 'prompt' column in the header; expected prompt, draft, "
-                             "draft_correct|draft_score, ... (see the README)")
+                             "draft_correct|draft_score, ... (see docs/learning.md)")
         for n, fields in enumerate(reader, start=2):
             if not any(f.strip() for f in fields):
                 continue

@@ -105,7 +105,7 @@ class Example:
 
 @dataclass(slots=True)
 class RecordView:
-    """One offline record read once: everything a decision or a label needs (format in the README)."""
+    """One offline record read once: everything a decision or a label needs (format in docs/learning.md, "Offline records")."""
 
     prompt: str
     kind: str
@@ -732,7 +732,7 @@ def fit(
     strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
     **kw: Any,
 ) -> Policy:
-    """Learn a policy from a decision log (`DecisionStore`) or offline records (dicts; format in the README).
+    """Learn a policy from a decision log (`DecisionStore`) or offline records (dicts; format in docs/learning.md).
 
     Keyword options: `confidence` (0.9: the probability, over the labelled sample, that the quality share
     on traffic like it is at least `target_quality`), `min_labels` (100), `min_kind_labels` (150: labels an

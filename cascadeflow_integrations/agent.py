@@ -119,7 +119,6 @@ class CascadeAgent:
         from .learning.live import Learner, load_policy
         from .stores import open_store
 
-        check_flag("log_prompts", log_prompts)
         loaded, error = load_policy(policy)
         self.policy_error = error
         if error is not None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from ._checks import (
     _required_flag,
     _share,
@@ -27,15 +29,15 @@ from ._checks import (
     check_validator,
 )
 
-__all__ = ["CascadeSpec", "Option", "OPTIONS", "decider", "options_table", "refuse_build_options", "refuse_unknown"]
+__all__ = ["CascadeOptions", "CascadeSpec", "Option", "OPTIONS", "decider", "options_table", "refuse_build_options", "refuse_unknown"]
 
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One cascade option."""
+    """One cascade option (read from `CascadeOptions`' field of that name)."""
 
     name: str
-    #: the type as users write it (also the pydantic annotation of the adapters' field)
+    #: the type as users write it (the annotation of `CascadeOptions`' field)
     type: Any
     default: Any
     #: (name, value) -> the normalised value, or a `ValueError` naming the problem and the fix
@@ -127,59 +129,93 @@ def _flag(name: str, v: Any) -> bool:
     return _required_flag(name, v)
 
 
-# The temperature default is None on every face: the provider's own default unless you set one. A cascade
-# mixes providers and model families (reasoning models refuse a temperature at all), so any number picked
-# here would be wrong for some member; the seed API's 0.7 and LlamaIndex's 0.1 disagreed for that reason.
-OPTIONS: tuple[Option, ...] = (
-    # -- how a call runs (each may also be set per call) --
-    Option("temperature", float | None, None, _opt(check_temperature),
-           "Sampling temperature in [0, 2] sent to every model; None: each provider's default.", per_call=True),
-    Option("max_tokens", int | None, None, _opt(check_max_tokens),
-           "Output token limit per model (clamped to a member's max_output_tokens).", per_call=True),
-    Option("stop", list[str] | None, None, _opt(check_stop), "Stop sequences sent to every model.", per_call=True),
-    Option("streaming_mode", str, "optimistic", _mode,
-           "optimistic, buffered or guarded; the adapters allow buffered and guarded only (default buffered).",
-           per_call=True, adapter_default="buffered"),
-    Option("validator", Any, None, _opt(check_validator),
-           "A Validator, a function (request, draft) -> bool | Decision, or a list; with a policy it feeds "
-           "the policy its checks.", per_call=True, serializable=False),
-    Option("quality_threshold", float | dict[str, float] | None, None, _opt(check_threshold),
-           "Score a draft needs, in [0, 1], or one per complexity level; None: the built-in thresholds.",
-           per_call=True),
-    Option("complexity_hint", str | None, None, _opt(check_complexity),
-           "Skip classification: trivial, simple, moderate, hard or expert.", per_call=True),
-    Option("force_direct", bool, False, _flag, "Skip the draft and ask the strongest model.", per_call=True),
-    Option("timeout", float | None, None, check_seconds, "Seconds for the whole cascade call (all models).",
-           per_call=True),
-    Option("draft_timeout", float | None, None, check_seconds,
-           "Seconds a draft may take before it is abandoned and the call escalates.", per_call=True),
-    Option("speculative_escalation", bool, False, _flag,
-           "Start the next model while a model-based check decides; cancelled if the check accepts.",
-           per_call=True),
-    Option("budget", Any, None, _budget, "A Budget; each call's key is budget_key=.", per_call=True,
-           serializable=False),
-    # -- what the cascade is built with --
-    Option("router", Any, None, _router, "Classifies complexity and picks cascade or direct; None: Router().",
-           serializable=False),
-    Option("high_risk_tools", tuple[str, ...], (), _patterns,
-           "Tool-name patterns whose drafted calls always escalate (also risk='high' on a tool)."),
-    Option("decision_log", Any, None, _decision_log,
-           "Where each call's decision row goes: a SQLite path such as 'cascade.db', or a DecisionStore.",
-           serializable=False),
-    Option("shadow_rate", float, 0.0, _share,
-           "Share of accepted drafts also sent to the next model in the background, to label them."),
-    Option("policy", Any, None, _policy,
-           "A fitted learning.Policy or the path of its JSON file: when set, it decides drafts.",
-           serializable=False),
-    Option("log_prompts", bool, False, _flag, "Log the prompt text itself (off: only a fingerprint)."),
-    Option("store", Any, None, _store, "A shared store (RedisStore): budgets, its decision log and policy.",
-           serializable=False),
-    Option("trace_content", bool, False, _flag, "Record prompt and answer text on OpenTelemetry spans."),
-    Option("cache_routing", Any, True, _cache_routing,
-           "Go direct when a draft plus its likely escalation costs more (True, False or CacheAwareRouting).",
-           serializable=False),
-)
+#: (rule, per_call, adapter_default, serializable) of each `option(...)` in declaration order
+_DECLARED: list[tuple[Any, bool, Any, bool, Any, str]] = []
 
+
+def option(default: Any, rule: Callable[[str, Any], Any], doc: str, *, per_call: bool = False,
+           adapter_default: Any = None, serializable: bool = True) -> Any:
+    """A `CascadeOptions` field: its default and doc, with its rule and flags kept for `OPTIONS`."""
+    _DECLARED.append((rule, per_call, adapter_default, serializable, default, doc))
+    return Field(default=default, description=doc, exclude=not serializable)
+
+
+class CascadeOptions(BaseModel):
+    """Every cascade option, declared once: its type (the annotation), default, rule and doc.
+
+    `ChatCascade` and `CascadeLLM` inherit these as their fields; `CascadeAgent(models, **options)` checks the
+    same names with the same rules (`CascadeSpec`). The table in docs/options.md is `options_table()`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    # -- how a call runs (each may also be set per call) --
+    # The temperature default is None on every face: the provider's own default unless you set one. A cascade
+    # mixes providers and model families (reasoning models refuse a temperature at all), so any number picked
+    # here would be wrong for some member; the seed API's 0.7 and LlamaIndex's 0.1 disagreed for that reason.
+    temperature: float | None = option(
+        None, _opt(check_temperature), "Sampling temperature in [0, 2] sent to every model; None: each "
+        "provider's default.", per_call=True)
+    max_tokens: int | None = option(
+        None, _opt(check_max_tokens), "Output token limit per model (clamped to a member's max_output_tokens).",
+        per_call=True)
+    stop: list[str] | None = option(None, _opt(check_stop), "Stop sequences sent to every model.", per_call=True)
+    streaming_mode: str = option(
+        "optimistic", _mode, "optimistic, buffered or guarded; the adapters allow buffered and guarded only "
+        "(their default: buffered).", per_call=True, adapter_default="buffered")
+    validator: Any = option(
+        None, _opt(check_validator), "A Validator, a function (request, draft) -> bool | Decision, or a list; "
+        "with a policy it computes the checks the policy decides on.", per_call=True, serializable=False)
+    quality_threshold: float | dict[str, float] | None = option(
+        None, _opt(check_threshold), "Score a draft needs, in [0, 1], or one per complexity level; None: the "
+        "built-in thresholds.", per_call=True)
+    complexity_hint: str | None = option(
+        None, _opt(check_complexity), "Skip classification: trivial, simple, moderate, hard or expert.",
+        per_call=True)
+    force_direct: bool = option(False, _flag, "Skip the draft and ask the strongest model.", per_call=True)
+    timeout: float | None = option(None, check_seconds, "Seconds for the whole cascade call (all models).",
+                                   per_call=True)
+    draft_timeout: float | None = option(
+        None, check_seconds, "Seconds a draft may take before it is abandoned and the call escalates.",
+        per_call=True)
+    speculative_escalation: bool = option(
+        False, _flag, "Start the next model while a model-based check decides; cancelled if the check accepts.",
+        per_call=True)
+    budget: Any = option(None, _budget, "A Budget; each call's key is budget_key=.", per_call=True,
+                         serializable=False)
+    # -- what the cascade is built with --
+    router: Any = option(None, _router, "Classifies complexity and picks cascade or direct; None: Router().",
+                         serializable=False)
+    high_risk_tools: tuple[str, ...] = option(
+        (), _patterns, "Tool-name patterns whose drafted calls always escalate (also risk='high' on a tool).")
+    decision_log: Any = option(
+        None, _decision_log, "Where each call's decision row goes: a SQLite path such as 'cascade.db', or a "
+        "DecisionStore.", serializable=False)
+    shadow_rate: float = option(
+        0.0, _share, "Share of accepted drafts also sent to the next model in the background, to label them.")
+    policy: Any = option(
+        None, _policy, "A fitted learning.Policy or the path of its JSON file: when set, it decides drafts.",
+        serializable=False)
+    log_prompts: bool = option(False, _flag, "Log the prompt text itself (off: only a fingerprint).")
+    store: Any = option(None, _store, "A shared store (RedisStore): budgets, its decision log and policy.",
+                        serializable=False)
+    trace_content: bool = option(False, _flag, "Record prompt and answer text on OpenTelemetry spans.")
+    cache_routing: Any = option(
+        True, _cache_routing, "Go direct when a draft plus its likely escalation costs more than the strong "
+        "model alone (True, False or a CacheAwareRouting).", serializable=False)
+
+    # "before": the option's own rule (no coercion of "0.5" or True), at construction on every face
+    @field_validator("*", mode="before")
+    @classmethod
+    def _rule(cls, v: Any, info: Any) -> Any:
+        o = BY_NAME.get(info.field_name)
+        return o.rule(info.field_name, v) if o is not None else v
+
+
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(name, f.annotation, default, rule, doc, per_call, adapter_default, serializable)
+    for (name, f), (rule, per_call, adapter_default, serializable, default, doc)
+    in zip(CascadeOptions.model_fields.items(), _DECLARED, strict=True))
 BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
 PER_CALL: frozenset[str] = frozenset(o.name for o in OPTIONS if o.per_call)
 BUILD_ONLY: frozenset[str] = frozenset(o.name for o in OPTIONS if not o.per_call)
@@ -279,8 +315,12 @@ def decider(validator: Any, policy_validator: Any) -> Any:
 
 def _type_name(t: Any) -> str:
     if t is Any:
-        return "object"
-    return getattr(t, "__name__", None) if isinstance(t, type) else str(t).replace("typing.", "")  # type: ignore[return-value]
+        return "Any"
+    return t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def options_table() -> str:
@@ -288,35 +328,6 @@ def options_table() -> str:
     rows = ["| option | type | default | per call | what it does |", "|---|---|---|---|---|"]
     for o in OPTIONS:
         default = repr(o.default) + (f" (adapters: {o.adapter_default!r})" if o.adapter_default is not None else "")
-        rows.append(f"| `{o.name}` | `{_type_name(o.type)}` | `{default}` | {'yes' if o.per_call else ''} | {o.doc} |")
+        rows.append(f"| `{o.name}` | `{_cell(_type_name(o.type))}` | `{default}` | {'yes' if o.per_call else ''} "
+                    f"| {_cell(o.doc)} |")
     return "\n".join(rows)
-
-
-def pydantic_fields(face_aliases: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The adapters' fields, for `pydantic.create_model`: every option, its adapter default, dumped or not."""
-    from pydantic import Field
-
-    aliases = dict(face_aliases or {})
-    out: dict[str, Any] = {}
-    for o in OPTIONS:
-        default = o.default_for("adapter")
-        kw: dict[str, Any] = {"description": o.doc}
-        if not o.serializable:
-            kw["exclude"] = True
-        if o.name in aliases:
-            kw["alias"] = aliases[o.name]
-        out[o.name] = (o.type, Field(default=default, **kw))
-    return out
-
-
-def spec_fields_base(name: str, base: type, face_aliases: Mapping[str, str] | None = None) -> Any:
-    """A pydantic class deriving from `base` whose fields are the spec's options, each checked by its rule
-    ("before": the same rule as the per-call option, no coercion of "0.5" or True) at construction."""
-    from pydantic import create_model, field_validator
-
-    def _rule(cls: Any, v: Any, info: Any) -> Any:
-        return BY_NAME[info.field_name].rule(info.field_name, v)
-
-    validators = {"_spec_rule": field_validator(*BY_NAME, mode="before")(classmethod(_rule))}  # type: ignore[arg-type]
-    return create_model(name, __base__=base, __validators__=validators, __module__=base.__module__,
-                        **pydantic_fields(face_aliases))

@@ -206,3 +206,11 @@ def test_per_call_validator_feeds_the_policy(server, face):
         used = obj.chat([ChatMessage(role=MessageRole.USER, content="Capital of France?")],
                         validator=reject).raw["cascade"]["model_used"]
     assert used == CHEAP
+
+
+def test_docs_table_is_the_generated_one():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "options.md").read_text(encoding="utf-8")
+    assert options_table() in text, ("docs/options.md is out of date: paste the output of python -c 'from "
+                                     "cascadeflow_integrations.spec import options_table; print(options_table())'")

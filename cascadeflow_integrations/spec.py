@@ -258,6 +258,14 @@ class CascadeSpec:
         for name, value in options.items():
             self._values[name] = BY_NAME[name].rule(name, value)
 
+    @classmethod
+    def checked(cls, values: Mapping[str, Any], *, face: str = "adapter") -> CascadeSpec:
+        """A spec from values their rules already passed (an adapter's fields): not checked again."""
+        spec = cls.__new__(cls)
+        spec._values = {o.name: values[o.name] if o.name in values else o.default_for(face) for o in OPTIONS}
+        spec._given = frozenset(n for n in values if values[n] != BY_NAME[n].default_for(face))
+        return spec
+
     @staticmethod
     def check(name: str, value: Any) -> Any:
         """`value` checked by the rule of option `name`."""

@@ -125,7 +125,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
     @model_validator(mode="after")
     def _build_cascade(self) -> Self:
         options = {o.name: getattr(self, o.name) for o in OPTIONS}
-        self._spec = spec = CascadeSpec(options, face="adapter", where="ChatCascade")
+        self._spec = spec = CascadeSpec.checked(options)  # each field passed its rule at validation
         if self.agent is not None:
             built = spec.changed(BUILD_ONLY, face="adapter")
             if built:

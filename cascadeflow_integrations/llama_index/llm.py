@@ -106,7 +106,7 @@ class CascadeLLM(FunctionCallingLLM, CascadeOptions):
         chain = list(agent.models if agent is not None else models or [])
         super().__init__(models=chain, **kwargs)
         options = {o.name: getattr(self, o.name) for o in OPTIONS}
-        self._spec = spec = CascadeSpec(options, face="adapter", where="CascadeLLM")
+        self._spec = spec = CascadeSpec.checked(options)  # each field passed its rule at validation
         if agent is not None:
             built = spec.changed(BUILD_ONLY, face="adapter")
             if built:

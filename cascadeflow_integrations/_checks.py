@@ -158,23 +158,18 @@ def _share(name: str, v: Any) -> float:
     return float(v)
 
 
+#: the adapters' own fields (the cascade options' rules live in `spec.OPTIONS`)
 _FIELD_CHECKS: dict[str, Any] = {
-    "temperature": lambda n, v: check_temperature(v),
-    "max_tokens": lambda n, v: check_max_tokens(v),
-    "timeout": check_seconds,
-    "draft_timeout": check_seconds,
     "max_retries": lambda n, v: _retries(v),
-    "stop": lambda n, v: check_stop(v),
-    "quality_threshold": lambda n, v: check_threshold(v),
-    "complexity_hint": lambda n, v: check_complexity(v),
-    "force_direct": _required_flag,
     "streaming": _required_flag,
-    "validator": lambda n, v: check_validator(v),
-    "shadow_rate": _share,
-    "log_prompts": _required_flag,
 }
 
 
 def check_field(name: str, v: Any) -> Any:
-    """An adapter field checked by the same rule as the per-call option of that name (no coercion)."""
+    """A field checked by the same rule as the option of that name (no coercion): `spec.OPTIONS` for the
+    cascade options, else the adapters' own fields."""
+    from .spec import BY_NAME
+
+    if name in BY_NAME:
+        return BY_NAME[name].rule(name, v)
     return _FIELD_CHECKS[name](name, v)

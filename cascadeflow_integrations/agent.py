@@ -6,18 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
-from ._checks import (
-    check_complexity,
-    check_flag,
-    check_max_tokens,
-    check_seconds,
-    check_stop,
-    check_temperature,
-    check_threshold,
-    estimate_prompt_tokens,
-)
+from ._checks import check_flag, check_seconds, estimate_prompt_tokens
 from ._log import enable_verbose
 from ._sync import iter_sync, run_sync
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
@@ -26,6 +17,7 @@ from .members import CascadeMember, build_chain
 from .messages import to_messages
 from .quality.base import Validator, ValidatorFn, as_validator
 from .result import CascadeResult
+from .spec import CascadeSpec, decider, refuse_build_options
 from .streaming import StreamEventType, ToolStreamEventType
 from .types import Message
 
@@ -59,53 +51,39 @@ class CascadeAgent:
     With one model every call is direct.
     """
 
-    def __init__(
-        self,
-        models: Sequence[Any],
-        *,
-        verbose: bool = False,
-        streaming_mode: StreamingMode | str = StreamingMode.OPTIMISTIC,
-        validator: Validator | ValidatorFn | Sequence[Validator | ValidatorFn] | None = None,
-        quality_threshold: float | dict[str, float] | None = None,
-        router: Any = None,
-        timeout: float | None = None,
-        draft_timeout: float | None = None,
-        tool_executor: Any = None,
-        high_risk_tools: Sequence[str] = (),
-        speculative_escalation: bool = False,
-        decision_log: Any = None,
-        shadow_rate: float = 0.0,
-        policy: Any = None,
-        log_prompts: bool = False,
-        budget: Any = None,
-        store: Any = None,
-        trace_content: bool = False,
-        cache_routing: Any = True,
-    ) -> None:
+    def __init__(self, models: Sequence[Any], *, verbose: bool = False, tool_executor: Any = None,
+                 **options: Any) -> None:
+        """`options` are the cascade options of `spec.OPTIONS` (docs/options.md); an unknown one is a
+        ValueError naming it. Those marked per call are this agent's defaults for every call."""
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
             raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
+        #: the validated options (every default and rule in `spec.OPTIONS`)
+        self.spec = spec = CascadeSpec(options)
         #: the chain as the engine sees it (labels are unique)
         self.members: list[CascadeMember] = build_chain(models)
         #: the models as given
         self.models: list[Any] = list(models)
         self.verbose = verbose
-        self.streaming_mode = _mode(streaming_mode)
+        self.streaming_mode = _mode(spec.streaming_mode)
+        validator = spec.validator
         self.validator = _validator(validator)
-        self.thresholds = _thresholds(check_threshold(quality_threshold))
+        quality_threshold = spec.quality_threshold
+        self.thresholds = _thresholds(quality_threshold)
         self._fixed_threshold = quality_threshold if isinstance(quality_threshold, (int, float)) else None
+        router = spec.router
         if router is None:
             from .routing import Router
 
             router = Router()
         self.router = router
-        self.timeout = _positive("timeout", timeout)
-        self.draft_timeout = _positive("draft_timeout", draft_timeout)
+        self.timeout = spec.timeout
+        self.draft_timeout = spec.draft_timeout
         self.tool_executor = tool_executor
         from .quality.toolrisk import ToolRiskCheck
 
         #: gates drafted calls to high-risk tools (marked `risk="high"`, or named like a pattern here)
-        self.tool_risk = ToolRiskCheck(high_risk_tools)
-        self.speculative_escalation = bool(speculative_escalation)
+        self.tool_risk = ToolRiskCheck(spec.high_risk_tools)
+        self.speculative_escalation = spec.speculative_escalation
         cascading = len(self.members) > 1
         self.text_streaming_manager = TextStreamManager(self) if cascading else None
         self.tool_streaming_manager = ToolStreamManager(self) if cascading else None
@@ -113,22 +91,23 @@ class CascadeAgent:
             enable_verbose()
         #: where budgets, and (a `DecisionStore` such as `RedisStore`) the decision log and the published
         #: policy are shared
-        self.store = store
-        self.budget = _budget(budget, store)
+        store = self.store = spec.store
+        self.budget = _budget(spec.budget, store)
         if self.budget is not None:
             self.budget.check_chain(self.members)  # an unpriced member would make the budget never bind
         #: the cache rule (`cache_cost.CacheAwareRouting`): direct when a draft plus its likely escalation
         #: costs more than the strong model alone, given each model's recent cache share; None: off
-        self.cache_routing = _cache_routing(cache_routing)
+        self.cache_routing = _cache_routing(spec.cache_routing)
         self._cache_seed: asyncio.Future[None] | None = None
         #: record prompt and answer text on OpenTelemetry spans (off: prompts stay out of traces)
-        self.trace_content = bool(trace_content)
+        self.trace_content = spec.trace_content
         shared = _is_decision_store(store)
+        decision_log, policy = spec.decision_log, spec.policy
         if decision_log is None and shared:
             decision_log = store
         #: why a policy file was not used (the agent then decides with the validator and thresholds)
         self.policy_error: str | None = None
-        self._learner = self._learning(decision_log, shadow_rate, policy, log_prompts, validator)
+        self._learner = self._learning(decision_log, spec.shadow_rate, policy, spec.log_prompts, validator)
         # The store's published policy is used, and a new version picked up while the process runs
         # (a policy= given here is pinned instead).
         self._follower = self._follow(store) if shared and policy is None else None
@@ -140,7 +119,6 @@ class CascadeAgent:
         from .learning.live import Learner, load_policy
         from .stores import open_store
 
-        check_flag("log_prompts", log_prompts)
         loaded, error = load_policy(policy)
         self.policy_error = error
         if error is not None:
@@ -326,9 +304,9 @@ class CascadeAgent:
         self,
         query: Any,
         max_tokens: int | None = None,
-        temperature: float | None = 0.7,
+        temperature: float | None = None,
         complexity_hint: str | None = None,
-        force_direct: bool = False,
+        force_direct: bool | None = None,
         tools: Sequence[Any] | None = None,
         tool_choice: Any = None,
         *,
@@ -359,9 +337,16 @@ class CascadeAgent:
         if self._follower is not None:
             self._follower.latest()  # no I/O: schedules a background refresh when one is due
         messages = to_messages(query, system_prompt)
-        opts = self._options(max_tokens, temperature, complexity_hint, force_direct, tools, tool_choice,
-                             streaming_mode, validator, quality_threshold, stop, parallel_tool_calls,
-                             timeout, draft_timeout, extra)
+        refuse_build_options(extra)
+        # the call's overrides merged onto the agent's options once, checked by the same rules: the run's plan
+        plan = self.spec.merge({"max_tokens": max_tokens, "temperature": temperature,
+                                "complexity_hint": complexity_hint, "force_direct": force_direct,
+                                "streaming_mode": streaming_mode, "validator": validator,
+                                "quality_threshold": quality_threshold, "stop": stop, "timeout": timeout,
+                                "draft_timeout": draft_timeout, "speculative_escalation": speculative_escalation,
+                                "budget": budget})
+        opts = self._options(plan, tools, tool_choice, streaming_mode, validator, quality_threshold,
+                             parallel_tool_calls, extra)
         opts.live_drafts = live_drafts
         opts.budget = _budget(budget, self.store) if budget is not None else self.budget
         if budget is not None:
@@ -375,7 +360,7 @@ class CascadeAgent:
         self._fit(messages, opts)
         opts.run_context = run_context
         opts.tool_risk = self.tool_risk
-        opts.speculative = self.speculative_escalation if speculative_escalation is None else bool(speculative_escalation)
+        opts.speculative = plan["speculative_escalation"]
         if self._learner is not None or self.cache_routing is not None:
             opts.on_complete = self._on_complete
         return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
@@ -431,16 +416,9 @@ class CascadeAgent:
 
     # ---- validation of call options --------------------------------------------------------
 
-    def _options(self, max_tokens: Any, temperature: Any, complexity_hint: Any, force_direct: bool, tools: Any,
-                 tool_choice: Any, streaming_mode: Any, validator: Any, quality_threshold: Any, stop: Any,
-                 parallel_tool_calls: Any, timeout: Any, draft_timeout: Any,
-                 extra: dict[str, Any]) -> CallOptions:
-        max_tokens = check_max_tokens(max_tokens)
-        temperature = check_temperature(temperature)
-        check_complexity(complexity_hint)
-        stop = check_stop(stop)
+    def _options(self, plan: dict[str, Any], tools: Any, tool_choice: Any, streaming_mode: Any, validator: Any,
+                 quality_threshold: Any, parallel_tool_calls: Any, extra: dict[str, Any]) -> CallOptions:
         check_flag("parallel_tool_calls", parallel_tool_calls)
-        check_threshold(quality_threshold)
         norm_tools = norm_choice = None
         if tools is not None:
             from .tools.schema import normalize_tool_choice, normalize_tools
@@ -451,16 +429,21 @@ class CascadeAgent:
             raise ValueError("tool_choice was given without tools: pass tools=[...] too")
         fixed = quality_threshold if isinstance(quality_threshold, (int, float)) else self._fixed_threshold
         return CallOptions(
-            max_tokens=max_tokens, temperature=temperature, stop=stop,
+            max_tokens=plan["max_tokens"], temperature=plan["temperature"], stop=plan["stop"],
             tools=norm_tools, tool_choice=norm_choice, parallel_tool_calls=parallel_tool_calls,
             mode=_mode(streaming_mode) if streaming_mode is not None else self.streaming_mode,
-            validator=_validator(validator) if validator is not None else self.validator,
+            validator=self._decider(validator),
             threshold=_check_threshold(fixed),
             thresholds=_thresholds(quality_threshold) if isinstance(quality_threshold, dict) else self.thresholds,
-            complexity_hint=complexity_hint, force_direct=bool(force_direct),
-            timeout=_positive("timeout", timeout) or self.timeout,
-            draft_timeout=_positive("draft_timeout", draft_timeout) or self.draft_timeout, extra=extra)
+            complexity_hint=plan["complexity_hint"], force_direct=plan["force_direct"],
+            timeout=plan["timeout"], draft_timeout=plan["draft_timeout"], extra=extra)
 
+    def _decider(self, validator: Any) -> Validator:
+        """The agent's validator, or the call's under the agent's policy (`spec.decider`: a policy decides)."""
+        if validator is None:
+            return self.validator
+        current = self.validator if callable(getattr(self.validator, "with_checks", None)) else None
+        return cast(Validator, decider(_validator(validator), current))
 
     def _fit(self, messages: list[Message], opts: CallOptions) -> None:
         """Clamp max_tokens to each member's `max_output_tokens`; skip members whose `context_window` is too small.

@@ -11,7 +11,7 @@ import dataclasses
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, asynccontextmanager
-from typing import Any, Literal, cast
+from typing import Any, cast
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
@@ -35,6 +35,7 @@ from ..agent import CascadeAgent
 from ..config import ModelConfig
 from ..members import BaseMember, Member
 from ..result import CascadeResult
+from ..spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
 from .events import COMPLETE, DECISION, DRAFT_CHUNK, ERROR, ROUTING, SWITCH, EventSink, current_sink, jsonable
 from .members import LangChainMember  # noqa: F401  (importing it registers chat models as members)
 from .messages import to_engine_messages, to_engine_tool_choice
@@ -48,7 +49,8 @@ _Item = ChatGenerationChunk | tuple[str, dict[str, Any]]
 _CONTENT_EVENTS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_call_delta"})
 
 
-class ChatCascade(BaseChatModel):
+
+class ChatCascade(BaseChatModel, CascadeOptions):
     """Cascade chat model: tries the cheapest model first, escalates to stronger ones on low quality.
 
     Build it from `models=[...]` (cheapest first: LangChain chat models, `ModelConfig`s, `Member(...)`s, or a
@@ -71,6 +73,12 @@ class ChatCascade(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
+    # The cascade options (temperature, validator, policy, draft_timeout, ...) are inherited from
+    # `spec.CascadeOptions`, with their types, defaults and rules; only LangChain's own fields are declared
+    # here, plus LangChain's alias for `stop` and the adapters' streaming default (drafts are never retracted).
+    stop: list[str] | None = Field(default=None, alias="stop_sequences", description=BY_NAME["stop"].doc)
+    streaming_mode: str = Field(default=BY_NAME["streaming_mode"].adapter_default,
+                                description=BY_NAME["streaming_mode"].doc)
     models: list[Any] | None = None
     """Members cheapest first (ignored when `agent` is given): LangChain chat models, `ModelConfig`s,
     `Member(model, input_cost=..., output_cost=..., label=...)`, or a mix."""
@@ -78,75 +86,56 @@ class ChatCascade(BaseChatModel):
     """A ready `CascadeAgent` to run instead of building one from `models`."""
     model_name: str | None = Field(default=None, alias="model")
     """Display name for tracing; defaults to the model chain, e.g. `gpt-4o-mini>gpt-4o`."""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    timeout: float | None = None
-    """Seconds for the whole cascade call (all models)."""
     max_retries: int | None = None
     """SDK retries per model request; overrides each `ModelConfig.max_retries` when set."""
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
     streaming: bool = False
     api_key: SecretStr | None = None
     """Key for models whose `ModelConfig` has none (single-provider cascades)."""
-    streaming_mode: Literal["buffered", "guarded"] = "buffered"
-    """`buffered` holds the draft until accepted; `guarded` also aborts bad drafts while they stream."""
-    quality_threshold: float | None = None
-    validator: Any = None
-    """A `Validator`, a function `(request, draft) -> bool | Decision`, or a list of them."""
-    complexity_hint: str | None = None
-    force_direct: bool = False
-    #: tool-name patterns whose drafted calls always escalate (also `metadata={"risk": "high"}` on a tool)
-    high_risk_tools: list[str] = Field(default_factory=list)
-    #: start the next model while a model-based check decides; cancelled if the check accepts
-    speculative_escalation: bool | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra request parameters sent to every model (e.g. `{"top_p": 0.9}`)."""
-    decision_log: Any = None
-    """Where each call's decision row goes: a SQLite path such as `"cascade.db"`, or a `stores.DecisionStore`."""
-    shadow_rate: float = 0.0
-    """Share of accepted drafts also sent to the next model in the background, to label them (your choice: it
-    sends the prompt to one more model)."""
-    policy: Any = None
-    """A fitted `learning.Policy`, or the path of its JSON file: it decides drafts instead of the thresholds."""
-    log_prompts: bool = False
-    """Log the prompt text itself (off: only a fingerprint)."""
-    budget: Any = Field(default=None, exclude=True)
-    """A `Budget`; each call's key is `budget_key=` (call kwarg) or the run's config metadata."""
-    store: Any = Field(default=None, exclude=True)
-    """A shared store (`stores.RedisStore`): budgets, and its decision log and published policy."""
 
     _agent: CascadeAgent = PrivateAttr()
+    #: the options as validated (`spec.CascadeSpec`), with the adapters' defaults
+    _spec: CascadeSpec = PrivateAttr()
+    #: the options sent with every call (only when built from agent=: the agent holds them otherwise)
+    _per_call: dict[str, Any] = PrivateAttr(default_factory=dict)
     _overrides: dict[str, CascadeAgent] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    @field_validator("streaming_mode", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, data: Any) -> Any:
+        # LangChain's base ignores unknown keywords: a typo (shadow_ratee=) would be silently dropped
+        if isinstance(data, dict):
+            names = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+            refuse_unknown(data, names, "ChatCascade")
+        return data
+
+    @field_validator("streaming_mode", mode="after")
     @classmethod
     def _mode(cls, v: Any) -> Any:
         return _check_mode(v)
 
     # "before": the same rules as a per-call option (no coercion of "0.5" or True), at construction
-    @field_validator("temperature", "max_tokens", "timeout", "max_retries", "stop", "quality_threshold", "complexity_hint", "force_direct", "streaming", "validator", "shadow_rate", "log_prompts", mode="before")
+    @field_validator("max_retries", "streaming", mode="before")
     @classmethod
     def _option(cls, v: Any, info: Any) -> Any:
         return check_field(info.field_name, v)
 
     @model_validator(mode="after")
     def _build_cascade(self) -> Self:
-        learning = {"decision_log": self.decision_log, "shadow_rate": self.shadow_rate, "policy": self.policy,
-                    "log_prompts": self.log_prompts}
+        options = {o.name: getattr(self, o.name) for o in OPTIONS}
+        self._spec = spec = CascadeSpec.checked(options)  # each field passed its rule at validation
         if self.agent is not None:
-            if self.decision_log is not None or self.shadow_rate or self.policy is not None or self.log_prompts:
-                raise ValueError("decision_log, shadow_rate, policy and log_prompts go on the CascadeAgent when "
-                                 "ChatCascade is built from agent=: CascadeAgent(models, decision_log=...)")
-            if self.budget is not None or self.store is not None:
-                raise ValueError("budget and store go on the CascadeAgent when ChatCascade is built from agent=: "
-                                 "CascadeAgent(models, budget=..., store=...)")
+            built = spec.changed(BUILD_ONLY, face="adapter")
+            if built:
+                raise ValueError(f"{', '.join(sorted(built))} go on the CascadeAgent when ChatCascade is built from "
+                                 f"agent=: CascadeAgent(models, {min(built)}=...)")
             self._agent = self.agent
+            # the adapter's options apply to every call on top of the agent's (its streaming mode always)
+            self._per_call = {**spec.changed(PER_CALL, face="adapter"), "streaming_mode": spec.streaming_mode}
         elif self.models:
-            self._agent = CascadeAgent([self._configure(m) for m in self.models],
-                                       high_risk_tools=self.high_risk_tools,
-                                       speculative_escalation=bool(self.speculative_escalation), **learning,
-                                       budget=self.budget, store=self.store)
+            self._agent = CascadeAgent([self._configure(m) for m in self.models], **spec.changed(face="agent"))
         else:
             raise ValueError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
                              "or agent=CascadeAgent(...)")
@@ -189,12 +178,12 @@ class ChatCascade(BaseChatModel):
         return {
             "model_name": self.chain_name,
             "models": [m.label for m in self._agent.members],
-            "streaming_mode": self.streaming_mode,
-            "quality_threshold": self.quality_threshold,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "complexity_hint": self.complexity_hint,
-            "force_direct": self.force_direct,
+            "streaming_mode": self._spec.streaming_mode,
+            "quality_threshold": self._spec.quality_threshold,
+            "temperature": self._spec.temperature,
+            "max_tokens": self._spec.max_tokens,
+            "complexity_hint": self._spec.complexity_hint,
+            "force_direct": self._spec.force_direct,
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -202,13 +191,13 @@ class ChatCascade(BaseChatModel):
         # the cascade reports its own cost, so tracing must not price it as one provider's model.
         params = LangSmithParams(ls_provider="cascadeflow", ls_model_name=kwargs.get("model") or self.chain_name,
                                  ls_model_type="chat")
-        temperature = kwargs.get("temperature", self.temperature)
+        temperature = kwargs.get("temperature", self._spec.temperature)
         if temperature is not None:
             params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        max_tokens = kwargs.get("max_tokens", self._spec.max_tokens)
         if max_tokens is not None:
             params["ls_max_tokens"] = max_tokens
-        if ls_stop := stop or kwargs.get("stop") or self.stop:
+        if ls_stop := stop or kwargs.get("stop") or self._spec.stop:
             params["ls_stop"] = ls_stop
         return params
 
@@ -421,23 +410,20 @@ class ChatCascade(BaseChatModel):
         agent = self._agent_for(kw.pop("model", None) or kw.pop("model_name", None))
         tools = kw.pop("tools", None) or None
         tool_choice = kw.pop("tool_choice", None)
-        options: dict[str, Any] = {
-            "max_tokens": kw.pop("max_tokens", self.max_tokens),
-            "temperature": kw.pop("temperature", self.temperature),
-            "stop": stop if stop is not None else kw.pop("stop", self.stop),
-            "complexity_hint": kw.pop("complexity_hint", self.complexity_hint),
-            "force_direct": kw.pop("force_direct", self.force_direct),
-            "timeout": kw.pop("timeout", self.timeout),
-            "streaming_mode": _check_mode(kw.pop("streaming_mode", self.streaming_mode)),
-            "live_drafts": True,  # this adapter buffers drafts itself (and shows them as events)
-        }
-        for name in ("validator", "quality_threshold", "speculative_escalation"):
-            value = kw.pop(name, getattr(self, name))
-            if value is not None:
-                options[name] = value
-        for name in ("parallel_tool_calls", "draft_timeout"):
+        if stop is not None:
+            kw["stop"] = stop
+        if kw.get("streaming_mode") is not None:
+            kw["streaming_mode"] = _check_mode(kw["streaming_mode"])
+        # the options this model was built with are the agent's; a call sends only what it sets (every one
+        # reaches the engine: unknown keywords there are provider parameters, build-only ones an error)
+        options: dict[str, Any] = {**self._per_call, "live_drafts": True}  # this adapter buffers drafts itself
+        for name in PER_CALL:
             if kw.get(name) is not None:
                 options[name] = kw.pop(name)
+            else:
+                kw.pop(name, None)
+        if kw.get("parallel_tool_calls") is not None:
+            options["parallel_tool_calls"] = kw.pop("parallel_tool_calls")
         if tools is not None:
             options["tools"] = tools
             options["tool_choice"] = to_engine_tool_choice(tool_choice)
@@ -456,10 +442,13 @@ class ChatCascade(BaseChatModel):
                 known = next((m for m in members if m.label == model), None) or next(
                     (m for m in members if m.name == model), None)
                 other = members[-1].with_model(model) if isinstance(members[-1], BaseMember) else None
+                # the one model runs with the cascade's call options (its temperature, timeouts, mode, ...)
+                carry = {k: v for k, v in self._agent.spec.changed(PER_CALL).items() if k != "budget"}
+                carry["streaming_mode"] = self._spec.streaming_mode
                 if known is not None:
-                    agent = CascadeAgent([known], budget=self._agent.budget)
+                    agent = CascadeAgent([known], budget=self._agent.budget, **carry)
                 elif other is not None:
-                    agent = CascadeAgent([other], budget=self._agent.budget)
+                    agent = CascadeAgent([other], budget=self._agent.budget, **carry)
                 else:
                     raise ValueError(f"model={model!r} is not a member of this cascade "
                                      f"({', '.join(m.label for m in members)}): name one of them")

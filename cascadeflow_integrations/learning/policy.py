@@ -255,21 +255,39 @@ class PolicyValidator(Validator):
         #: set when the live guarantee check raised its alarm: every draft escalates until the next policy
         self.hold: str | None = None
 
+    def with_checks(self, checks: Validator) -> PolicyValidator:
+        """This policy (and its live state: swaps, a guarantee hold) deciding on the checks `checks` computes."""
+        return _WithChecks(self, checks)
+
+    def _current(self) -> tuple[Policy, str | None]:
+        return self.policy, self.hold
+
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
         base = await self._checks.validate(request, draft, 0.0)
-        policy = self.policy  # one read: a swap during this call does not mix two policies
+        policy, hold = self._current()  # one read: a swap during this call does not mix two policies
         kind, _, feats = policy.features(
             request.query, draft.text, complexity=request.complexity, checks=base.checks,
             logprobs=draft.logprobs, tools=request.tools, tool_calls=draft.tool_calls)
         decision = policy.decide_features(kind, base.checks, feats)
-        if self.hold is not None and decision.accepted:
+        if hold is not None and decision.accepted:
             decision.accepted = False
-            decision.reason = f"policy {policy.name}: {self.hold}"
+            decision.reason = f"policy {policy.name}: {hold}"
         decision.cost, decision.usage, decision.calls = base.cost, base.usage, base.calls
         return decision
 
     def check_partial(self, request: ValidationRequest, partial: Any) -> str | None:
         return self._checks.check_partial(request, partial)
+
+
+class _WithChecks(PolicyValidator):
+    """A per-call validator under the agent's policy: its checks, the parent's current policy and hold."""
+
+    def __init__(self, parent: PolicyValidator, checks: Validator) -> None:
+        super().__init__(parent.policy, checks)
+        self._parent = parent
+
+    def _current(self) -> tuple[Policy, str | None]:
+        return self._parent._current()
 
 
 # ---- parsing (every field of a file from disk is checked) ---------------------------------

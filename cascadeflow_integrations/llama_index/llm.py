@@ -22,7 +22,6 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import (
     DEFAULT_CONTEXT_WINDOW,
     DEFAULT_NUM_OUTPUTS,
-    DEFAULT_TEMPERATURE,
 )
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.span import active_span_id
@@ -32,11 +31,11 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
-from .._checks import check_field
 from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
 from ..engine import Event
+from ..spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
 from .events import cascade_event
 from .members import LlamaIndexMember, LlamaIndexRunContext
 from .messages import (
@@ -74,75 +73,59 @@ _KNOWN_LIMITS = (
 )
 
 
-class CascadeLLM(FunctionCallingLLM):
+class CascadeLLM(FunctionCallingLLM, CascadeOptions):
     """A cascade of models as one LlamaIndex LLM: cheap draft first, stronger models on rejection.
 
     Build it from `models=[...]` (cheapest first: LlamaIndex LLMs, `ModelConfig`s, `Member(...)`s, or a mix)
     or an existing `agent=CascadeAgent(...)`. Streams only accepted output (`buffered` or `guarded` mode).
     """
 
+    # The cascade options (temperature, validator, policy, draft_timeout, ...) are inherited from
+    # `spec.CascadeOptions`, with their types, defaults and rules; only LlamaIndex's own fields are declared
+    # here, plus the adapters' streaming default (LlamaIndex cannot retract streamed text).
+    streaming_mode: str = Field(default=BY_NAME["streaming_mode"].adapter_default,
+                                description=BY_NAME["streaming_mode"].doc)
     models: list[Any] = Field(default_factory=list, description="The chain, cheapest first: LlamaIndex LLMs, "
                               "ModelConfigs, Member(...)s, or a mix.")
-    temperature: float | None = Field(default=DEFAULT_TEMPERATURE, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, gt=0)
-    streaming_mode: str = Field(default="buffered", description="`buffered` or `guarded`.")
-    quality_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    validator: Any = Field(default=None, exclude=True, description="Validator(s) deciding on drafts.")
-    complexity_hint: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
-    draft_timeout: float | None = Field(default=None, gt=0)
-    high_risk_tools: list[str] = Field(default_factory=list,
-                                       description="Tool-name patterns whose drafted calls always escalate.")
-    speculative_escalation: bool = Field(default=False, description="Start the next model while a model check "
-                                         "decides; cancelled if the check accepts.")
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra provider parameters.")
-    decision_log: Any = Field(default=None, exclude=True,
-                              description="Decision log: a SQLite path such as 'cascade.db', or a DecisionStore.")
-    shadow_rate: float = Field(default=0.0, ge=0.0, le=1.0,
-                               description="Share of accepted drafts also sent to the next model, to label them.")
-    policy: Any = Field(default=None, exclude=True, description="A fitted Policy, or the path of its JSON file.")
-    log_prompts: bool = Field(default=False, description="Log the prompt text itself (off: only a fingerprint).")
-    budget: Any = Field(default=None, exclude=True, description="A Budget; per call: budget_key=...")
-    store: Any = Field(default=None, exclude=True,
-                       description="A shared store (RedisStore): budgets, its decision log and published policy.")
 
     _agent: CascadeAgent = PrivateAttr()
+    #: the options as validated (`spec.CascadeSpec`), with the adapters' defaults
+    _spec: CascadeSpec = PrivateAttr()
+    #: the options sent with every call (only when built from agent=: the agent holds them otherwise)
+    _per_call: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __init__(self, models: Sequence[Any] | None = None, *, agent: CascadeAgent | None = None,
                  **kwargs: Any) -> None:
+        names = set(type(self).model_fields) | {f.alias for f in type(self).model_fields.values() if f.alias}
+        refuse_unknown(kwargs, names - {"models"}, "CascadeLLM")  # LlamaIndex would drop them silently
         if agent is not None and models:
             raise ValueError("CascadeLLM takes models= or agent=, not both")
         if agent is None and not models:
             raise ValueError("CascadeLLM needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
         chain = list(agent.models if agent is not None else models or [])
         super().__init__(models=chain, **kwargs)
-        learning = {"decision_log": self.decision_log, "shadow_rate": self.shadow_rate, "policy": self.policy,
-                    "log_prompts": self.log_prompts}
-        if agent is not None and (self.decision_log is not None or self.shadow_rate or self.policy is not None
-                                  or self.log_prompts):
-            raise ValueError("decision_log, shadow_rate, policy and log_prompts go on the CascadeAgent when "
-                             "CascadeLLM is built from agent=: CascadeAgent(models, decision_log=...)")
-        if agent is not None and (self.budget is not None or self.store is not None):
-            raise ValueError("budget and store go on the CascadeAgent when CascadeLLM is built from agent=: "
-                             "CascadeAgent(models, budget=..., store=...)")
-        self._agent = agent if agent is not None else CascadeAgent(
-            chain, streaming_mode=self.streaming_mode, high_risk_tools=self.high_risk_tools,
-            speculative_escalation=self.speculative_escalation, **learning, budget=self.budget, store=self.store)
+        options = {o.name: getattr(self, o.name) for o in OPTIONS}
+        self._spec = spec = CascadeSpec.checked(options)  # each field passed its rule at validation
+        if agent is not None:
+            built = spec.changed(BUILD_ONLY, face="adapter")
+            if built:
+                raise ValueError(f"{', '.join(sorted(built))} go on the CascadeAgent when CascadeLLM is built from "
+                                 f"agent=: CascadeAgent(models, {min(built)}=...)")
+            self._agent = agent
+            # the adapter's options apply to every call on top of the agent's (its streaming mode always)
+            self._per_call = {**spec.changed(PER_CALL, face="adapter"), "streaming_mode": spec.streaming_mode}
+        else:
+            self._agent = CascadeAgent(chain, **spec.changed(face="agent"))
 
     def feedback(self, request_id: str, correct: bool | None = None, *, score: float | None = None) -> bool:
         """Label a call: the id is `response.raw["cascade"]["request_id"]` (see `CascadeAgent.feedback`)."""
         return self._agent.feedback(request_id, correct, score=score)
 
-    @field_validator("streaming_mode")
+    @field_validator("streaming_mode", mode="after")
     @classmethod
     def _safe_mode(cls, v: str) -> str:
         return _check_mode(v)
-
-    # "before": the same rules as a per-call option (no coercion of "0.5" or True), at construction
-    @field_validator("temperature", "max_tokens", "timeout", "draft_timeout", "quality_threshold", "complexity_hint", "validator", "shadow_rate", "log_prompts", mode="before")
-    @classmethod
-    def _option(cls, v: Any, info: Any) -> Any:
-        return check_field(info.field_name, v)
 
     @field_serializer("models")
     def _dump_models(self, models: list[Any]) -> list[dict[str, Any]]:
@@ -168,8 +151,8 @@ class CascadeLLM(FunctionCallingLLM):
     def metadata(self) -> LLMMetadata:
         limits = [_limits(m) for m in self._agent.members]
         num_output = min(out for _, out in limits)
-        if self.max_tokens is not None:
-            num_output = min(num_output, self.max_tokens)
+        if self._spec.max_tokens is not None:
+            num_output = min(num_output, self._spec.max_tokens)
         return LLMMetadata(
             context_window=min(ctx for ctx, _ in limits), num_output=num_output, is_chat_model=True,
             is_function_calling_model=True, model_name=f"cascade({'→'.join(m.label for m in self._agent.members)})",
@@ -269,14 +252,8 @@ class CascadeLLM(FunctionCallingLLM):
         """Validate (ValueError before any network call) and start the cascade's event stream."""
         engine_messages = to_engine_messages(messages)
         originals = [t for t in kwargs.get("tools") or () if isinstance(t, BaseTool)]
-        opts: dict[str, Any] = {
-            "max_tokens": self.max_tokens, "temperature": self.temperature, "streaming_mode": self.streaming_mode,
-            "complexity_hint": self.complexity_hint, "timeout": self.timeout, "draft_timeout": self.draft_timeout,
-            **self.additional_kwargs}
-        if self.validator is not None:
-            opts["validator"] = self.validator
-        if self.quality_threshold is not None:
-            opts["quality_threshold"] = self.quality_threshold
+        # the options this LLM was built with are the agent's; a call sends what it sets
+        opts: dict[str, Any] = {**self._per_call, **self.additional_kwargs}
         for key, value in kwargs.items():
             if key in _DROPPED:
                 continue

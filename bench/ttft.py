@@ -244,6 +244,8 @@ streams after the draft. The member alone is the draft model called directly (th
 accepted text (`buffered`, their default, and `guarded`), so today an accepted answer's first token
 comes after the whole draft and an escalated one's after the whole draft plus the strong model's first
 token: these are the numbers the next step (streaming accepted text earlier) is measured against.
+(The rejecting validator here is a plain function, read at the end of the draft, so guarded mode has
+nothing to abort early on: a guarded escalation costs the whole draft too.)
 """
 
 

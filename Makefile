@@ -47,6 +47,7 @@ docs: $(VENV)/.docs-installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q cascadeflow==1.2.0 langchain-openai partial-json-parser jiter
 	$(PY) bench/overhead.py
+	$(PY) bench/ttft.py
 	$(PY) bench/json_parse.py --readme bench/README.md
 	$(PY) bench/quality.py --readme bench/README.md
 	$(PY) bench/model_checks.py --readme bench/README.md

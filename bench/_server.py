@@ -155,10 +155,14 @@ async def _serve(replies: Replies, pace: float, reader: asyncio.StreamReader, wr
             return
         # One write per event: with an empty buffer, asyncio sends each at once (one send() each).
         write = writer.write
-        for f in frames:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for i, f in enumerate(frames):
             write(f)
             if pace:
-                await asyncio.sleep(pace)
+                # on a schedule (event i+1 at t0 + (i+1) * pace): sleeps overshoot, so a plain
+                # sleep(pace) per event would stream slower than the pace asked for
+                await asyncio.sleep(max(0.0, t0 + (i + 1) * pace - loop.time()))
             elif transport.get_write_buffer_size() > 65536:
                 await writer.drain()
         write(b"0\r\n\r\n")

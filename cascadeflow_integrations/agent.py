@@ -18,7 +18,7 @@ from .messages import to_messages
 from .quality.base import Validator, ValidatorFn, as_validator
 from .result import CascadeResult
 from .spec import CascadeSpec, decider, refuse_build_options
-from .streaming import StreamEventType, ToolStreamEventType
+from .streaming import Complete, Error
 from .types import Message
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -220,11 +220,11 @@ class CascadeAgent:
 
         chain, route = ([self.members[0]], direct) if draft else (self.members, self.route)
         async for ev in CascadeRun(chain, route, list(messages), shadow, _json_parser).events():
-            if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
-                r = ev.data["result"]
+            if isinstance(ev, Complete):
+                r = ev.result
                 return ShadowAnswer(r.content, list(r.tool_calls), r.total_cost or 0.0, r.finish_reason)
-            if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
-                raise ev.data["error"]
+            if isinstance(ev, Error):
+                raise ev.error
         raise CascadeError("the shadow call ended without a result")
 
     # ---- learning from traffic --------------------------------------------------------------
@@ -325,7 +325,7 @@ class CascadeAgent:
         budget_key: Any = None,
         **extra: Any,
     ) -> AsyncIterator[Event]:
-        """Stream the cascade as events (`StreamEvent`, or `ToolStreamEvent` when `tools` are given).
+        """Stream the cascade as typed events (`streaming.Event`: `Routing`, `TextChunk`, …, `Complete` or `Error`).
 
         Bad input raises `ValueError` here, before any network call. Extra keyword arguments go to
         the provider request as-is (e.g. `top_p`, `seed`, `response_format`). `live_drafts=True`
@@ -400,10 +400,10 @@ class CascadeAgent:
 
     async def _run_once(self, conversation: Any, kwargs: dict[str, Any]) -> CascadeResult:
         async for ev in self.stream_events(conversation, **kwargs):
-            if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
-                return ev.data["result"]
-            if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
-                raise ev.data["error"]
+            if isinstance(ev, Complete):
+                return ev.result
+            if isinstance(ev, Error):
+                raise ev.error
         raise CascadeError("the cascade ended without a result")  # unreachable unless a bug
 
     def run_sync(self, query: Any, **kwargs: Any) -> CascadeResult:

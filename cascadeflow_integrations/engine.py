@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union, cast
+from typing import Any, cast
 
 from ._checks import estimate_prompt_tokens
 from .budget import BudgetExceededError, BudgetHold, BudgetUnavailableError
@@ -26,17 +26,16 @@ from .quality.base import CheckResult, Decision, Draft, PartialDraft, Validation
 from .quality.base import check_partial_safely, validate_safely
 from .otel import CallTrace, now_ns, start_call
 from .result import CascadeResult, ModelAttempt
-from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
+from .streaming import Complete, DraftDecision, Error, Event, Routing, Switch, TextChunk, ToolCallComplete
+from .streaming import ToolCallDelta as ToolCallDeltaEvent
+from .streaming import ToolCallStart
 from .tools.call import ToolCall
 from .types import ChatRequest, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 
 logger = logging.getLogger("cascadeflow_integrations")
 
-Event = Union[StreamEvent, ToolStreamEvent]
-
-
-_COMPLETES = frozenset((StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE))
-_ENDS = _COMPLETES | {StreamEventType.ERROR, ToolStreamEventType.ERROR}
+#: what counts as the first output for time to first token: text or a tool call forming
+_FIRST = (TextChunk, ToolCallStart)
 
 
 class StreamingMode(str, Enum):
@@ -185,16 +184,6 @@ class CascadeRun:
         self.messages = messages
         self.opts = opts
         self.tool_mode = opts.tools is not None
-        if self.tool_mode:
-            self._E: Any = ToolStreamEvent
-            self._T: Any = ToolStreamEventType
-            self._chunk_type: Any = ToolStreamEventType.TEXT_CHUNK
-        else:
-            self._E = StreamEvent
-            self._T = StreamEventType
-            self._chunk_type = StreamEventType.CHUNK
-        # what counts as the first output for time to first token: text or a tool call forming
-        self._first_types = (self._chunk_type, ToolStreamEventType.TOOL_CALL_START)
         self.result = CascadeResult()
         self._t0 = 0.0
         self._deadline: float | None = None
@@ -205,11 +194,6 @@ class CascadeRun:
         self._capped = False  # the budget allows the draft only: it is final whatever the validator says
         #: with a budget or tracing: each attempt not closed yet, with its member and span (by id of the attempt)
         self._open: dict[int, tuple[ModelAttempt, Any, Any]] | None = None
-
-    # ---- helpers ---------------------------------------------------------------------------
-
-    def _ev(self, kind: str, content: str = "", **data: Any) -> Event:
-        return self._E(type=getattr(self._T, kind), content=content, data=data)
 
     # ---- the run ---------------------------------------------------------------------------
 
@@ -230,13 +214,14 @@ class CascadeRun:
         try:
             async with aclosing(self._run()) as run:
                 async for ev in run:
-                    if ev.type in _ENDS:
+                    tp = type(ev)
+                    if tp is Complete or tp is Error:
                         # Settled and traced before the consumer sees the end: a caller that stops
                         # reading at COMPLETE finds its spend counted and its span exported.
-                        if ev.type in _COMPLETES:
+                        if tp is Complete:
                             complete = True
                         else:
-                            error = ev.data.get("error")
+                            error = cast(Error, ev).error
                         await self._close_call(complete, error)
                     yield ev
         except GeneratorExit:  # the consumer stopped reading: not an error of the call
@@ -315,13 +300,11 @@ class CascadeRun:
                 res.budget = extra["budget"] = self._hold.to_dict()
                 if tr is not None:
                     tr.budget(self._hold)
-        yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
-                       reason=routing.reason, models=[m.label for m in self.chain],
-                       streaming_mode=opts.mode.value, **extra)
+        yield Routing(routing.strategy, routing.complexity, routing.reason, [m.label for m in self.chain],
+                      opts.mode.value, tool_stream=self.tool_mode, **extra)
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
         if refused is not None:
-            yield self._ev("ERROR", str(refused), error=refused, model="", phase="budget", provider="",
-                           partial_content="")
+            yield Error(str(refused), refused, "", "budget", "", "", tool_stream=self.tool_mode)
             return
         vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice,
                                  max_tokens=opts.max_tokens, temperature=opts.temperature)
@@ -387,13 +370,14 @@ class CascadeRun:
             try:
                 async for ev in source:
                     if live:
-                        if res.ttft_ms is None and ev.type in self._first_types:
+                        tp = type(ev)
+                        if res.ttft_ms is None and tp in _FIRST:
                             res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                         yield ev
-                        if ev.type is self._chunk_type:
+                        if tp is TextChunk:
                             shown[0] += len(ev.content)
                             shown[1] += 1
-                        elif ev.type is ToolStreamEventType.TOOL_CALL_START:
+                        elif tp is ToolCallStart:
                             shown[2] += 1
                     else:
                         held.append(ev)
@@ -412,14 +396,14 @@ class CascadeRun:
                 if tr is not None:
                     tr.attempt_done(span, attempt, draft, error, end_ns=end_ns)
                 if error is not None:
-                    yield self._ev("ERROR", str(error), error=error, model=cfg.label, phase=phase,
-                                   provider=cfg.provider, partial_content=draft.text)
+                    yield Error(str(error), error, cfg.label, phase, cfg.provider, draft.text,
+                                tool_stream=self.tool_mode)
                     return
                 res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=False)
                 if opts.on_complete is not None:
                     opts.on_complete(res, self.messages, opts)
-                yield self._ev("COMPLETE", result=res)
+                yield Complete(res, tool_stream=self.tool_mode)
                 return
 
             # A draft: decide.
@@ -485,23 +469,22 @@ class CascadeRun:
                     if tr is not None and spec_span is not None:
                         tr.attempt_done(spec_span, spec.attempt, spec.draft, None, end_ns=spec_end)
                 for ev in held:
-                    if res.ttft_ms is None and ev.type in self._first_types:
+                    if res.ttft_ms is None and type(ev) in _FIRST:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                     yield ev
-                yield self._ev("DRAFT_DECISION", **d)
+                yield DraftDecision(tool_stream=self.tool_mode, **d)
                 res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=True)
                 if opts.on_complete is not None:
                     opts.on_complete(res, self.messages, opts)
-                yield self._ev("COMPLETE", result=res)
+                yield Complete(res, tool_stream=self.tool_mode)
                 return
-            yield self._ev("DRAFT_DECISION", **d)
+            yield DraftDecision(tool_stream=self.tool_mode, **d)
             nxt = chain[level + 1]
             reason = ("draft_error" if error is not None else "aborted" if aborted else
                       "tool_risk" if gate is not None and not gate.passed else "quality_failed")
-            yield self._ev("SWITCH", f"Cascading to {nxt.label}", from_model=cfg.label, to_model=nxt.label,
-                           reason=reason, detail=decision.reason, error=error,
-                           retract_chars=shown[0], retract_chunks=shown[1], retract_tool_calls=shown[2])
+            yield Switch(f"Cascading to {nxt.label}", cfg.label, nxt.label, reason, decision.reason, error,
+                         shown[0], shown[1], shown[2], tool_stream=self.tool_mode)
             logger.info("switch %s -> %s (%s)", cfg.label, nxt.label, reason)
             escalation = {"cascade_escalated_from": cfg.label, "cascade_escalation_reason": reason,
                           "cascade_escalation_detail": decision.reason}
@@ -520,10 +503,7 @@ class CascadeRun:
             run_context=opts.run_context,
             metadata={"cascade_phase": phase, "cascade_level": level, "cascade_member": cfg.label, **escalation})
         self._request = request
-        E, T, chunk_type = self._E, self._T, self._chunk_type
-        # Copied into each chunk event (`dict(data_text)` below): every event owns its `data`, so
-        # nothing a consumer does to one event's data shows up in another's.
-        data_text = {"model": cfg.label, "phase": phase, "provider": cfg.provider}
+        label, provider_name = cfg.label, cfg.provider
         tool_mode = self.tool_mode
         validator = opts.validator
         risk = opts.tool_risk if tool_mode and not last else None
@@ -570,10 +550,7 @@ class CascadeRun:
                         attempt.chunks += 1
                         if d.logprobs:
                             logprobs.extend(d.logprobs)
-                        if tool_mode:
-                            yield E(chunk_type, text, text, dict(data_text))
-                        else:
-                            yield E(chunk_type, text, dict(data_text))
+                        yield TextChunk(text, label, phase, provider_name, tool_stream=tool_mode)
                         if partial is not None:
                             partial.text_parts.append(text)
                             partial.text_len += len(text)
@@ -603,8 +580,7 @@ class CascadeRun:
                             st.started = True
                             if partial is not None and risk is not None and (why := risk.risk_of(vreq, st.name)):
                                 raise _Aborted(f"tool_risk: drafted call to high-risk tool {st.name!r} ({why})")
-                            yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
-                                                              "model": cfg.label, "phase": phase})
+                            yield ToolCallStart(st.index, st.id, st.name, label, phase, tool_stream=True)
                         if d.arguments:
                             st.parts.append(d.arguments)
                             if st.error is None:
@@ -612,9 +588,9 @@ class CascadeRun:
                                     st.parser.feed(d.arguments)
                                 except ValueError as e:
                                     st.error = str(e)
-                            yield E(T.TOOL_CALL_DELTA, delta=d.arguments, data={
-                                "index": st.index, "id": st.id, "name": st.name,
-                                "arguments": None if st.error else st.parser.value, "model": cfg.label, "phase": phase})
+                            yield ToolCallDeltaEvent(d.arguments, st.index, st.id, st.name,
+                                                     None if st.error else st.parser.value, label, phase,
+                                                     tool_stream=True)
                             if partial is not None and st.error is None:
                                 partial.tool_names[st.index] = st.name
                                 partial.tool_arguments[st.index] = st.parser.value
@@ -642,16 +618,15 @@ class CascadeRun:
             draft.usage = attempt.usage
 
     def _complete_tools(self, open_tools: list[_ToolState], model: str) -> list[Event]:
-        out = []
+        out: list[Event] = []
         for st in open_tools:
             call = st.call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
             tool_call = call.to_dict()
             # The event gets the parser's final tree (never changed again; it shares closed parts
             # with the last TOOL_CALL_DELTA), not `call.arguments`, which the result hands out.
             tool_call["arguments"] = self._final_arguments(st, call)
-            out.append(self._E(type=self._T.TOOL_CALL_COMPLETE, data={
-                "index": st.index, "tool_call": tool_call, "valid_json": call.parse_error is None,
-                "error": call.parse_error, "model": model}))
+            out.append(ToolCallComplete(st.index, tool_call, call.parse_error is None, call.parse_error, model,
+                                        tool_stream=True))
         open_tools.clear()
         return out
 

@@ -550,7 +550,10 @@ class CascadeRun:
                         attempt.chunks += 1
                         if d.logprobs:
                             logprobs.extend(d.logprobs)
-                        yield TextChunk(text, label, phase, provider_name, tool_stream=tool_mode)
+                        if tool_mode:
+                            yield TextChunk(text, label, phase, provider_name, tool_stream=True)
+                        else:  # a keyword argument costs a little per token: the common case passes none
+                            yield TextChunk(text, label, phase, provider_name)
                         if partial is not None:
                             partial.text_parts.append(text)
                             partial.text_len += len(text)

@@ -317,9 +317,35 @@ StreamEvent = _Event
 ToolStreamEvent = _Event
 
 _NOT_DATA = ("tool_stream", "content", "delta")
+
+
+def _fast_init(cls: type[_Event]) -> None:
+    """Replace the frozen dataclass's `__init__` by one with the same signature that sets each slot through
+    its descriptor: a frozen init goes through `object.__setattr__` per field, which tripled the cost of a
+    chunk event (one per token; bench/overhead.py)."""
+    fs = [f for f in fields(cls) if f.init]
+    ns: dict[str, Any] = {}
+    params, kw, body = ["self"], [], []
+    for f in fs:
+        ns[f"_set_{f.name}"] = getattr(cls, f.name).__set__  # the slot's member descriptor
+        body.append(f"    _set_{f.name}(self, {f.name})")
+        if f.kw_only:
+            ns[f"_default_{f.name}"] = f.default
+            kw.append(f"{f.name}=_default_{f.name}")
+        else:
+            params.append(f.name)
+    src = f"def __init__({', '.join(params + (['*'] + kw if kw else []))}) -> None:\n" + "\n".join(body) + "\n"
+    exec(src, ns)  # noqa: S102 - generated from the class's own field names, as dataclasses does
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    setattr(cls, "__init__", init)
+
+
 for _cls in EVENTS:
     _cls._data_fields = tuple((f.name, bool(f.metadata.get("optional"))) for f in fields(_cls)
                               if f.name not in _NOT_DATA)
+    _fast_init(_cls)
 
 
 def events_table() -> str:

@@ -350,6 +350,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         # Member calls become child runs of this run; LangChain members get the messages as given.
         runs = LangChainRunContext(sink.manager if sink else None, sink.run_id if sink else None, list(messages))
         options["run_context"] = runs
+        options["hooks"] = [runs]
         events = agent.stream_events(to_engine_messages(messages), **options)
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""

@@ -264,7 +264,8 @@ class CascadeLLM(FunctionCallingLLM, CascadeOptions):
                 value = _check_mode(value)
             opts[key] = value
         # LlamaIndex members get the messages and tools as given, and open their calls in this call's span.
-        opts["run_context"] = LlamaIndexRunContext(span_id, messages, originals or None)
+        opts["run_context"] = ctx = LlamaIndexRunContext(span_id, messages, originals or None)
+        opts["hooks"] = [ctx]
         return self._agent.stream_events(engine_messages, **opts)
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], span_id: str | None) -> ChatResponse:

@@ -435,7 +435,7 @@ class CascadeRun:
             res.drafts.append(draft)
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
-            if decision.accepted or capped:
+            if d["accepted"] or capped:  # what the decision says once hooks amended it (the budget)
                 if self._early is not None:
                     # The check accepted: the next model's tokens so far are paid and counted.
                     spec, self._early = self._early, None

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
 
 from ._checks import check_flag, check_seconds, estimate_prompt_tokens
 from ._log import enable_verbose
 from ._sync import iter_sync, run_sync
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
+from .budget import BudgetHook
 from .errors import CascadeError
+from .hooks import RunHook
 from .members import CascadeMember, build_chain
 from .messages import to_messages
+from .otel import TraceHook, start_call
 from .quality.base import Validator, ValidatorFn, as_validator
 from .result import CascadeResult
 from .spec import CascadeSpec, decider, refuse_build_options
-from .streaming import StreamEventType, ToolStreamEventType
+from .streaming import Complete, Error
 from .types import Message
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -196,6 +199,22 @@ class CascadeAgent:
         except Exception as e:  # noqa: BLE001 - the rule then learns from live calls only
             logger.warning("cache routing: could not read the decision log (%s)", e)
 
+    def _hooks(self, opts: CallOptions, extra: Sequence[RunHook], learn: bool) -> list[RunHook]:
+        """One call's run hooks, made for it: its budget, its spans, the learner, then the caller's (an adapter's)."""
+        hooks: list[RunHook] = []
+        if opts.budget is not None:
+            hooks.append(BudgetHook(opts.budget, opts.budget_key))
+        trace = start_call(opts.trace_content)
+        if trace is not None:
+            hooks.append(TraceHook(trace))
+        if learn and (self._learner is not None or self.cache_routing is not None):
+            hooks.append(_Learn(self._on_complete))
+        hooks.extend(extra)
+        ctx = opts.run_context
+        if ctx is not None and not isinstance(ctx, RunHook) and (hasattr(ctx, "wrap") or hasattr(ctx, "settle")):
+            hooks.append(_DuckContext(ctx))  # a run context written against the duck-typed `wrap`/`settle`
+        return hooks
+
     def _on_complete(self, result: CascadeResult, messages: list[Message], opts: CallOptions) -> None:
         if self.cache_routing is not None:
             try:
@@ -213,18 +232,18 @@ class CascadeAgent:
         from .learning.live import ShadowAnswer
         from .routing import RoutingDecision
 
-        shadow = replace(opts, force_direct=True, on_complete=None, mode=StreamingMode.BUFFERED, live_drafts=False,
-                         run_context=None)
+        shadow = replace(opts, force_direct=True, mode=StreamingMode.BUFFERED, live_drafts=False, run_context=None)
+        shadow.hooks = self._hooks(shadow, (), learn=False)  # its own budget hold and spans; no log, no shadow
         def direct(messages: list[Message], o: CallOptions) -> Any:
             return RoutingDecision("direct", o.complexity_hint or "moderate", "shadow draft")
 
         chain, route = ([self.members[0]], direct) if draft else (self.members, self.route)
         async for ev in CascadeRun(chain, route, list(messages), shadow, _json_parser).events():
-            if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
-                r = ev.data["result"]
+            if isinstance(ev, Complete):
+                r = ev.result
                 return ShadowAnswer(r.content, list(r.tool_calls), r.total_cost or 0.0, r.finish_reason)
-            if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
-                raise ev.data["error"]
+            if isinstance(ev, Error):
+                raise ev.error
         raise CascadeError("the shadow call ended without a result")
 
     # ---- learning from traffic --------------------------------------------------------------
@@ -320,17 +339,19 @@ class CascadeAgent:
         draft_timeout: float | None = None,
         live_drafts: bool = False,
         run_context: Any = None,
+        hooks: Sequence[RunHook] = (),
         speculative_escalation: bool | None = None,
         budget: Any = None,
         budget_key: Any = None,
         **extra: Any,
     ) -> AsyncIterator[Event]:
-        """Stream the cascade as events (`StreamEvent`, or `ToolStreamEvent` when `tools` are given).
+        """Stream the cascade as typed events (`streaming.Event`: `Routing`, `TextChunk`, …, `Complete` or `Error`).
 
         Bad input raises `ValueError` here, before any network call. Extra keyword arguments go to
         the provider request as-is (e.g. `top_p`, `seed`, `response_format`). `live_drafts=True`
         yields draft events as they arrive in every mode, for adapters that do their own buffering;
-        `run_context` is handed to every member's request as is (adapters parent member runs with it).
+        `run_context` is handed to every member's request as is (an adapter's members read it); `hooks` are
+        the call's own `hooks.RunHook`s, after the agent's (an adapter's child runs).
         `budget_key` is the call's budget key (`"tenant-42"`) or metadata for `Budget(per=...)`;
         `budget` replaces the agent's budget for this call.
         """
@@ -361,8 +382,7 @@ class CascadeAgent:
         opts.run_context = run_context
         opts.tool_risk = self.tool_risk
         opts.speculative = plan["speculative_escalation"]
-        if self._learner is not None or self.cache_routing is not None:
-            opts.on_complete = self._on_complete
+        opts.hooks = self._hooks(opts, hooks, learn=True)
         return CascadeRun(self.members, self.route, messages, opts, _json_parser).events()
 
     def stream(self, query: Any, **kwargs: Any) -> AsyncIterator[Event]:
@@ -400,10 +420,10 @@ class CascadeAgent:
 
     async def _run_once(self, conversation: Any, kwargs: dict[str, Any]) -> CascadeResult:
         async for ev in self.stream_events(conversation, **kwargs):
-            if ev.type in (StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE):
-                return ev.data["result"]
-            if ev.type in (StreamEventType.ERROR, ToolStreamEventType.ERROR):
-                raise ev.data["error"]
+            if isinstance(ev, Complete):
+                return ev.result
+            if isinstance(ev, Error):
+                raise ev.error
         raise CascadeError("the cascade ended without a result")  # unreachable unless a bug
 
     def run_sync(self, query: Any, **kwargs: Any) -> CascadeResult:
@@ -585,3 +605,29 @@ def _check_threshold(t: float | None) -> float | None:
 
 def _positive(name: str, v: Any) -> float | None:
     return check_seconds(name, v)
+
+
+class _Learn(RunHook):
+    """The agent's decision log, cache routing and shadow calls: told each result before `Complete`."""
+
+    def __init__(self, on_complete: Callable[[CascadeResult, list[Message], CallOptions], None]) -> None:
+        self.on_complete_fn = on_complete
+
+    def on_complete(self, run: Any, result: Any) -> None:
+        self.on_complete_fn(result, run.messages, run.opts)
+
+
+class _DuckContext(RunHook):
+    """A `run_context` with the older duck-typed hooks: `wrap(member, request, stream)`, `settle(request, d)`."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    def wrap(self, member: Any, request: Any, stream: Any) -> Any:
+        wrap = getattr(self.ctx, "wrap", None)
+        return wrap(member, request, stream) if wrap is not None else stream
+
+    async def on_decision(self, run: Any, request: Any, decision: dict[str, Any]) -> None:
+        settle = getattr(self.ctx, "settle", None)
+        if settle is not None and request is not None:
+            await settle(request, {k: v for k, v in decision.items() if k != "error"})

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._checks import check_real, check_whole
 from .errors import CascadeError
+from .hooks import RoutePlan, RunHook
 
 logger = logging.getLogger("cascadeflow_integrations")
 
@@ -512,3 +513,47 @@ class Budget:
             need = need_draft
         logger.info("budget %r exceeded: call refused", key)
         raise BudgetExceededError(key, self.limit_usd, res.spent / NANO, res.reserved / NANO, need)
+
+
+class BudgetHook(RunHook):
+    """A call's budget as a run hook: reserve when routed (refuse, or allow the draft only), make a capped
+    draft the answer, settle the actual cost however the call ends."""
+
+    def __init__(self, budget: Budget, key: Any) -> None:
+        self.budget = budget
+        self.key = key
+        self.hold: BudgetHold | None = None
+        self.capped = False
+
+    async def on_route(self, run: Any, routing: Any, routed: list[Any], plan: RoutePlan) -> None:
+        opts, res = run.opts, run.result
+        try:
+            self.hold, self.capped = await self.budget.plan(
+                self.key, plan.chain, run.available[0], run.messages, opts.tools, opts.max_tokens)
+        except (BudgetExceededError, BudgetUnavailableError) as e:
+            plan.refused, plan.refused_phase = e, "budget"
+            plan.extra["budget"] = res.budget = {
+                "key": getattr(e, "key", None), "limit_usd": self.budget.limit_usd,
+                "spent_usd": getattr(e, "spent_usd", None), "window": self.budget.window,
+                "action": "refused", "changed_decision": True}
+        else:
+            if self.capped:
+                plan.chain, plan.final_draft = run.available[:1], True
+            plan.extra["budget"] = res.budget = self.hold.to_dict()
+
+    async def on_decision(self, run: Any, request: Any, decision: dict[str, Any]) -> None:
+        if self.capped and not decision["accepted"] and self.hold is not None:
+            # The validator would escalate, but the budget allows the draft only: it is the answer.
+            # `accepted` says what the cascade did (consumers release the held draft on it); the
+            # validator's verdict stays readable.
+            decision.update(accepted=True, validator_accepted=False, budget_override=True,
+                            reason=f"budget {self.hold.key!r}: escalation would exceed the limit "
+                                   f"(validator: {decision['reason']})")
+            self.hold.changed_decision = True
+            run.result.budget = self.hold.to_dict()
+
+    async def on_close(self, run: Any, complete: bool, error: BaseException | None) -> None:
+        if self.hold is not None:
+            hold, self.hold = self.hold, None
+            res = run.result
+            await hold.settle(hold.budget.call_cost(res.attempts, res.validator_cost))

@@ -12,31 +12,31 @@ import copy
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing, suppress
+from contextlib import ExitStack, aclosing, suppress
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union, cast
+from typing import Any, cast
 
 from ._checks import estimate_prompt_tokens
-from .budget import BudgetExceededError, BudgetHold, BudgetUnavailableError
 from .errors import BadRequestError, ProviderError, ProviderTimeoutError
+from .hooks import RoutePlan, RunHook, overrides
 from .members import CascadeMember
 from .quality._model import CheckModel
 from .quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
 from .quality.base import check_partial_safely, validate_safely
-from .otel import CallTrace, now_ns, start_call
 from .result import CascadeResult, ModelAttempt
-from .streaming import StreamEvent, StreamEventType, ToolStreamEvent, ToolStreamEventType
+from .streaming import Complete, DraftDecision, Error, Event, Routing, Switch, TextChunk, ToolCallComplete
+from .streaming import ToolCallDelta as ToolCallDeltaEvent
+from .streaming import ToolCallStart
 from .tools.call import ToolCall
 from .types import ChatRequest, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 
 logger = logging.getLogger("cascadeflow_integrations")
 
-Event = Union[StreamEvent, ToolStreamEvent]
-
-
-_COMPLETES = frozenset((StreamEventType.COMPLETE, ToolStreamEventType.COMPLETE))
-_ENDS = _COMPLETES | {StreamEventType.ERROR, ToolStreamEventType.ERROR}
+#: what counts as the first output for time to first token: text or a tool call forming
+_FIRST = (TextChunk, ToolCallStart)
+#: hooks that need each attempt tracked and the call's end observed (budget, tracing)
+_OBSERVING = ("on_start", "on_attempt_start", "on_attempt_streamed", "on_attempt_end", "on_close")
 
 
 class StreamingMode(str, Enum):
@@ -81,13 +81,12 @@ class CallOptions:
     model_max_tokens: dict[str, int] = field(default_factory=dict)
     #: labels of members whose context_window the prompt cannot fit: left out of this call's chain
     skip_models: set[str] = field(default_factory=set)
-    #: handed to every member's request; an adapter's object that parents member runs in its traces. Optional
-    #: hooks: `wrap(member, request, stream)` wraps each member's delta stream (to trace it), and
-    #: `await settle(request, decision)` receives each draft's decision.
+    #: handed to every member's request as is (an adapter's members read their framework's context from it);
+    #: the engine never looks into it
     run_context: Any = None
-    #: called with (result, messages, options) just before COMPLETE (the agent's decision log and shadow calls)
-    on_complete: Any = None
-    #: the call's `Budget` (the agent's unless given per call) and its key or metadata
+    #: this call's `hooks.RunHook`s (budget, tracing, the learner, an adapter's runs), made by the agent per call
+    hooks: list[RunHook] = field(default_factory=list)
+    #: the call's `Budget` (the agent's unless given per call) and its key or metadata (the agent's budget hook)
     budget: Any = None
     budget_key: Any = None
     #: record prompt and answer text on OpenTelemetry spans
@@ -185,58 +184,46 @@ class CascadeRun:
         self.messages = messages
         self.opts = opts
         self.tool_mode = opts.tools is not None
-        if self.tool_mode:
-            self._E: Any = ToolStreamEvent
-            self._T: Any = ToolStreamEventType
-            self._chunk_type: Any = ToolStreamEventType.TEXT_CHUNK
-        else:
-            self._E = StreamEvent
-            self._T = StreamEventType
-            self._chunk_type = StreamEventType.CHUNK
-        # what counts as the first output for time to first token: text or a tool call forming
-        self._first_types = (self._chunk_type, ToolStreamEventType.TOOL_CALL_START)
         self.result = CascadeResult()
         self._t0 = 0.0
         self._deadline: float | None = None
         self._request: ChatRequest | None = None
         self._early: _Level | None = None
-        self._trace: CallTrace | None = None
-        self._hold: BudgetHold | None = None
-        self._capped = False  # the budget allows the draft only: it is final whatever the validator says
-        #: with a budget or tracing: each attempt not closed yet, with its member and span (by id of the attempt)
-        self._open: dict[int, tuple[ModelAttempt, Any, Any]] | None = None
-
-    # ---- helpers ---------------------------------------------------------------------------
-
-    def _ev(self, kind: str, content: str = "", **data: Any) -> Event:
-        return self._E(type=getattr(self._T, kind), content=content, data=data)
+        self.hooks = list(opts.hooks)
+        self._wraps = [h for h in self.hooks if overrides(h, "wrap")]
+        self._closed_call = False
+        self._capped = False  # a hook (the budget) allows the draft only: it is final whatever the validator says
+        #: the members this call may use (those whose context window fits), set when routed
+        self.available: list[CascadeMember] = []
+        #: with hooks: each attempt not closed yet, with its member (by id of the attempt)
+        self._open: dict[int, tuple[ModelAttempt, Any]] | None = None
 
     # ---- the run ---------------------------------------------------------------------------
 
     def events(self) -> AsyncIterator[Event]:
         """Yield ROUTING, then each model's events, then COMPLETE (or ERROR)."""
-        self._trace = start_call(self.opts.trace_content)
-        if self._trace is None and self.opts.budget is None:
-            return self._run()  # the common case pays nothing for budgets and tracing
+        if not any(overrides(h, name) for h in self.hooks for name in _OBSERVING):
+            return self._run()  # the common case pays nothing for how the call ends
         self._open = {}
         return self._observed()
 
     async def _observed(self) -> AsyncGenerator[Event, None]:
-        """`_run` with its budget settled and its spans ended however it ends (error, cancel, break)."""
-        if self._trace is not None:
-            self._trace.start(self.messages, self.opts)
+        """`_run` with its hooks told how it ends, however it ends (error, cancel, break)."""
+        for h in self.hooks:
+            h.on_start(self)
         error: BaseException | None = None
         complete = False
         try:
             async with aclosing(self._run()) as run:
                 async for ev in run:
-                    if ev.type in _ENDS:
+                    tp = type(ev)
+                    if tp is Complete or tp is Error:
                         # Settled and traced before the consumer sees the end: a caller that stops
                         # reading at COMPLETE finds its spend counted and its span exported.
-                        if ev.type in _COMPLETES:
+                        if tp is Complete:
                             complete = True
                         else:
-                            error = ev.data.get("error")
+                            error = cast(Error, ev).error
                         await self._close_call(complete, error)
                     yield ev
         except GeneratorExit:  # the consumer stopped reading: not an error of the call
@@ -249,30 +236,31 @@ class CascadeRun:
 
     def _opened(self, attempt: ModelAttempt, cfg: Any, phase: str, level: int) -> None:
         if self._open is not None:
-            tr = self._trace
-            self._open[id(attempt)] = (attempt, cfg, tr.attempt(cfg, phase, level, self.opts) if tr else None)
+            self._open[id(attempt)] = (attempt, cfg)
+            for h in self.hooks:
+                h.on_attempt_start(self, attempt, cfg, phase, level)
 
-    def _closed(self, attempt: ModelAttempt) -> tuple[Any, int | None]:
-        """The attempt's span (None when not tracing) and when its model call ended."""
-        entry = self._open.pop(id(attempt), None) if self._open is not None else None
-        span = entry[2] if entry is not None else None
-        return span, (now_ns() if span is not None else None)
+    def _closed(self, attempt: ModelAttempt) -> None:
+        """The attempt's model call ended (its end time is taken now; its decision may follow)."""
+        if self._open is not None and self._open.pop(id(attempt), None) is not None:
+            for h in self.hooks:
+                h.on_attempt_streamed(self, attempt)
+
+    def _attempt_end(self, attempt: ModelAttempt, cfg: Any, draft: Draft, error: BaseException | None,
+                     decision: Any = None) -> None:
+        for h in self.hooks:
+            h.on_attempt_end(self, attempt, cfg, draft, error, decision)
 
     async def _close_call(self, complete: bool, error: BaseException | None) -> None:
-        tr = self._trace
-        for attempt, cfg, span in list((self._open or {}).values()):  # cancelled or broken off mid-stream
+        for attempt, cfg in list((self._open or {}).values()):  # cancelled or broken off mid-stream
             self._close_attempt(attempt, cfg)
-            if span is not None and tr is not None:
-                tr.attempt_done(span, attempt, Draft(model=cfg.label), error or asyncio.CancelledError())
+            self._attempt_end(attempt, cfg, Draft(model=cfg.label), error or asyncio.CancelledError())
         if self._open:
             self._open.clear()
-        if self._hold is not None:
-            hold, self._hold = self._hold, None
-            res = self.result
-            await hold.settle(hold.budget.call_cost(res.attempts, res.validator_cost))
-        if tr is not None:
-            self._trace = None
-            tr.end(self.result if complete else None, error)
+        if not self._closed_call:
+            self._closed_call = True
+            for h in self.hooks:
+                await h.on_close(self, complete, error)
 
     async def _ready(self) -> None:
         """The members' SDKs imported, off the loop: the first call of a process waits here, before any of its
@@ -293,35 +281,20 @@ class CascadeRun:
         res.strategy, res.complexity = routing.strategy, routing.complexity
         policy = routing.features.get("policy") if routing.features else None
         extra: dict[str, Any] = {"policy": policy} if policy else {}
-        members = [m for m in self.chain if m.label not in opts.skip_models]
+        members = self.available = [m for m in self.chain if m.label not in opts.skip_models]
         chain = members if routing.strategy == "cascade" else [members[-1]]
-        tr = self._trace
-        if tr is not None:
-            tr.routed(routing, [m.label for m in chain])
         refused: BaseException | None = None
-        if opts.budget is not None:
-            try:
-                self._hold, self._capped = await opts.budget.plan(
-                    opts.budget_key, chain, members[0], self.messages, opts.tools, opts.max_tokens)
-            except (BudgetExceededError, BudgetUnavailableError) as e:
-                refused = e
-                extra["budget"] = {"key": getattr(e, "key", None), "limit_usd": opts.budget.limit_usd,
-                                   "spent_usd": getattr(e, "spent_usd", None), "window": opts.budget.window,
-                                   "action": "refused", "changed_decision": True}
-                res.budget = extra["budget"]
-            else:
-                if self._capped:
-                    chain = members[:1]
-                res.budget = extra["budget"] = self._hold.to_dict()
-                if tr is not None:
-                    tr.budget(self._hold)
-        yield self._ev("ROUTING", strategy=routing.strategy, complexity=routing.complexity,
-                       reason=routing.reason, models=[m.label for m in self.chain],
-                       streaming_mode=opts.mode.value, **extra)
+        if self.hooks:
+            plan = RoutePlan(chain)
+            for h in self.hooks:
+                await h.on_route(self, routing, chain, plan)
+            chain, self._capped, refused = plan.chain, plan.final_draft, plan.refused
+            extra.update(plan.extra)
+        yield Routing(routing.strategy, routing.complexity, routing.reason, [m.label for m in self.chain],
+                      opts.mode.value, tool_stream=self.tool_mode, **extra)
         logger.info("routing: %s (%s) %s", routing.strategy, routing.complexity, routing.reason)
         if refused is not None:
-            yield self._ev("ERROR", str(refused), error=refused, model="", phase="budget", provider="",
-                           partial_content="")
+            yield Error(str(refused), refused, "", plan.refused_phase, "", "", tool_stream=self.tool_mode)
             return
         vreq = ValidationRequest(self.messages, opts.tools, routing.complexity, tool_choice=opts.tool_choice,
                                  max_tokens=opts.max_tokens, temperature=opts.temperature)
@@ -361,7 +334,7 @@ class CascadeRun:
         opts, res = self.opts, self.result
         risk = opts.tool_risk if opts.tools else None
         escalation: dict[str, Any] = {}
-        capped, tr = self._capped, self._trace
+        capped, hooks = self._capped, self.hooks
         for level, cfg in enumerate(chain):
             last = level == len(chain) - 1 and not capped
             index = self.chain.index(cfg)  # position in the configured chain (members may be skipped)
@@ -387,13 +360,14 @@ class CascadeRun:
             try:
                 async for ev in source:
                     if live:
-                        if res.ttft_ms is None and ev.type in self._first_types:
+                        tp = type(ev)
+                        if res.ttft_ms is None and tp in _FIRST:
                             res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                         yield ev
-                        if ev.type is self._chunk_type:
+                        if tp is TextChunk:
                             shown[0] += len(ev.content)
                             shown[1] += 1
-                        elif ev.type is ToolStreamEventType.TOOL_CALL_START:
+                        elif tp is ToolCallStart:
                             shown[2] += 1
                     else:
                         held.append(ev)
@@ -405,21 +379,21 @@ class CascadeRun:
                 attempt.error = str(e)
                 logger.warning("model %s failed: %s", cfg.label, e)
             self._close_attempt(attempt, cfg)
-            span, end_ns = self._closed(attempt)
+            self._closed(attempt)
             draft_request = self._request  # before a next member started early replaces it
 
             if last or (error is not None and (capped or _fails_for_every_model(error, cfg, chain[level + 1:]))):
-                if tr is not None:
-                    tr.attempt_done(span, attempt, draft, error, end_ns=end_ns)
+                if hooks:
+                    self._attempt_end(attempt, cfg, draft, error)
                 if error is not None:
-                    yield self._ev("ERROR", str(error), error=error, model=cfg.label, phase=phase,
-                                   provider=cfg.provider, partial_content=draft.text)
+                    yield Error(str(error), error, cfg.label, phase, cfg.provider, draft.text,
+                                tool_stream=self.tool_mode)
                     return
                 res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=False)
-                if opts.on_complete is not None:
-                    opts.on_complete(res, self.messages, opts)
-                yield self._ev("COMPLETE", result=res)
+                for h in hooks:
+                    h.on_complete(self, res)
+                yield Complete(res, tool_stream=self.tool_mode)
                 return
 
             # A draft: decide.
@@ -438,8 +412,10 @@ class CascadeRun:
                 vreq.on_unsure = ((lambda: self._start_early(level + 1, chain, "verifier" if level + 2 == len(chain)
                                                              else "draft", vreq, cfg.label))
                                   if opts.speculative else None)
-                if tr is not None:
-                    with tr.current():  # model-based checks nest their spans under the call's span
+                if hooks:
+                    with ExitStack() as around:  # e.g. model-based checks nest their spans under the call's span
+                        for h in hooks:
+                            around.enter_context(h.validating(self))
                         decision = await validate_safely(opts.validator, vreq, draft, threshold)
                 else:
                     decision = await validate_safely(opts.validator, vreq, draft, threshold)
@@ -448,29 +424,18 @@ class CascadeRun:
                 res.validator_calls += decision.calls
             vreq.drop_prefetched()
             attempt.accepted = decision.accepted
-            if tr is not None:
-                tr.attempt_done(span, attempt, draft, None, decision, end_ns)
             d = decision.to_dict()
             d.update(model=cfg.label, phase=phase, level=level, index=index, error=error)
-            if capped and not decision.accepted:
-                # The validator would escalate, but the budget allows the draft only: it is the answer.
-                # `accepted` says what the cascade did (consumers release the held draft on it); the
-                # validator's verdict stays readable.
-                assert self._hold is not None
-                d.update(accepted=True, validator_accepted=False, budget_override=True,
-                         reason=f"budget {self._hold.key!r}: escalation would exceed the limit "
-                                f"(validator: {decision.reason})")
-                attempt.accepted = True
-                self._hold.changed_decision = True
-                res.budget = self._hold.to_dict()
+            if hooks:
+                self._attempt_end(attempt, cfg, draft, None, decision)
+                for h in hooks:  # the budget may make a capped draft the answer; adapters end the draft's run
+                    await h.on_decision(self, draft_request, d)
+                attempt.accepted = d["accepted"]
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
             res.drafts.append(draft)
-            settle = getattr(opts.run_context, "settle", None)
-            if settle is not None and draft_request is not None:  # e.g. end the draft's trace run with it
-                await settle(draft_request, res.decisions[-1])
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,
                         "accept" if decision.accepted else "escalate", decision.reason, decision.confidence)
-            if decision.accepted or capped:
+            if d["accepted"] or capped:  # what the decision says once hooks amended it (the budget)
                 if self._early is not None:
                     # The check accepted: the next model's tokens so far are paid and counted.
                     spec, self._early = self._early, None
@@ -481,27 +446,26 @@ class CascadeRun:
                         spec.attempt.usage = Usage(self._known_input_tokens(), spec.attempt.chunks)
                         spec.attempt.usage_estimated = True
                     self._close_attempt(spec.attempt, spec.cfg)
-                    spec_span, spec_end = self._closed(spec.attempt)
-                    if tr is not None and spec_span is not None:
-                        tr.attempt_done(spec_span, spec.attempt, spec.draft, None, end_ns=spec_end)
+                    self._closed(spec.attempt)
+                    if hooks:
+                        self._attempt_end(spec.attempt, spec.cfg, spec.draft, None)
                 for ev in held:
-                    if res.ttft_ms is None and ev.type in self._first_types:
+                    if res.ttft_ms is None and type(ev) in _FIRST:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                     yield ev
-                yield self._ev("DRAFT_DECISION", **d)
+                yield DraftDecision(tool_stream=self.tool_mode, **d)
                 res.accepted_index = index
                 self._finish(draft, attempt, cfg, accepted=True)
-                if opts.on_complete is not None:
-                    opts.on_complete(res, self.messages, opts)
-                yield self._ev("COMPLETE", result=res)
+                for h in hooks:
+                    h.on_complete(self, res)
+                yield Complete(res, tool_stream=self.tool_mode)
                 return
-            yield self._ev("DRAFT_DECISION", **d)
+            yield DraftDecision(tool_stream=self.tool_mode, **d)
             nxt = chain[level + 1]
             reason = ("draft_error" if error is not None else "aborted" if aborted else
                       "tool_risk" if gate is not None and not gate.passed else "quality_failed")
-            yield self._ev("SWITCH", f"Cascading to {nxt.label}", from_model=cfg.label, to_model=nxt.label,
-                           reason=reason, detail=decision.reason, error=error,
-                           retract_chars=shown[0], retract_chunks=shown[1], retract_tool_calls=shown[2])
+            yield Switch(f"Cascading to {nxt.label}", cfg.label, nxt.label, reason, decision.reason, error,
+                         shown[0], shown[1], shown[2], tool_stream=self.tool_mode)
             logger.info("switch %s -> %s (%s)", cfg.label, nxt.label, reason)
             escalation = {"cascade_escalated_from": cfg.label, "cascade_escalation_reason": reason,
                           "cascade_escalation_detail": decision.reason}
@@ -520,10 +484,7 @@ class CascadeRun:
             run_context=opts.run_context,
             metadata={"cascade_phase": phase, "cascade_level": level, "cascade_member": cfg.label, **escalation})
         self._request = request
-        E, T, chunk_type = self._E, self._T, self._chunk_type
-        # Copied into each chunk event (`dict(data_text)` below): every event owns its `data`, so
-        # nothing a consumer does to one event's data shows up in another's.
-        data_text = {"model": cfg.label, "phase": phase, "provider": cfg.provider}
+        label, provider_name = cfg.label, cfg.provider
         tool_mode = self.tool_mode
         validator = opts.validator
         risk = opts.tool_risk if tool_mode and not last else None
@@ -540,9 +501,8 @@ class CascadeRun:
 
         d: Any  # dispatched by exact type below (cheaper per chunk than isinstance chains)
         stream = provider.stream(request)
-        wrap = getattr(opts.run_context, "wrap", None)
-        if wrap is not None:
-            stream = wrap(cfg, request, stream)
+        for h in self._wraps:  # e.g. an adapter's child run around the member call
+            stream = h.wrap(cfg, request, stream)
         try:
             async with aclosing(cast(AsyncGenerator[Any, None], stream)) as it:
                 while True:
@@ -571,9 +531,9 @@ class CascadeRun:
                         if d.logprobs:
                             logprobs.extend(d.logprobs)
                         if tool_mode:
-                            yield E(chunk_type, text, text, dict(data_text))
-                        else:
-                            yield E(chunk_type, text, dict(data_text))
+                            yield TextChunk(text, label, phase, provider_name, tool_stream=True)
+                        else:  # a keyword argument costs a little per token: the common case passes none
+                            yield TextChunk(text, label, phase, provider_name)
                         if partial is not None:
                             partial.text_parts.append(text)
                             partial.text_len += len(text)
@@ -603,8 +563,7 @@ class CascadeRun:
                             st.started = True
                             if partial is not None and risk is not None and (why := risk.risk_of(vreq, st.name)):
                                 raise _Aborted(f"tool_risk: drafted call to high-risk tool {st.name!r} ({why})")
-                            yield E(T.TOOL_CALL_START, data={"index": st.index, "id": st.id, "name": st.name,
-                                                              "model": cfg.label, "phase": phase})
+                            yield ToolCallStart(st.index, st.id, st.name, label, phase, tool_stream=True)
                         if d.arguments:
                             st.parts.append(d.arguments)
                             if st.error is None:
@@ -612,9 +571,9 @@ class CascadeRun:
                                     st.parser.feed(d.arguments)
                                 except ValueError as e:
                                     st.error = str(e)
-                            yield E(T.TOOL_CALL_DELTA, delta=d.arguments, data={
-                                "index": st.index, "id": st.id, "name": st.name,
-                                "arguments": None if st.error else st.parser.value, "model": cfg.label, "phase": phase})
+                            yield ToolCallDeltaEvent(d.arguments, st.index, st.id, st.name,
+                                                     None if st.error else st.parser.value, label, phase,
+                                                     tool_stream=True)
                             if partial is not None and st.error is None:
                                 partial.tool_names[st.index] = st.name
                                 partial.tool_arguments[st.index] = st.parser.value
@@ -642,16 +601,15 @@ class CascadeRun:
             draft.usage = attempt.usage
 
     def _complete_tools(self, open_tools: list[_ToolState], model: str) -> list[Event]:
-        out = []
+        out: list[Event] = []
         for st in open_tools:
             call = st.call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
             tool_call = call.to_dict()
             # The event gets the parser's final tree (never changed again; it shares closed parts
             # with the last TOOL_CALL_DELTA), not `call.arguments`, which the result hands out.
             tool_call["arguments"] = self._final_arguments(st, call)
-            out.append(self._E(type=self._T.TOOL_CALL_COMPLETE, data={
-                "index": st.index, "tool_call": tool_call, "valid_json": call.parse_error is None,
-                "error": call.parse_error, "model": model}))
+            out.append(ToolCallComplete(st.index, tool_call, call.parse_error is None, call.parse_error, model,
+                                        tool_stream=True))
         open_tools.clear()
         return out
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._imports import loaded
+from .hooks import RoutePlan, RunHook
 
 CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SCOPE = "cascadeflow_integrations"
@@ -134,9 +135,9 @@ class CallTrace:
         self.span.set_attribute("cascade.complexity", routing.complexity)
         self.span.set_attribute("cascade.models", models)
 
-    def budget(self, hold: Any) -> None:
-        self.span.set_attribute("cascade.budget.key", hold.key)
-        self.span.set_attribute("cascade.budget.action", hold.action)
+    def budget(self, key: Any, action: str) -> None:
+        self.span.set_attribute("cascade.budget.key", key)
+        self.span.set_attribute("cascade.budget.action", action)
 
     def attempt(self, cfg: Any, phase: str, level: int, opts: Any) -> Any:
         from opentelemetry import trace
@@ -271,3 +272,44 @@ def check_span(check: str, cfg: Any) -> Iterator[Any]:
 
 def now_ns() -> int:
     return time.time_ns()
+
+
+class TraceHook(RunHook):
+    """OpenTelemetry spans as a run hook: the call's span, one span per member call, checks nested under it."""
+
+    def __init__(self, trace: CallTrace) -> None:
+        self.trace = trace
+        #: by id of the attempt: its span, and when its model call ended
+        self.spans: dict[int, tuple[Any, int | None]] = {}
+        self.ended = False
+
+    def on_start(self, run: Any) -> None:
+        self.trace.start(run.messages, run.opts)
+
+    async def on_route(self, run: Any, routing: Any, routed: list[Any], plan: RoutePlan) -> None:
+        self.trace.routed(routing, [m.label for m in routed])
+        budget = plan.extra.get("budget")  # the budget hook ran first: its reservation, unless it refused
+        if budget is not None and plan.refused is None:
+            self.trace.budget(budget["key"], budget["action"])
+
+    def on_attempt_start(self, run: Any, attempt: Any, member: Any, phase: str, level: int) -> None:
+        self.spans[id(attempt)] = (self.trace.attempt(member, phase, level, run.opts), None)
+
+    def on_attempt_streamed(self, run: Any, attempt: Any) -> None:
+        entry = self.spans.get(id(attempt))
+        if entry is not None:
+            self.spans[id(attempt)] = (entry[0], now_ns())
+
+    def validating(self, run: Any) -> Any:
+        return self.trace.current()
+
+    def on_attempt_end(self, run: Any, attempt: Any, member: Any, draft: Any, error: BaseException | None,
+                       decision: Any) -> None:
+        entry = self.spans.pop(id(attempt), None)
+        if entry is not None:
+            self.trace.attempt_done(entry[0], attempt, draft, error, decision, entry[1])
+
+    async def on_close(self, run: Any, complete: bool, error: BaseException | None) -> None:
+        if not self.ended:
+            self.ended = True
+            self.trace.end(run.result if complete else None, error)

@@ -19,6 +19,8 @@ import asyncio
 from _replay import Reply, models, openai_stream, replay, say, words
 
 from cascadeflow_integrations import CascadeAgent
+# The seed API's view (`event.type`, `event.data`) still reads every typed event; examples/streaming_tools.py
+# matches on the event classes instead.
 from cascadeflow_integrations.streaming import StreamEventType
 
 Q1 = "What is Python? Answer in one sentence."

@@ -16,7 +16,8 @@ import json
 from _replay import Reply, models, openai_stream, replay
 
 from cascadeflow_integrations import CascadeAgent
-from cascadeflow_integrations.streaming import ToolStreamEventType
+from cascadeflow_integrations.streaming import (Complete, DraftDecision, TextChunk, ToolCallComplete, ToolCallDelta,
+                                                 ToolCallStart)
 
 # Universal format. OpenAI's {"type": "function", "function": {...}} and Anthropic's input_schema
 # format are accepted too and normalised, so the seed's "wrong format" trap is gone.
@@ -49,21 +50,20 @@ def recordings(server):
 async def stream(agent, query):
     print(f"Q: {query}\n")
     async for event in agent.stream_events(query, tools=WEATHER_TOOL):
-        if event.type == ToolStreamEventType.TEXT_CHUNK:
-            print(event.content, end="", flush=True)
-        elif event.type == ToolStreamEventType.TOOL_CALL_START:
-            print(f"\n🔧 Tool call #{event.data['index']} starting: {event.data['name']}")
-        elif event.type == ToolStreamEventType.TOOL_CALL_DELTA:
-            print(f"   … arguments so far: {event.data['arguments']}")
-        elif event.type == ToolStreamEventType.TOOL_CALL_COMPLETE:
-            tool = event.data["tool_call"]
-            print(f"🔧 Tool: {tool['name']}({tool['arguments']})")
-        elif event.type == ToolStreamEventType.DRAFT_DECISION:
-            print(f"{'✓' if event.data['accepted'] else '✗'} draft {event.data['reason']}")
-        elif event.type == ToolStreamEventType.COMPLETE:
-            result = event.data["result"]
-            print(f"✅ Streaming complete: {len(result['tool_calls'])} tool call(s) from {result['model_used']},"
-                  f" cost ${result['total_cost']:.6f}")
+        match event:  # typed events: one class per kind (docs/concepts/events.md)
+            case TextChunk(content=text):
+                print(text, end="", flush=True)
+            case ToolCallStart(index=index, name=name):
+                print(f"\n🔧 Tool call #{index} starting: {name}")
+            case ToolCallDelta(arguments=arguments):
+                print(f"   … arguments so far: {arguments}")
+            case ToolCallComplete(tool_call=tool):
+                print(f"🔧 Tool: {tool['name']}({tool['arguments']})")
+            case DraftDecision(accepted=accepted, reason=reason):
+                print(f"{'✓' if accepted else '✗'} draft {reason}")
+            case Complete(result=result):
+                print(f"✅ Streaming complete: {len(result.tool_calls)} tool call(s) from {result.model_used},"
+                      f" cost ${result.total_cost:.6f}")
 
 
 async def main(base_url):

@@ -35,6 +35,7 @@ from ..agent import CascadeAgent
 from ..config import ModelConfig
 from ..members import BaseMember, Member
 from ..result import CascadeResult
+from ..streaming import Complete, DraftDecision, Error, Routing, Switch, TextChunk, ToolCallDelta, ToolCallStart
 from ..spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
 from .events import COMPLETE, DECISION, DRAFT_CHUNK, ERROR, ROUTING, SWITCH, EventSink, current_sink, jsonable
 from .members import LangChainMember  # noqa: F401  (importing it registers chat models as members)
@@ -46,7 +47,7 @@ __all__ = ["ChatCascade"]
 #: What the engine stream becomes: message chunks, or (event name, data) to dispatch.
 _Item = ChatGenerationChunk | tuple[str, dict[str, Any]]
 
-_CONTENT_EVENTS = frozenset({"chunk", "text_chunk", "tool_call_start", "tool_call_delta"})
+_CONTENT_EVENTS = (TextChunk, ToolCallStart, ToolCallDelta)
 
 
 
@@ -349,6 +350,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         # Member calls become child runs of this run; LangChain members get the messages as given.
         runs = LangChainRunContext(sink.manager if sink else None, sink.run_id if sink else None, list(messages))
         options["run_context"] = runs
+        options["hooks"] = [runs]
         events = agent.stream_events(to_engine_messages(messages), **options)
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""
@@ -356,41 +358,41 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         listening = sink is not None and bool(sink.manager.handlers)
         async with _flushing(runs), aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
             async for ev in stream:
-                kind = ev.type.value
-                data = ev.data
-                if kind in _CONTENT_EVENTS:
-                    chunk = _content_chunk(kind, ev)
-                    if data.get("phase") == "draft":
+                tp = type(ev)
+                if tp in _CONTENT_EVENTS:
+                    content = cast("TextChunk | ToolCallStart | ToolCallDelta", ev)
+                    chunk = _content_chunk(content)
+                    if content.phase == "draft":
                         if listening:
-                            yield DRAFT_CHUNK, _draft_data(kind, ev)
+                            yield DRAFT_CHUNK, _draft_data(content)
                         if chunk is not None:
                             held.append(chunk)
                     elif chunk is not None:
                         yield chunk
-                elif kind == "routing":
-                    routing_reason = data.get("reason") or ""
-                    yield ROUTING, jsonable(data)
-                elif kind == "draft_decision":
-                    yield DECISION, jsonable(data)
-                    if data.get("accepted"):
+                elif isinstance(ev, Routing):
+                    routing_reason = ev.reason or ""
+                    yield ROUTING, jsonable(ev.data)
+                elif isinstance(ev, DraftDecision):
+                    yield DECISION, jsonable(ev.data)
+                    if ev.accepted:
                         for chunk in held:
                             yield chunk
                         held.clear()
-                elif kind == "switch":
+                elif isinstance(ev, Switch):
                     held.clear()
-                    yield SWITCH, jsonable(data)
-                elif kind == "complete":
-                    result: CascadeResult = data["result"]
+                    yield SWITCH, jsonable(ev.data)
+                elif isinstance(ev, Complete):
+                    result: CascadeResult = ev.result
                     yield COMPLETE, jsonable(result.to_dict())
                     yield _final_chunk(result, routing_reason)
-                elif kind == "error":
-                    err = data.get("error")
-                    yield ERROR, {**jsonable({k: v for k, v in data.items() if k != "error"}),
+                elif isinstance(ev, Error):
+                    err = ev.error
+                    yield ERROR, {**jsonable({k: v for k, v in ev.data.items() if k != "error"}),
                                   "error": str(err), "error_type": type(err).__name__}
                     if isinstance(err, BaseException):
                         raise err
                     raise RuntimeError(str(err))
-                # tool_call_complete: the chunks already carried the whole call
+                # ToolCallComplete: the chunks already carried the whole call
 
     def _budget_kwargs(self, kwargs: dict[str, Any], manager: Any) -> dict[str, Any]:
         """The budget key from the run's config metadata (its callback manager's) when the call gave none."""
@@ -490,27 +492,26 @@ def _pin_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, UUID]:
     return cast(RunnableConfig, {**config, "run_id": run_id}), run_id
 
 
-def _content_chunk(kind: str, ev: Any) -> ChatGenerationChunk | None:
-    if kind in ("chunk", "text_chunk"):
+def _content_chunk(ev: TextChunk | ToolCallStart | ToolCallDelta) -> ChatGenerationChunk | None:
+    if type(ev) is TextChunk:
         if not ev.content:
             return None
         return ChatGenerationChunk(message=AIMessageChunk(content=ev.content))
-    d = ev.data
-    if kind == "tool_call_start":
-        part = {"name": d.get("name"), "args": "", "id": d.get("id"), "index": d.get("index")}
+    if isinstance(ev, ToolCallStart):
+        part = {"name": ev.name, "args": "", "id": ev.id, "index": ev.index}
     else:
-        part = {"name": None, "args": ev.delta, "id": None, "index": d.get("index")}
+        part = {"name": None, "args": ev.delta, "id": None, "index": cast(ToolCallDelta, ev).index}
     return ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[part]))  # type: ignore[list-item]
 
 
-def _draft_data(kind: str, ev: Any) -> dict[str, Any]:
-    d = ev.data
-    out: dict[str, Any] = {"model": d.get("model"), "phase": d.get("phase"), "provider": d.get("provider"),
-                           "text": ev.content if kind in ("chunk", "text_chunk") else "", "tool_call_chunk": None}
-    if kind == "tool_call_start":
-        out["tool_call_chunk"] = {"index": d.get("index"), "id": d.get("id"), "name": d.get("name"), "args": ""}
-    elif kind == "tool_call_delta":
-        out["tool_call_chunk"] = {"index": d.get("index"), "id": None, "name": None, "args": ev.delta}
+def _draft_data(ev: TextChunk | ToolCallStart | ToolCallDelta) -> dict[str, Any]:
+    # a tool-call event has no provider: None, as the seed payload had
+    out: dict[str, Any] = {"model": ev.model, "phase": ev.phase, "provider": getattr(ev, "provider", None),
+                           "text": ev.content if type(ev) is TextChunk else "", "tool_call_chunk": None}
+    if isinstance(ev, ToolCallStart):
+        out["tool_call_chunk"] = {"index": ev.index, "id": ev.id, "name": ev.name, "args": ""}
+    elif isinstance(ev, ToolCallDelta):
+        out["tool_call_chunk"] = {"index": ev.index, "id": None, "name": None, "args": ev.delta}
     return out
 
 

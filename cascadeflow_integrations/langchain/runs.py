@@ -34,6 +34,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from langchain_core.utils.uuid import uuid7
 
+from ..hooks import RunHook
 from ..tools.call import ToolCall
 from ..types import (
     ChatRequest,
@@ -56,8 +57,11 @@ def _for_member_runs(handler: BaseCallbackHandler) -> bool:
     return not isinstance(handler, (_StreamingCallbackHandler, UsageMetadataCallbackHandler))
 
 
-class LangChainRunContext:
-    """The cascade run's handlers and id (parent of member runs), and the conversation as given."""
+class LangChainRunContext(RunHook):
+    """The cascade run's handlers and id (parent of member runs), and the conversation as given.
+
+    A run hook (member calls become child runs, a draft's run ends with its decision) and the members'
+    `request.run_context`."""
 
     def __init__(self, manager: Manager | None, run_id: UUID | None,
                  messages: list[BaseMessage] | None = None) -> None:
@@ -100,6 +104,10 @@ class LangChainRunContext:
             gen = result.generations[0][0]
             gen.generation_info = {**(gen.generation_info or {}), "cascade_decision": decision}
             await run.on_llm_end(result)
+
+    async def on_decision(self, run: Any, request: Any, decision: dict[str, Any]) -> None:
+        if request is not None:
+            await self.settle(request, {k: v for k, v in decision.items() if k != "error"})
 
     async def flush(self) -> None:
         """End runs still waiting for a decision (the call stopped before it)."""

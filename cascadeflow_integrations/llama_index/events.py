@@ -12,6 +12,8 @@ from typing import Any
 from llama_index.core.instrumentation.events import BaseEvent
 from pydantic import Field
 
+from ..streaming import Complete, DraftDecision, Error, Routing, Switch
+
 __all__ = [
     "CascadeCompleteEvent",
     "CascadeDecisionEvent",
@@ -110,27 +112,26 @@ class CascadeErrorEvent(CascadeEvent):
 
 def cascade_event(ev: Any, span_id: str | None) -> CascadeEvent | None:
     """The instrumentation event for an engine event (None for content events)."""
-    kind, d = ev.type.value, ev.data
-    if kind == "routing":
-        return CascadeRoutingEvent(span_id=span_id, strategy=d["strategy"], complexity=d["complexity"],
-                                   reason=d.get("reason", ""), models=d.get("models", []),
-                                   streaming_mode=d.get("streaming_mode", ""))
-    if kind == "draft_decision":
-        return CascadeDecisionEvent(span_id=span_id, model=d["model"], accepted=d["accepted"],
-                                    confidence=d.get("confidence", 0.0), reason=d.get("reason", ""),
-                                    threshold=d.get("threshold"), level=d.get("level", 0), index=d.get("index", 0),
-                                    details={k: v for k, v in d.items() if k != "error"})
-    if kind == "switch":
-        return CascadeSwitchEvent(span_id=span_id, from_model=d["from_model"], to_model=d["to_model"],
-                                  reason=d["reason"], detail=d.get("detail", ""))
-    if kind == "complete":
-        r = d["result"]
+    if isinstance(ev, Routing):
+        return CascadeRoutingEvent(span_id=span_id, strategy=ev.strategy, complexity=ev.complexity,
+                                   reason=ev.reason or "", models=ev.models or [],
+                                   streaming_mode=ev.streaming_mode or "")
+    if isinstance(ev, DraftDecision):
+        return CascadeDecisionEvent(span_id=span_id, model=ev.model, accepted=ev.accepted,
+                                    confidence=ev.confidence, reason=ev.reason, threshold=ev.threshold,
+                                    level=ev.level, index=ev.index,
+                                    details={k: v for k, v in ev.data.items() if k != "error"})
+    if isinstance(ev, Switch):
+        return CascadeSwitchEvent(span_id=span_id, from_model=ev.from_model, to_model=ev.to_model,
+                                  reason=ev.reason, detail=ev.detail)
+    if isinstance(ev, Complete):
+        r = ev.result
         return CascadeCompleteEvent(span_id=span_id, model_used=r.model_used, draft_accepted=r.draft_accepted,
                                     accepted_index=r.accepted_index,
                                     total_cost=r.total_cost, cost_saved=r.cost_saved, usage=r.usage.to_dict(),
                                     result=r.to_dict())
-    if kind == "error":
-        err = d["error"]
-        return CascadeErrorEvent(span_id=span_id, model=d.get("model", ""), error=str(err),
+    if isinstance(ev, Error):
+        err = ev.error
+        return CascadeErrorEvent(span_id=span_id, model=ev.model, error=str(err),
                                  error_type=type(err).__name__)
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -35,6 +35,7 @@ from .._sync import iter_sync
 from ..agent import CascadeAgent
 from ..config import ModelConfig
 from ..engine import Event
+from ..streaming import Complete, Error, Routing, TextChunk, ToolCallComplete, ToolCallDelta, ToolCallStart
 from ..spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
 from .events import cascade_event
 from .members import LlamaIndexMember, LlamaIndexRunContext
@@ -263,7 +264,8 @@ class CascadeLLM(FunctionCallingLLM, CascadeOptions):
                 value = _check_mode(value)
             opts[key] = value
         # LlamaIndex members get the messages and tools as given, and open their calls in this call's span.
-        opts["run_context"] = LlamaIndexRunContext(span_id, messages, originals or None)
+        opts["run_context"] = ctx = LlamaIndexRunContext(span_id, messages, originals or None)
+        opts["hooks"] = [ctx]
         return self._agent.stream_events(engine_messages, **opts)
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], span_id: str | None) -> ChatResponse:
@@ -321,36 +323,38 @@ class _Responses:
 
     def feed(self, ev: Event) -> ChatResponse | None:
         """The response to stream for `ev` (None for control events); raises the cascade's error."""
-        kind, data = ev.type.value, ev.data
-        if kind in ("chunk", "text_chunk"):
-            self.text.append(ev.content)
-            return self._partial(ev.content, data)
-        if kind == "tool_call_start":
-            self.calls[data["index"]] = {"id": data.get("id") or "", "name": data["name"], "arguments": {}}
-        elif kind == "tool_call_delta":
-            call = self.calls.get(data["index"])
-            if call is None or not isinstance(data.get("arguments"), dict):
+        tp = type(ev)
+        if tp is TextChunk:
+            chunk = cast(TextChunk, ev)
+            self.text.append(chunk.content)
+            return self._partial(chunk.content, chunk.model, chunk.phase)
+        if isinstance(ev, ToolCallStart):
+            self.calls[ev.index] = {"id": ev.id or "", "name": ev.name, "arguments": {}}
+            return self._partial("", ev.model, ev.phase)
+        if isinstance(ev, ToolCallDelta):
+            call = self.calls.get(ev.index)
+            if call is None or not isinstance(ev.arguments, dict):
                 return None
-            call["arguments"] = data["arguments"]
-        elif kind == "tool_call_complete":
-            tc = data["tool_call"]
-            self.calls[data["index"]] = {"id": tc["id"], "name": tc["name"], "arguments": tc["arguments"]}
-        elif kind == "routing":
-            self.routing_reason = data.get("reason", "")
-            return None
-        elif kind == "complete":
-            self.result = data["result"]
+            call["arguments"] = ev.arguments
+            return self._partial("", ev.model, ev.phase)
+        if isinstance(ev, ToolCallComplete):
+            tc = ev.tool_call
+            self.calls[ev.index] = {"id": tc["id"], "name": tc["name"], "arguments": tc["arguments"]}
+            # the seed payload of this event had no phase
+            return self._partial("", ev.model, None)
+        if isinstance(ev, Routing):
+            self.routing_reason = ev.reason or ""
+        elif isinstance(ev, Complete):
+            self.result = ev.result
             return self.final(delta="")
-        elif kind == "error":
-            raise data["error"]
-        else:
-            return None
-        return self._partial("", data)
+        elif isinstance(ev, Error):
+            raise ev.error
+        return None
 
-    def _partial(self, delta: str, data: dict[str, Any]) -> ChatResponse:
+    def _partial(self, delta: str, model: str | None, phase: str | None) -> ChatResponse:
         calls = [self.calls[i] for i in sorted(self.calls)]
         return ChatResponse(message=_assistant("".join(self.text), calls), delta=delta,
-                            raw={"model": data.get("model"), "phase": data.get("phase")})
+                            raw={"model": model, "phase": phase})
 
     def final(self, delta: str | None) -> ChatResponse:
         """The whole answer: full text, every tool call, usage and cascade details."""

@@ -28,6 +28,7 @@ from llama_index.core.tools.types import BaseTool, ToolMetadata, ToolOutput
 
 from .._sync import SYNC_THREAD, threaded
 from ..errors import ProviderError
+from ..hooks import RunHook
 from ..members import BaseMember, register_member_resolver
 from ..prices import lookup_price
 from ..types import ChatRequest, Delta, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
@@ -43,8 +44,10 @@ _SECRET_WORDS = ("key", "token", "secret", "password", "credential")
 _URL_FIELDS = ("api_base", "base_url", "azure_endpoint", "endpoint")
 
 
-class LlamaIndexRunContext:
-    """What `CascadeLLM` hands its members: its span (members nest in it), messages and tools as given."""
+class LlamaIndexRunContext(RunHook):
+    """What `CascadeLLM` hands its members: its span (members nest in it), messages and tools as given.
+
+    Also a run hook: member calls that open no span of their own get one in the cascade's."""
 
     def __init__(self, span_id: str | None, messages: Sequence[ChatMessage] | None = None,
                  tools: Sequence[BaseTool] | None = None) -> None:

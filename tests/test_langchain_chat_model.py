@@ -383,3 +383,29 @@ def test_per_call_bad_option_and_bad_history_send_nothing(server):
     with pytest.raises(ValueError, match="empty or only whitespace"):
         llm.invoke([HumanMessage("  ")])
     assert server.stats.requests == []
+
+
+def test_text_chunks_are_the_validated_construction_without_its_cost():
+    """Each text token's chunk is built from a validated empty one (issue 21 item 6): it must equal
+    `ChatGenerationChunk(message=AIMessageChunk(content=...))` field for field, with fresh mutables."""
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    from cascadeflow_integrations.langchain import chat_model as cm
+
+    assert cm._text_chunk is cm._quick_text_chunk  # the installed langchain-core passes the import-time check
+    for text in ("", "Paris", " ü\n"):
+        quick, validated = cm._text_chunk(text), ChatGenerationChunk(message=AIMessageChunk(content=text))
+        assert quick == validated and quick.text == text
+        assert quick.model_dump() == validated.model_dump()
+        assert quick.message.model_dump() == validated.message.model_dump()
+        assert quick.model_fields_set == validated.model_fields_set
+        assert quick.message.model_fields_set == validated.message.model_fields_set
+    a, b = cm._text_chunk("Par"), cm._text_chunk("is")
+    a.message.response_metadata["k"] = 1
+    a.message.tool_call_chunks.append({"name": "t", "args": "", "id": "1", "index": 0, "type": "tool_call_chunk"})
+    a.message.id = "run-1"
+    assert b.message.response_metadata == {} and b.message.tool_call_chunks == [] and b.message.id is None
+    assert cm._text_chunk("x").message.model_fields_set == {"content"}
+    merged = cm._text_chunk("Par") + cm._text_chunk("is")
+    assert merged.message.content == "Paris" and merged.text == "Paris"

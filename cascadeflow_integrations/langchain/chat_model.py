@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, cast
 from uuid import UUID
@@ -268,26 +268,16 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         finally:
             it.close()
 
-    async def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
-                      stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+    def astream(self, input: LanguageModelInput, config: RunnableConfig | None = None, *,
+                stop: list[str] | None = None, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
+        # As in `stream`, but no generator of ours between the caller and the base's: the sink is set for
+        # the first step only (`_astream` reads it as it starts), later steps go straight to the base.
         config, run_id = _pin_run_id(config)
         manager = AsyncCallbackManager.configure(config.get("callbacks"), self.callbacks, self.verbose,
                                                  config.get("tags"), self.tags, config.get("metadata"),
                                                  self.metadata)
         it = cast(AsyncGenerator[AIMessageChunk, None], super().astream(input, config, stop=stop, **kwargs))
-        try:
-            token = current_sink.set(EventSink(manager, run_id))
-            try:
-                first = await it.__anext__()
-            except StopAsyncIteration:
-                return
-            finally:
-                current_sink.reset(token)
-            yield first
-            async for chunk in it:
-                yield chunk
-        finally:
-            await it.aclose()
+        return _SinkOnFirstStep(it, EventSink(manager, run_id))
 
     # ---- LangChain hooks -----------------------------------------------------------------------
 
@@ -303,15 +293,15 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
         return generate_from_stream(self._chunks(messages, stop, sink, kwargs))
 
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+    def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                 run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                 **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        # Not a generator itself: the base iterates `_items` directly (each hop costs every chunk).
         sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
         kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
-        async for chunk in self._achunks(messages, stop, sink, kwargs):
-            if run_manager:  # only the v3 protocol path passes one; the base reports tokens otherwise
-                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-            yield chunk
+        chunks = self._achunks(messages, stop, sink, kwargs)
+        # only the v3 protocol path passes a run manager; the base reports tokens otherwise
+        return chunks if run_manager is None else _reporting(chunks, run_manager)
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
@@ -324,15 +314,11 @@ class ChatCascade(BaseChatModel, CascadeOptions):
 
     # ---- the cascade as chunks + events --------------------------------------------------------
 
-    async def _achunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
-                       kwargs: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
-        async with aclosing(self._items(messages, stop, kwargs, sink)) as items:
-            async for item in items:
-                if isinstance(item, tuple):
-                    if sink is not None:
-                        await sink.aemit(*item)
-                else:
-                    yield item
+    def _achunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
+                 kwargs: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
+        # `_items` dispatches the events itself: the chunks need no generator of their own
+        items = self._items(messages, stop, kwargs, sink, aemit=sink.aemit if sink is not None else _no_event)
+        return cast(AsyncIterator[ChatGenerationChunk], items)
 
     def _chunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
                 kwargs: dict[str, Any]) -> Iterator[ChatGenerationChunk]:
@@ -344,8 +330,12 @@ class ChatCascade(BaseChatModel, CascadeOptions):
             else:
                 yield item
 
-    async def _items(self, messages: list[BaseMessage], stop: list[str] | None,
-                     kwargs: dict[str, Any], sink: EventSink | None = None) -> AsyncGenerator[_Item, None]:
+    async def _items(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any],
+                     sink: EventSink | None = None,
+                     aemit: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
+                     ) -> AsyncGenerator[_Item, None]:
+        """Chunks, and events as (name, data); with `aemit`, events are awaited through it and only chunks
+        come out (async callers), else the caller dispatches them (sync callers, in their own thread)."""
         agent, options = self._call_options(stop, kwargs)
         # Member calls become child runs of this run; LangChain members get the messages as given.
         runs = LangChainRunContext(sink.manager if sink else None, sink.run_id if sink else None, list(messages))
@@ -364,31 +354,50 @@ class ChatCascade(BaseChatModel, CascadeOptions):
                     chunk = _content_chunk(content)
                     if content.phase == "draft":
                         if listening:
-                            yield DRAFT_CHUNK, _draft_data(content)
+                            if aemit is not None:
+                                await aemit(DRAFT_CHUNK, _draft_data(content))
+                            else:
+                                yield DRAFT_CHUNK, _draft_data(content)
                         if chunk is not None:
                             held.append(chunk)
                     elif chunk is not None:
                         yield chunk
                 elif isinstance(ev, Routing):
                     routing_reason = ev.reason or ""
-                    yield ROUTING, jsonable(ev.data)
+                    if aemit is not None:
+                        await aemit(ROUTING, jsonable(ev.data))
+                    else:
+                        yield ROUTING, jsonable(ev.data)
                 elif isinstance(ev, DraftDecision):
-                    yield DECISION, jsonable(ev.data)
+                    if aemit is not None:
+                        await aemit(DECISION, jsonable(ev.data))
+                    else:
+                        yield DECISION, jsonable(ev.data)
                     if ev.accepted:
                         for chunk in held:
                             yield chunk
                         held.clear()
                 elif isinstance(ev, Switch):
                     held.clear()
-                    yield SWITCH, jsonable(ev.data)
+                    if aemit is not None:
+                        await aemit(SWITCH, jsonable(ev.data))
+                    else:
+                        yield SWITCH, jsonable(ev.data)
                 elif isinstance(ev, Complete):
                     result: CascadeResult = ev.result
-                    yield COMPLETE, jsonable(result.to_dict())
+                    if aemit is not None:
+                        await aemit(COMPLETE, jsonable(result.to_dict()))
+                    else:
+                        yield COMPLETE, jsonable(result.to_dict())
                     yield _final_chunk(result, routing_reason)
                 elif isinstance(ev, Error):
                     err = ev.error
-                    yield ERROR, {**jsonable({k: v for k, v in ev.data.items() if k != "error"}),
-                                  "error": str(err), "error_type": type(err).__name__}
+                    data = {**jsonable({k: v for k, v in ev.data.items() if k != "error"}),
+                            "error": str(err), "error_type": type(err).__name__}
+                    if aemit is not None:
+                        await aemit(ERROR, data)
+                    else:
+                        yield ERROR, data
                     if isinstance(err, BaseException):
                         raise err
                     raise RuntimeError(str(err))
@@ -492,11 +501,114 @@ def _pin_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, UUID]:
     return cast(RunnableConfig, {**config, "run_id": run_id}), run_id
 
 
+class _SinkOnFirstStep(AsyncIterator[AIMessageChunk]):
+    """`BaseChatModel.astream`'s generator with `current_sink` set during its first step only.
+
+    `__anext__` hands back the generator's own awaitable after that: no coroutine of ours per chunk.
+    """
+
+    __slots__ = ("_it", "_sink")
+
+    def __init__(self, it: AsyncGenerator[AIMessageChunk, None], sink: EventSink) -> None:
+        self._it = it
+        self._sink: EventSink | None = sink
+
+    def __aiter__(self) -> _SinkOnFirstStep:
+        return self
+
+    def __anext__(self) -> Awaitable[AIMessageChunk]:
+        if self._sink is None:
+            return self._it.__anext__()
+        return self._first()
+
+    async def _first(self) -> AIMessageChunk:
+        sink, self._sink = self._sink, None
+        token = current_sink.set(sink)
+        try:
+            return await self._it.__anext__()
+        finally:
+            current_sink.reset(token)
+
+    async def aclose(self) -> None:
+        self._sink = None
+        await self._it.aclose()
+
+
+async def _reporting(chunks: AsyncIterator[ChatGenerationChunk],
+                     run_manager: AsyncCallbackManagerForLLMRun) -> AsyncIterator[ChatGenerationChunk]:
+    async with aclosing(cast(AsyncGenerator[ChatGenerationChunk, None], chunks)) as it:
+        async for chunk in it:
+            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+
+async def _no_event(name: str, data: dict[str, Any]) -> None:
+    """No handler to deliver to (a call without a run)."""
+
+
+def _validated_text_chunk(text: str) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+
+# A text token's chunk built from a validated empty one: the same fields, defaults and fields-set as
+# `ChatGenerationChunk(message=AIMessageChunk(content=text))` (for text content langchain-core's validators
+# only fill defaults and copy `text`), without two pydantic validations per token (4 of its 6 µs).
+# Every mutable default is fresh per chunk. Checked against the validated construction at import;
+# any difference (another langchain-core) falls back to it.
+_MSG0 = AIMessageChunk(content="")
+_GEN0 = ChatGenerationChunk(message=_MSG0)
+_FRESH = tuple((k, type(v)) for k, v in _MSG0.__dict__.items() if type(v) in (list, dict))
+_set = object.__setattr__
+
+
+def _quick_text_chunk(text: str) -> ChatGenerationChunk:
+    d = _MSG0.__dict__.copy()
+    d["content"] = text
+    for k, factory in _FRESH:
+        d[k] = factory()
+    msg = AIMessageChunk.__new__(AIMessageChunk)
+    _set(msg, "__dict__", d)
+    _set(msg, "__pydantic_fields_set__", set(_MSG0.__pydantic_fields_set__))
+    _set(msg, "__pydantic_extra__", None if _MSG0.__pydantic_extra__ is None else {})
+    _set(msg, "__pydantic_private__", None)
+    gen = ChatGenerationChunk.__new__(ChatGenerationChunk)
+    gd = _GEN0.__dict__.copy()
+    gd["message"] = msg
+    gd["text"] = text
+    _set(gen, "__dict__", gd)
+    _set(gen, "__pydantic_fields_set__", set(_GEN0.__pydantic_fields_set__))
+    _set(gen, "__pydantic_extra__", None if _GEN0.__pydantic_extra__ is None else {})
+    _set(gen, "__pydantic_private__", None)
+    return gen
+
+
+def _same_chunks(a: ChatGenerationChunk, b: ChatGenerationChunk) -> bool:
+    ma, mb = a.message, b.message
+    return (type(a) is type(b) and type(ma) is type(mb) and a.__dict__.keys() == b.__dict__.keys()
+            and a.model_dump() == b.model_dump() and ma.__dict__ == mb.__dict__
+            and a.model_fields_set == b.model_fields_set and ma.model_fields_set == mb.model_fields_set
+            and ma.__pydantic_extra__ == mb.__pydantic_extra__ and ma.__pydantic_private__ is None
+            and mb.__pydantic_private__ is None and a.__pydantic_private__ is None)
+
+
+def _pick_text_chunk() -> Callable[[str], ChatGenerationChunk]:
+    if _MSG0.__pydantic_private__ is not None or _GEN0.__pydantic_private__ is not None:
+        return _validated_text_chunk
+    try:
+        same = all(_same_chunks(_quick_text_chunk(t), _validated_text_chunk(t)) for t in ("", "a word", " ü\n"))
+    except Exception:  # another pydantic or langchain-core: the validated construction always works
+        same = False
+    return _quick_text_chunk if same else _validated_text_chunk
+
+
+_text_chunk = _pick_text_chunk()
+
+
 def _content_chunk(ev: TextChunk | ToolCallStart | ToolCallDelta) -> ChatGenerationChunk | None:
     if type(ev) is TextChunk:
         if not ev.content:
             return None
-        return ChatGenerationChunk(message=AIMessageChunk(content=ev.content))
+        return _text_chunk(ev.content)
     if isinstance(ev, ToolCallStart):
         part = {"name": ev.name, "args": "", "id": ev.id, "index": ev.index}
     else:

@@ -350,14 +350,17 @@ class ChatCascade(BaseChatModel, CascadeOptions):
             async for ev in stream:
                 tp = type(ev)
                 if tp in _CONTENT_EVENTS:
-                    content = cast("TextChunk | ToolCallStart | ToolCallDelta", ev)
-                    chunk = _content_chunk(content)
-                    if content.phase == "draft":
+                    # once per token: a text token's chunk is built here, without `_content_chunk`'s checks
+                    if tp is TextChunk:
+                        chunk = _text_chunk(ev.content) if ev.content else None
+                    else:
+                        chunk = _content_chunk(ev)
+                    if ev.phase == "draft":
                         if listening:
                             if aemit is not None:
-                                await aemit(DRAFT_CHUNK, _draft_data(content))
+                                await aemit(DRAFT_CHUNK, _draft_data(ev))
                             else:
-                                yield DRAFT_CHUNK, _draft_data(content)
+                                yield DRAFT_CHUNK, _draft_data(ev)
                         if chunk is not None:
                             held.append(chunk)
                     elif chunk is not None:
@@ -557,27 +560,30 @@ def _validated_text_chunk(text: str) -> ChatGenerationChunk:
 # any difference (another langchain-core) falls back to it.
 _MSG0 = AIMessageChunk(content="")
 _GEN0 = ChatGenerationChunk(message=_MSG0)
-_FRESH = tuple((k, type(v)) for k, v in _MSG0.__dict__.items() if type(v) in (list, dict))
+_FRESH = {k for k, v in _MSG0.__dict__.items() if type(v) in (list, dict)}
+_QUICK_FRESH = {"additional_kwargs", "response_metadata", "tool_calls", "invalid_tool_calls", "tool_call_chunks"}
+_MSG0_DICT, _MSG0_SET = _MSG0.__dict__, _MSG0.__pydantic_fields_set__
+_GEN0_DICT, _GEN0_SET = _GEN0.__dict__, _GEN0.__pydantic_fields_set__
 _set = object.__setattr__
+_new = object.__new__
 
 
 def _quick_text_chunk(text: str) -> ChatGenerationChunk:
-    d = _MSG0.__dict__.copy()
-    d["content"] = text
-    for k, factory in _FRESH:
-        d[k] = factory()
-    msg = AIMessageChunk.__new__(AIMessageChunk)
+    d = _MSG0_DICT.copy()
+    d.update(content=text, additional_kwargs={}, response_metadata={}, tool_calls=[], invalid_tool_calls=[],
+             tool_call_chunks=[])
+    msg = _new(AIMessageChunk)
     _set(msg, "__dict__", d)
-    _set(msg, "__pydantic_fields_set__", set(_MSG0.__pydantic_fields_set__))
-    _set(msg, "__pydantic_extra__", None if _MSG0.__pydantic_extra__ is None else {})
+    _set(msg, "__pydantic_fields_set__", _MSG0_SET.copy())
+    _set(msg, "__pydantic_extra__", {})
     _set(msg, "__pydantic_private__", None)
-    gen = ChatGenerationChunk.__new__(ChatGenerationChunk)
-    gd = _GEN0.__dict__.copy()
+    gd = _GEN0_DICT.copy()
     gd["message"] = msg
     gd["text"] = text
+    gen = _new(ChatGenerationChunk)
     _set(gen, "__dict__", gd)
-    _set(gen, "__pydantic_fields_set__", set(_GEN0.__pydantic_fields_set__))
-    _set(gen, "__pydantic_extra__", None if _GEN0.__pydantic_extra__ is None else {})
+    _set(gen, "__pydantic_fields_set__", _GEN0_SET.copy())
+    _set(gen, "__pydantic_extra__", None)
     _set(gen, "__pydantic_private__", None)
     return gen
 
@@ -592,7 +598,8 @@ def _same_chunks(a: ChatGenerationChunk, b: ChatGenerationChunk) -> bool:
 
 
 def _pick_text_chunk() -> Callable[[str], ChatGenerationChunk]:
-    if _MSG0.__pydantic_private__ is not None or _GEN0.__pydantic_private__ is not None:
+    if (_FRESH != _QUICK_FRESH or _MSG0.__pydantic_extra__ != {} or _GEN0.__pydantic_extra__ is not None
+            or _MSG0.__pydantic_private__ is not None or _GEN0.__pydantic_private__ is not None):
         return _validated_text_chunk
     try:
         same = all(_same_chunks(_quick_text_chunk(t), _validated_text_chunk(t)) for t in ("", "a word", " ü\n"))

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._checks import check_real, check_whole
-from .errors import CascadeError
+from .errors import BudgetError, BudgetExceededError, BudgetUnavailableError, CascadeError  # noqa: F401 - re-exported
 from .hooks import RoutePlan, RunHook
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -92,25 +92,6 @@ def _is_priced(model: Any) -> bool:
 
         return price(Usage(1, 1)) is not None
     return price is not None
-
-
-class BudgetExceededError(CascadeError):
-    """A call would take a budget past its limit (raised before any model is called)."""
-
-    def __init__(self, key: str, limit_usd: float, spent_usd: float, reserved_usd: float = 0.0,
-                 needed_usd: float = 0.0) -> None:
-        self.key = key
-        self.limit_usd = limit_usd
-        self.spent_usd = spent_usd
-        self.reserved_usd = reserved_usd
-        self.needed_usd = needed_usd
-        super().__init__(
-            f"budget {key!r} exceeded: limit ${limit_usd:.6f}, spent ${spent_usd:.6f}"
-            f" (+${reserved_usd:.6f} reserved by calls in flight); this call may cost up to ${needed_usd:.6f}")
-
-
-class BudgetUnavailableError(CascadeError):
-    """The budget store could not be reached and the budget fails closed (`on_store_error="closed"`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .errors import ConfigError
 from ._checks import (
     _required_flag,
     _share,
@@ -63,27 +64,27 @@ def _mode(name: str, v: Any) -> str:
 
     value = getattr(v, "value", v)
     if value not in {m.value for m in StreamingMode}:
-        raise ValueError(f"{name} {_show(v)} is not one of {', '.join(m.value for m in StreamingMode)}")
+        raise ConfigError(f"{name} {_show(v)} is not one of {', '.join(m.value for m in StreamingMode)}")
     return str(value)
 
 
 def _patterns(name: str, v: Any) -> tuple[str, ...]:
     items = (v,) if isinstance(v, str) else v
     if not isinstance(items, (list, tuple)) or not all(isinstance(p, str) and p for p in items):
-        raise ValueError(f"{name} must be a list of non-empty tool-name patterns (e.g. {name}=['delete_*']), "
+        raise ConfigError(f"{name} must be a list of non-empty tool-name patterns (e.g. {name}=['delete_*']), "
                          f"got {_show(v)}")
     return tuple(items)
 
 
 def _router(name: str, v: Any) -> Any:
     if v is not None and not callable(getattr(v, "route", None)):
-        raise ValueError(f"{name} must be a Router (an object with route(messages, tools)), got {_show(v)}")
+        raise ConfigError(f"{name} must be a Router (an object with route(messages, tools)), got {_show(v)}")
     return v
 
 
 def _decision_log(name: str, v: Any) -> Any:
     if v is not None and not isinstance(v, (str, Path)) and not hasattr(v, "append"):
-        raise ValueError(f"{name} must be a SQLite path such as 'cascade.db' or a stores.DecisionStore, got {_show(v)}")
+        raise ConfigError(f"{name} must be a SQLite path such as 'cascade.db' or a stores.DecisionStore, got {_show(v)}")
     return v
 
 
@@ -93,7 +94,7 @@ def _policy(name: str, v: Any) -> Any:
     from .learning.policy import Policy
 
     if not isinstance(v, Policy):
-        raise ValueError(f"{name}={v!r} is neither a Policy nor a path: pass Policy.load(...) or 'policy.json'")
+        raise ConfigError(f"{name}={v!r} is neither a Policy nor a path: pass Policy.load(...) or 'policy.json'")
     return v
 
 
@@ -103,7 +104,7 @@ def _budget(name: str, v: Any) -> Any:
     from .budget import Budget
 
     if not isinstance(v, Budget):
-        raise ValueError(f"{name} must be a Budget(limit_usd=...), got {type(v).__name__}")
+        raise ConfigError(f"{name} must be a Budget(limit_usd=...), got {type(v).__name__}")
     return v
 
 
@@ -117,7 +118,7 @@ def _cache_routing(name: str, v: Any) -> Any:
     from .cache_cost import CacheAwareRouting
 
     if not isinstance(v, CacheAwareRouting):
-        raise ValueError(f"{name} must be True, False or a CacheAwareRouting(...), got {type(v).__name__}")
+        raise ConfigError(f"{name} must be True, False or a CacheAwareRouting(...), got {type(v).__name__}")
     return v
 
 
@@ -222,7 +223,7 @@ BUILD_ONLY: frozenset[str] = frozenset(o.name for o in OPTIONS if not o.per_call
 
 
 def refuse_unknown(given: Iterable[str], known: Iterable[str], where: str) -> None:
-    """A `ValueError` naming every keyword of `given` not in `known` (with a close match), before any network call."""
+    """A `ConfigError` (a ValueError) naming every keyword of `given` not in `known` (with a close match), before any network call."""
     known = set(known)
     unknown = sorted(k for k in given if k not in known)
     if not unknown:
@@ -231,7 +232,7 @@ def refuse_unknown(given: Iterable[str], known: Iterable[str], where: str) -> No
     for k in unknown:
         close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.6)
         parts.append(f"{k!r} (did you mean {close[0]!r}?)" if close else repr(k))
-    raise ValueError(f"{where} got unknown option{'s' if len(unknown) > 1 else ''} {', '.join(parts)}: "
+    raise ConfigError(f"{where} got unknown option{'s' if len(unknown) > 1 else ''} {', '.join(parts)}: "
                      "the cascade options are listed in docs/options.md")
 
 
@@ -240,7 +241,7 @@ def refuse_build_options(call_kwargs: Iterable[str]) -> None:
     parameter (it would otherwise be sent to the provider, or dropped)."""
     wrong = sorted(k for k in call_kwargs if k in BUILD_ONLY)
     if wrong:
-        raise ValueError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} set when the cascade is built, "
+        raise ConfigError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} set when the cascade is built, "
                          f"not per call: CascadeAgent(models, {wrong[0]}=...) (or on ChatCascade / CascadeLLM)")
 
 
@@ -297,7 +298,7 @@ class CascadeSpec:
             if value is None:
                 continue
             if name not in PER_CALL:
-                raise ValueError(f"{name} is set when the cascade is built, not per call: "
+                raise ConfigError(f"{name} is set when the cascade is built, not per call: "
                                  f"CascadeAgent(models, {name}=...)")
             plan[name] = BY_NAME[name].rule(name, value)
         return plan

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._sync import run_sync
+from ..errors import MissingLabel, RecordsFileError
 from .base import COMPLEXITIES, Draft, ValidationRequest, Validator
 from .routellm import (
     CHEAP_MODEL,
@@ -138,10 +139,6 @@ class CalibrationResult:
             "n_heldout": self.n_heldout,
             "notes": self.notes,
         }
-
-
-class MissingLabel(ValueError):
-    """The record carries no label on this side (a malformed one raises a plain ValueError)."""
 
 
 _BOOL_WORDS = {"true": 1.0, "yes": 1.0, "1": 1.0, "1.0": 1.0, "false": 0.0, "no": 0.0, "0": 0.0, "0.0": 0.0}
@@ -543,10 +540,6 @@ def format_curve(points: Sequence[Point]) -> str:
         f"{p.threshold:9.3f}  {p.quality_share:6.1%}  {p.escalation_share:8.1%}  {p.cost_share:5.1%}" for p in points
     ]
     return "\n".join(lines)
-
-
-class RecordsFileError(ValueError):
-    """A records file that cannot be used; the message names the file, row and column, and what is expected."""
 
 
 _EXPECTED = "prompt,draft,draft_correct|draft_score,strong_correct|strong_score (or the RouteLLM format)"

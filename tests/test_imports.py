@@ -69,6 +69,11 @@ OLD_PATHS = [
     ("cascadeflow_integrations.learning.cli", "cascadeflow_integrations.errors", ["InputError"]),
     ("cascadeflow_integrations.quality.calibrate", "cascadeflow_integrations.errors",
      ["MissingLabel", "RecordsFileError"]),
+    ("cascadeflow_integrations.quality.calibrate", "cascadeflow_integrations.learning.calibrate",
+     ["calibrate", "CalibrationResult", "Item", "calibrate_scored", "choose_threshold_robust", "read_records",
+      "score_items", "to_items", "main", "_price", "_quality"]),
+    # not `calibrate`: once the submodule `quality.calibrate` is imported, Python binds that name to it (as before)
+    ("cascadeflow_integrations.quality", "cascadeflow_integrations.learning.calibrate", ["CalibrationResult"]),
     ("cascadeflow_integrations.learning", "cascadeflow_integrations.errors", ["NotEnoughLabels", "PolicyFileError"]),
     ("cascadeflow_integrations.tools", "cascadeflow_integrations.tools.json_stream", ["JSONStreamError"]),
 ]
@@ -88,6 +93,17 @@ def test_old_paths_import_the_same_objects(old: str, new: str, names: list[str])
     old_mod, new_mod = importlib.import_module(old), importlib.import_module(new)
     for name in names:
         assert getattr(old_mod, name) is getattr(new_mod, name), f"{old}.{name} is not {new}.{name}"
+
+
+#: old module path -> the module it now is (the old path is that very module, so patches reach it)
+MOVED_MODULES = {
+    "cascadeflow_integrations.quality.calibrate": "cascadeflow_integrations.learning.calibrate",
+}
+
+
+@pytest.mark.parametrize("old", sorted(MOVED_MODULES))
+def test_a_moved_module_is_the_same_module_at_its_old_path(old: str) -> None:
+    assert importlib.import_module(old) is importlib.import_module(MOVED_MODULES[old])
 
 
 def test_errors_form_one_tree_and_keep_their_value_error_base() -> None:

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._checks import check_real, check_whole
 from .errors import BudgetError, BudgetExceededError, BudgetUnavailableError, CascadeError  # noqa: F401 - re-exported
-from .hooks import RoutePlan, RunHook
+from .cascade.hooks import RoutePlan, RunHook
 
 logger = logging.getLogger("cascadeflow_integrations")
 
@@ -66,7 +66,7 @@ def to_nano(usd: float) -> int:
 def _price(model: Any, input_tokens: int, output_tokens: int, unpriced: float | None = None) -> float:
     """Worst-case USD for these tokens: every prompt token at the member's dearest prompt price (a cache
     write may cost more than fresh input), output at its output price; an unpriced member at `unpriced`."""
-    from .prices import Price
+    from .models.prices import Price
     from .types import Usage
 
     unit = getattr(model, "unit_price", None)

@@ -76,6 +76,17 @@ OLD_PATHS = [
     ("cascadeflow_integrations.quality", "cascadeflow_integrations.learning.calibrate", ["CalibrationResult"]),
     ("cascadeflow_integrations.learning", "cascadeflow_integrations.errors", ["NotEnoughLabels", "PolicyFileError"]),
     ("cascadeflow_integrations.tools", "cascadeflow_integrations.tools.json_stream", ["JSONStreamError"]),
+    ("cascadeflow_integrations.agent", "cascadeflow_integrations", ["CascadeAgent"]),
+    ("cascadeflow_integrations.engine", "cascadeflow_integrations.cascade.engine",
+     ["StreamingMode", "CallOptions", "CascadeRun", "_Aborted"]),
+    ("cascadeflow_integrations.streaming", "cascadeflow_integrations.cascade.streaming",
+     ["Routing", "TextChunk", "ToolCallStart", "ToolCallDelta", "ToolCallComplete", "DraftDecision", "Switch",
+      "Complete", "Error"]),
+    ("cascadeflow_integrations.spec", "cascadeflow_integrations.cascade.spec", ["CascadeOptions", "OPTIONS"]),
+    ("cascadeflow_integrations.hooks", "cascadeflow_integrations.cascade.hooks", ["RunHook", "RoutePlan"]),
+    ("cascadeflow_integrations.members", "cascadeflow_integrations", ["CascadeMember", "Member"]),
+    ("cascadeflow_integrations.config", "cascadeflow_integrations", ["CacheControl", "ModelConfig"]),
+    ("cascadeflow_integrations.prices", "cascadeflow_integrations", ["Price"]),
 ]
 
 
@@ -98,6 +109,14 @@ def test_old_paths_import_the_same_objects(old: str, new: str, names: list[str])
 #: old module path -> the module it now is (the old path is that very module, so patches reach it)
 MOVED_MODULES = {
     "cascadeflow_integrations.quality.calibrate": "cascadeflow_integrations.learning.calibrate",
+    "cascadeflow_integrations.agent": "cascadeflow_integrations.cascade.agent",
+    "cascadeflow_integrations.engine": "cascadeflow_integrations.cascade.engine",
+    "cascadeflow_integrations.streaming": "cascadeflow_integrations.cascade.streaming",
+    "cascadeflow_integrations.spec": "cascadeflow_integrations.cascade.spec",
+    "cascadeflow_integrations.hooks": "cascadeflow_integrations.cascade.hooks",
+    "cascadeflow_integrations.members": "cascadeflow_integrations.models.members",
+    "cascadeflow_integrations.config": "cascadeflow_integrations.models.config",
+    "cascadeflow_integrations.prices": "cascadeflow_integrations.models.prices",
 }
 
 

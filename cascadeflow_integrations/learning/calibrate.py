@@ -49,7 +49,7 @@ try:  # numpy comes with the [learn] extra and every framework extra
 except ImportError:  # pragma: no cover - exercised via the `use_numpy=False` tests
     _np = None  # type: ignore[assignment]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("cascadeflow_integrations.quality.calibrate")  # its name before the move
 
 DEFAULT_DRAFT_PRICE = PRICES_PER_M[CHEAP_MODEL]
 DEFAULT_STRONG_PRICE = PRICES_PER_M[STRONG_MODEL]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..config import ModelConfig
+from ..models.config import ModelConfig
 from .base import Provider
 
 ProviderFactory = Callable[[ModelConfig], Provider]

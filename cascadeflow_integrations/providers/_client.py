@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Generic, TypeVar
 
-from ..config import API_KEY_ENV, ModelConfig
+from ..models.config import API_KEY_ENV, ModelConfig
 from ._errors import missing_key_error
 
 __all__ = ["KEYLESS_PROVIDERS", "ClientCache", "accepted_params", "http_client", "raw_post", "resolve_key",

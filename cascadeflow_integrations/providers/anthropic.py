@@ -13,7 +13,7 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from ..config import ModelConfig
+from ..models.config import ModelConfig
 from ..errors import ProviderError
 from ..tools.call import ToolCall, ToolCallFormat
 from ..types import (

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from .._imports import installed, ready, warm
-from ..config import ModelConfig
+from ..models.config import ModelConfig
 from ..errors import ProviderError
 from ..types import ChatRequest, Completion, Delta, Samples
 from ._errors import classify_exception, is_sdk_or_transport_error, stream_error

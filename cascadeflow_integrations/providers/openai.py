@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from ..config import ModelConfig
+from ..models.config import ModelConfig
 from ..errors import ProviderError
 from ..tools.call import ToolCall, ToolCallFormat
 from ..types import (

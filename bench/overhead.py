@@ -617,7 +617,7 @@ def memory(url: str, n_streams: int) -> list[dict[str, Any]]:
 
 _CATEGORIES = [
     ("our provider: SSE decode + JSON", ("providers/_sse.py",)),
-    ("our provider: chunk -> delta", ("cascadeflow_integrations/providers/",)),
+    ("our provider: chunk -> delta", ("cascadeflow_integrations/models/providers/",)),
     ("our engine: events, CascadeRun", ("cascadeflow_integrations/cascade/engine.py",
                                         "cascadeflow_integrations/cascade/streaming.py",
                                         "cascadeflow_integrations/types.py")),

@@ -57,6 +57,9 @@ EXPECTED_ALL = {
     "cascadeflow_integrations.providers": [
         "PROVIDERS", "Provider", "ProviderFactory", "create_provider", "register_provider",
     ],
+    "cascadeflow_integrations.models.providers": [
+        "PROVIDERS", "Provider", "ProviderFactory", "create_provider", "register_provider",
+    ],
     "cascadeflow_integrations.replay": ["ReplayServer", "Reply", "replay_server"],
 }
 
@@ -87,6 +90,10 @@ OLD_PATHS = [
     ("cascadeflow_integrations.members", "cascadeflow_integrations", ["CascadeMember", "Member"]),
     ("cascadeflow_integrations.config", "cascadeflow_integrations", ["CacheControl", "ModelConfig"]),
     ("cascadeflow_integrations.prices", "cascadeflow_integrations", ["Price"]),
+    ("cascadeflow_integrations.providers", "cascadeflow_integrations.models.providers",
+     ["PROVIDERS", "Provider", "ProviderFactory", "create_provider", "register_provider"]),
+    ("cascadeflow_integrations.providers.openai", "cascadeflow_integrations.models.providers.openai",
+     ["OpenAIProvider", "_usage"]),
 ]
 
 
@@ -117,6 +124,8 @@ MOVED_MODULES = {
     "cascadeflow_integrations.members": "cascadeflow_integrations.models.members",
     "cascadeflow_integrations.config": "cascadeflow_integrations.models.config",
     "cascadeflow_integrations.prices": "cascadeflow_integrations.models.prices",
+    **{f"cascadeflow_integrations.providers.{m}": f"cascadeflow_integrations.models.providers.{m}"
+       for m in ("base", "openai", "anthropic", "groq", "_client", "_sse", "_convert", "_errors")},
 }
 
 

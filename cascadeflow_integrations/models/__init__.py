@@ -1,2 +1,2 @@
-"""The models a cascade runs: members (`members`), their configuration (`config`) and prices (`prices`).
-The provider clients are in `cascadeflow_integrations.providers`."""
+"""The models a cascade runs: members (`members`), their configuration (`config`), prices (`prices`)
+and the official-SDK provider clients (`providers`)."""

@@ -18,7 +18,7 @@ from .._checks import check_real
 from .config import NO_LOGPROBS, ModelConfig
 from ..errors import ProviderError, redact
 from .prices import Price
-from ..providers._errors import classify_exception, is_sdk_or_transport_error
+from .providers._errors import classify_exception, is_sdk_or_transport_error
 from ..tools.call import ToolCall
 from ..types import (
     ChatRequest,
@@ -188,7 +188,7 @@ class SDKMember(BaseMember):
     """A `ModelConfig` served by the official SDK of its provider (the provider layer)."""
 
     def __init__(self, config: ModelConfig) -> None:
-        from ..providers import create_provider
+        from .providers import create_provider
 
         super().__init__(name=config.name, provider=config.provider, price=config.price, label=config.label,
                          identity=("sdk", *config.identity))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..providers.base import gather_samples
+from ..models.providers.base import gather_samples
 from ..types import ChatRequest, Completion, Samples, Usage
 
 

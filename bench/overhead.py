@@ -617,8 +617,9 @@ def memory(url: str, n_streams: int) -> list[dict[str, Any]]:
 
 _CATEGORIES = [
     ("our provider: SSE decode + JSON", ("providers/_sse.py",)),
-    ("our provider: chunk -> delta", ("cascadeflow_integrations/providers/",)),
-    ("our engine: events, CascadeRun", ("cascadeflow_integrations/engine.py", "cascadeflow_integrations/streaming.py",
+    ("our provider: chunk -> delta", ("cascadeflow_integrations/models/providers/",)),
+    ("our engine: events, CascadeRun", ("cascadeflow_integrations/cascade/engine.py",
+                                        "cascadeflow_integrations/cascade/streaming.py",
                                         "cascadeflow_integrations/types.py")),
     ("our LangChain adapter (ChatCascade, members, events)", ("cascadeflow_integrations/langchain/",)),
     ("our other code (routing, validation, result)", ("cascadeflow_integrations/",)),

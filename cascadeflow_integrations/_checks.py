@@ -168,7 +168,7 @@ _FIELD_CHECKS: dict[str, Any] = {
 def check_field(name: str, v: Any) -> Any:
     """A field checked by the same rule as the option of that name (no coercion): `spec.OPTIONS` for the
     cascade options, else the adapters' own fields."""
-    from .spec import BY_NAME
+    from .cascade.spec import BY_NAME
 
     if name in BY_NAME:
         return BY_NAME[name].rule(name, v)

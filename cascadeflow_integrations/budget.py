@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._checks import check_real, check_whole
-from .errors import CascadeError
-from .hooks import RoutePlan, RunHook
+from .errors import BudgetError, BudgetExceededError, BudgetUnavailableError, CascadeError  # noqa: F401 - re-exported
+from .cascade.hooks import RoutePlan, RunHook
 
 logger = logging.getLogger("cascadeflow_integrations")
 
@@ -66,7 +66,7 @@ def to_nano(usd: float) -> int:
 def _price(model: Any, input_tokens: int, output_tokens: int, unpriced: float | None = None) -> float:
     """Worst-case USD for these tokens: every prompt token at the member's dearest prompt price (a cache
     write may cost more than fresh input), output at its output price; an unpriced member at `unpriced`."""
-    from .prices import Price
+    from .models.prices import Price
     from .types import Usage
 
     unit = getattr(model, "unit_price", None)
@@ -92,25 +92,6 @@ def _is_priced(model: Any) -> bool:
 
         return price(Usage(1, 1)) is not None
     return price is not None
-
-
-class BudgetExceededError(CascadeError):
-    """A call would take a budget past its limit (raised before any model is called)."""
-
-    def __init__(self, key: str, limit_usd: float, spent_usd: float, reserved_usd: float = 0.0,
-                 needed_usd: float = 0.0) -> None:
-        self.key = key
-        self.limit_usd = limit_usd
-        self.spent_usd = spent_usd
-        self.reserved_usd = reserved_usd
-        self.needed_usd = needed_usd
-        super().__init__(
-            f"budget {key!r} exceeded: limit ${limit_usd:.6f}, spent ${spent_usd:.6f}"
-            f" (+${reserved_usd:.6f} reserved by calls in flight); this call may cost up to ${needed_usd:.6f}")
-
-
-class BudgetUnavailableError(CascadeError):
-    """The budget store could not be reached and the budget fails closed (`on_store_error="closed"`)."""
 
 
 @dataclass(frozen=True, slots=True)

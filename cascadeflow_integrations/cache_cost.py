@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._checks import estimate_prompt_tokens
-from .prices import Price
+from .models.prices import Price
 
 __all__ = ["CacheAwareRouting", "CacheShareTracker", "CostComparison", "ModelCost", "call_cost", "compare",
            "prefer_direct", "prefix_fingerprint"]

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(rest)
     if cmd == "calibrate":
-        from .quality.calibrate import main as calibrate_main
+        from .learning.calibrate import main as calibrate_main
 
         return int(calibrate_main(rest) or 0)
     if cmd == "fit":

@@ -1,4 +1,26 @@
-"""Error hierarchy. Every provider error names provider and model and never holds an API key."""
+"""Every error the library raises on purpose, in one tree under `CascadeError`.
+
+    CascadeError
+    ├── ConfigError (also ValueError)         an option or argument that cannot be used, raised before any call
+    ├── ProviderError                         a provider call failed (names provider and model, never the key)
+    │   ├── RateLimitError, OverloadedError, ProviderTimeoutError,
+    │   │   StreamInterruptedError, ConnectionFailedError  (retryable)
+    │   └── AuthenticationError, BadRequestError
+    ├── BudgetError
+    │   ├── BudgetExceededError               a call would take a budget past its limit
+    │   └── BudgetUnavailableError            the budget store is unreachable and the budget fails closed
+    ├── PolicyFileError (also ValueError)     a policy file that cannot be used
+    ├── LabelError (also ValueError)
+    │   ├── MissingLabel                      a record carries no label on one side
+    │   ├── NotEnoughLabels                   too few labels to fit
+    │   └── RecordError                       a record that cannot be read
+    ├── RecordsFileError (also ValueError)    a records file (CSV/JSONL) that cannot be used
+    ├── InputError (also ValueError)          a file or path the learning CLI cannot use
+    └── JSONStreamError (also ValueError)     streamed tool-call JSON that cannot be parsed (tools.json_stream)
+
+The ValueError bases are kept so that `except ValueError` written against earlier releases keeps working.
+The old homes (`budget`, `learning.policy`, `learning.fit`, `learning.cli`, `quality.calibrate`) re-export them.
+"""
 
 from __future__ import annotations
 
@@ -86,3 +108,94 @@ class StreamInterruptedError(ProviderError):
 
 class ConnectionFailedError(ProviderError):
     retryable = True
+
+
+class ConfigError(CascadeError, ValueError):
+    """An option or argument that cannot be used; the message names it and the fix. Raised before any call."""
+
+
+class BudgetError(CascadeError):
+    """Base class of the budget errors."""
+
+
+class BudgetExceededError(BudgetError):
+    """A call would take a budget past its limit (raised before any model is called)."""
+
+    def __init__(self, key: str, limit_usd: float, spent_usd: float, reserved_usd: float = 0.0,
+                 needed_usd: float = 0.0) -> None:
+        self.key = key
+        self.limit_usd = limit_usd
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        self.needed_usd = needed_usd
+        super().__init__(
+            f"budget {key!r} exceeded: limit ${limit_usd:.6f}, spent ${spent_usd:.6f}"
+            f" (+${reserved_usd:.6f} reserved by calls in flight); this call may cost up to ${needed_usd:.6f}")
+
+
+class BudgetUnavailableError(BudgetError):
+    """The budget store could not be reached and the budget fails closed (`on_store_error="closed"`)."""
+
+
+class PolicyFileError(CascadeError, ValueError):
+    """A policy file or document that cannot be used (malformed, hostile, or of another format)."""
+
+
+class LabelError(CascadeError, ValueError):
+    """Base class of the errors about labels and labelled records."""
+
+
+class MissingLabel(LabelError):
+    """The record carries no label on this side (a malformed one raises a plain ValueError)."""
+
+
+class NotEnoughLabels(LabelError):
+    """Too few labels to fit; `needed` says how many more, in all and per answer kind."""
+
+    def __init__(self, message: str, have: int, needed: int, per_kind: dict[str, int]) -> None:
+        super().__init__(message)
+        self.have = have
+        self.needed = needed
+        self.per_kind = per_kind
+
+
+class RecordError(LabelError):
+    """A record that cannot be read (a malformed label, a missing prompt); `index` is its position (from 0)."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        super().__init__(f"record {index}: {problem}")
+        self.index = index
+        self.problem = problem
+
+
+class RecordsFileError(CascadeError, ValueError):
+    """A records file that cannot be used; the message names the file, row and column, and what is expected."""
+
+
+class InputError(CascadeError, ValueError):
+    """A records file, log or output path the CLI cannot use; the message is the whole line to print."""
+
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetError",
+    "BudgetExceededError",
+    "BudgetUnavailableError",
+    "CascadeError",
+    "ConfigError",
+    "ConnectionFailedError",
+    "InputError",
+    "LabelError",
+    "MissingLabel",
+    "NotEnoughLabels",
+    "OverloadedError",
+    "PolicyFileError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "RecordError",
+    "RecordsFileError",
+    "StreamInterruptedError",
+    "redact",
+]

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._imports import loaded
-from .hooks import RoutePlan, RunHook
+from .cascade.hooks import RoutePlan, RunHook
 
 CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SCOPE = "cascadeflow_integrations"

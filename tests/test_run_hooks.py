@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_engine_imports_no_feature_built_on_hooks() -> None:
-    tree = ast.parse((ROOT / "cascadeflow_integrations" / "engine.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "cascadeflow_integrations" / "cascade" / "engine.py").read_text(encoding="utf-8"))
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     for feature in ("budget", "otel", "opentelemetry", "langchain", "llama_index", "learning", "agent"):

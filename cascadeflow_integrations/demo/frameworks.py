@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..agent import CascadeAgent
+from ..cascade.agent import CascadeAgent
 from . import recordings as rec
 from .run import Row, Scenario
 from .view import PlainView, ScenarioState, shown_checks

@@ -9,7 +9,7 @@ except ImportError as e:  # pragma: no cover - depends on the install
         "cascadeflow_integrations.langchain needs langchain-core: pip install 'cascadeflow-integrations[langchain]'"
     ) from e
 
-from ..members import Member
+from ..models.members import Member
 from .chat_model import ChatCascade
 from .events import (
     CASCADE_EVENTS,

@@ -31,12 +31,12 @@ from typing_extensions import Self
 
 from .._checks import check_field
 from .._sync import iter_sync
-from ..agent import CascadeAgent
-from ..config import ModelConfig
-from ..members import BaseMember, Member
+from ..cascade.agent import CascadeAgent
+from ..models.config import ModelConfig
+from ..models.members import BaseMember, Member
 from ..result import CascadeResult
-from ..streaming import Complete, DraftDecision, Error, Routing, Switch, TextChunk, ToolCallDelta, ToolCallStart
-from ..spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
+from ..cascade.streaming import Complete, DraftDecision, Error, Routing, Switch, TextChunk, ToolCallDelta, ToolCallStart
+from ..cascade.spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
 from .events import COMPLETE, DECISION, DRAFT_CHUNK, ERROR, ROUTING, SWITCH, EventSink, current_sink, jsonable
 from .members import LangChainMember  # noqa: F401  (importing it registers chat models as members)
 from .messages import to_engine_messages, to_engine_tool_choice

@@ -23,8 +23,8 @@ from pydantic import SecretStr
 
 from .._sync import SYNC_THREAD, threaded
 from ..errors import ProviderError
-from ..members import BaseMember, register_member_resolver
-from ..prices import lookup_price
+from ..models.members import BaseMember, register_member_resolver
+from ..models.prices import lookup_price
 from ..types import (
     ChatRequest,
     Delta,

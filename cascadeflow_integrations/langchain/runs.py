@@ -34,7 +34,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from langchain_core.utils.uuid import uuid7
 
-from ..hooks import RunHook
+from ..cascade.hooks import RunHook
 from ..tools.call import ToolCall
 from ..types import (
     ChatRequest,

@@ -17,12 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from .fit import NotEnoughLabels, RecordError, fit
 from .policy import DEFAULT_CONFIDENCE, Policy
-
-
-class InputError(ValueError):
-    """A records file, log or output path the CLI cannot use; the message is the whole line to print."""
 
 
 def _records(path: Path) -> tuple[list[dict[str, Any]], list[str]]:

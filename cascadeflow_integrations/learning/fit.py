@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._sync import run_sync
-from ..quality.calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
+from ..errors import NotEnoughLabels, RecordError
+from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
 from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
@@ -50,25 +51,6 @@ MIN_SKIP_LABELS = 300
 #: ... and used only when it saves at least this share of always-strong cost on the fit split.
 SKIP_MIN_GAIN = 0.01
 _PROMPT_PREFIXES = ("complexity", "prompt_", "router_", "kind=")
-
-
-class NotEnoughLabels(ValueError):
-    """Too few labels to fit; `needed` says how many more, in all and per answer kind."""
-
-    def __init__(self, message: str, have: int, needed: int, per_kind: dict[str, int]) -> None:
-        super().__init__(message)
-        self.have = have
-        self.needed = needed
-        self.per_kind = per_kind
-
-
-class RecordError(ValueError):
-    """A record that cannot be read (a malformed label, a missing prompt); `index` is its position (from 0)."""
-
-    def __init__(self, index: int, problem: str) -> None:
-        super().__init__(f"record {index}: {problem}")
-        self.index = index
-        self.problem = problem
 
 
 def is_prompt_feature(name: str) -> bool:

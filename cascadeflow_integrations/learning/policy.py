@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from ..errors import PolicyFileError
 from ..quality.base import CheckResult, Decision, Draft, ValidationRequest, Validator
 from ..types import TokenLogprob
 from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
@@ -36,10 +37,6 @@ DEFAULT_VETOES = ("completeness", "tool_calls")
 DEFAULT_CONFIDENCE = 0.9
 DraftThreshold = Union[float, str]  # a probability, or "accept_all" / "escalate_all"
 SkipThreshold = Union[float, str]  # route direct when the estimate is below it; or "never" / "always"
-
-
-class PolicyFileError(ValueError):
-    """A policy file or document that cannot be used (malformed, hostile, or of another format)."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 from llama_index.core.instrumentation.events import BaseEvent
 from pydantic import Field
 
-from ..streaming import Complete, DraftDecision, Error, Routing, Switch
+from ..cascade.streaming import Complete, DraftDecision, Error, Routing, Switch
 
 __all__ = [
     "CascadeCompleteEvent",

@@ -32,11 +32,11 @@ from llama_index.core.tools.types import BaseTool
 from pydantic import Field, PrivateAttr, field_serializer, field_validator
 
 from .._sync import iter_sync
-from ..agent import CascadeAgent
-from ..config import ModelConfig
-from ..engine import Event
-from ..streaming import Complete, Error, Routing, TextChunk, ToolCallComplete, ToolCallDelta, ToolCallStart
-from ..spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
+from ..cascade.agent import CascadeAgent
+from ..models.config import ModelConfig
+from ..cascade.engine import Event
+from ..cascade.streaming import Complete, Error, Routing, TextChunk, ToolCallComplete, ToolCallDelta, ToolCallStart
+from ..cascade.spec import BUILD_ONLY, BY_NAME, OPTIONS, PER_CALL, CascadeOptions, CascadeSpec, refuse_unknown
 from .events import cascade_event
 from .members import LlamaIndexMember, LlamaIndexRunContext
 from .messages import (

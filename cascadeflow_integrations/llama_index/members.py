@@ -28,9 +28,9 @@ from llama_index.core.tools.types import BaseTool, ToolMetadata, ToolOutput
 
 from .._sync import SYNC_THREAD, threaded
 from ..errors import ProviderError
-from ..hooks import RunHook
-from ..members import BaseMember, register_member_resolver
-from ..prices import lookup_price
+from ..cascade.hooks import RunHook
+from ..models.members import BaseMember, register_member_resolver
+from ..models.prices import lookup_price
 from ..types import ChatRequest, Delta, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 
 __all__ = ["LlamaIndexMember", "LlamaIndexRunContext", "to_llama_messages"]

@@ -1,4 +1,6 @@
-"""Draft validation: built-in checks, model-based checks (staged), composition, thresholds, a judge, offline evaluation, calibration."""
+"""Draft validation: built-in checks, model-based checks (staged), composition, thresholds, a judge, offline evaluation.
+
+`calibrate` and `CalibrationResult` live in `learning.calibrate` and are re-exported here."""
 
 from __future__ import annotations
 
@@ -35,13 +37,13 @@ from .validators import (
 
 
 def __getattr__(name: str) -> object:
-    # Lazy so `python -m cascadeflow_integrations.quality.calibrate` does not import the module twice.
+    # Lazy so `python -m cascadeflow_integrations.learning.calibrate` does not import the module twice
+    # (it moved there; `quality.calibrate` is its old path).
     if name in ("calibrate", "CalibrationResult"):
         import importlib
 
-        # Not `from . import calibrate`: that asks this very hook for "calibrate" again (endless recursion).
-        value = getattr(importlib.import_module(f"{__name__}.calibrate"), name)
-        globals()[name] = value  # the function, not the submodule the import just bound to this name
+        value = getattr(importlib.import_module("cascadeflow_integrations.learning.calibrate"), name)
+        globals()[name] = value
         return value
     raise AttributeError(name)
 

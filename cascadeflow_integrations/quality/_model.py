@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..providers.base import gather_samples
+from ..models.providers.base import gather_samples
 from ..types import ChatRequest, Completion, Samples, Usage
 
 
@@ -50,6 +50,6 @@ class CheckModel:
 
 def own_member(model: Any, where: str) -> Any:
     """A check's own member from what the user gave (`ModelConfig`, `Member(...)`, an adapter's model)."""
-    from ..members import resolve_member
+    from ..models.members import resolve_member
 
     return resolve_member(model, where)

@@ -55,7 +55,7 @@ class JudgeValidator(Validator):
         self.max_tokens = max_tokens
         self._member: Any = None
         if model is not None:
-            from ..members import resolve_member
+            from ..models.members import resolve_member
 
             self._member = resolve_member(model, "JudgeValidator model")
 

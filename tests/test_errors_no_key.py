@@ -26,7 +26,7 @@ PROVIDERS = ["openai", "anthropic", "groq"]
 #: one key shaped like the provider's, one a proxy token no pattern recognises
 KEYS = {
     "openai": ["sk-proj-NOT-A-REAL-KEY-echoed", "proxy-token-5f2c9e1a7b3d"],
-    "anthropic": ["sk-ant-NOT-A-REAL-KEY-echoed", "proxy-token-5f2c9e1a7b3d"],
+    "anthropic": ["sk-ant-NOT-REAL-echoed", "proxy-token-5f2c9e1a7b3d"],
     "groq": ["gsk_NOTAREALKEYechoed", "proxy-token-5f2c9e1a7b3d"],
 }
 CASES = [(p, k) for p in PROVIDERS for k in KEYS[p]]

@@ -1,6 +1,6 @@
 """Checks of call options, shared by `CascadeAgent` and the adapters' fields.
 
-Each returns the normalised value or raises `ValueError` naming the problem and the fix, so bad input
+Each returns the normalised value or raises `ConfigError` (a ValueError) naming the problem and the fix, so bad input
 fails before any network call (and, for adapter fields, at construction).
 """
 
@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import ConfigError
 from .types import Message
 
 
@@ -46,21 +47,21 @@ def check_real(name: str, v: Any, *, ge: float | None = None, gt: float | None =
     """
     if _number(v) and (ge is None or v >= ge) and (gt is None or v > gt) and (le is None or v <= le):
         return float(v)
-    raise ValueError(f"{name} must be a finite number{unit}{_bounds(ge, gt, le)}{fix}, got {_show(v)}")
+    raise ConfigError(f"{name} must be a finite number{unit}{_bounds(ge, gt, le)}{fix}, got {_show(v)}")
 
 
 def check_whole(name: str, v: Any, *, ge: int = 1, le: int | None = None, unit: str = "", fix: str = "") -> int:
     """An int (not a bool or a float such as 2.5 or 2.0) within the bounds; else a `ValueError` naming `name`."""
     if isinstance(v, int) and not isinstance(v, bool) and v >= ge and (le is None or v <= le):
         return v
-    raise ValueError(f"{name} must be a whole number{unit}{_bounds(ge, None, le)}{fix}, got {_show(v)}")
+    raise ConfigError(f"{name} must be a whole number{unit}{_bounds(ge, None, le)}{fix}, got {_show(v)}")
 
 
 def check_max_tokens(v: Any, name: str = "max_tokens") -> int | None:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise ValueError(f"{name} must be a positive integer (a number of tokens, e.g. 512), got {_show(v)}")
+        raise ConfigError(f"{name} must be a positive integer (a number of tokens, e.g. 512), got {_show(v)}")
     return v
 
 
@@ -68,7 +69,7 @@ def check_temperature(v: Any) -> float | None:
     if v is None:
         return None
     if not _number(v) or not 0 <= v <= 2:
-        raise ValueError(f"temperature must be a number between 0 and 2 (e.g. 0.7), got {_show(v)}")
+        raise ConfigError(f"temperature must be a number between 0 and 2 (e.g. 0.7), got {_show(v)}")
     return float(v)
 
 
@@ -78,7 +79,7 @@ def check_stop(v: Any) -> list[str] | None:
         return None
     items = [v] if isinstance(v, str) else v
     if not isinstance(items, (list, tuple)) or not all(isinstance(s, str) and s for s in items):
-        raise ValueError(f"stop must be a non-empty string or a list of them (e.g. stop=['\\n\\n']), got {_show(v)}")
+        raise ConfigError(f"stop must be a non-empty string or a list of them (e.g. stop=['\\n\\n']), got {_show(v)}")
     return list(items) or None
 
 
@@ -86,7 +87,7 @@ def check_seconds(name: str, v: Any) -> float | None:
     if v is None:
         return None
     if not _number(v) or v <= 0:
-        raise ValueError(f"{name} must be a number of seconds > 0 (e.g. {name}=30), got {_show(v)}")
+        raise ConfigError(f"{name} must be a number of seconds > 0 (e.g. {name}=30), got {_show(v)}")
     return float(v)
 
 
@@ -97,10 +98,10 @@ def check_threshold(v: Any) -> float | dict[str, float] | None:
     if isinstance(v, dict):
         for k, t in v.items():
             if not _number(t) or not 0 <= t <= 1:
-                raise ValueError(f"quality_threshold[{k!r}] must be a number between 0 and 1, got {_show(t)}")
+                raise ConfigError(f"quality_threshold[{k!r}] must be a number between 0 and 1, got {_show(t)}")
         return v
     if not _number(v) or not 0 <= v <= 1:
-        raise ValueError("quality_threshold must be a number between 0 and 1 (or a dict of them per complexity "
+        raise ConfigError("quality_threshold must be a number between 0 and 1 (or a dict of them per complexity "
                          f"level), got {_show(v)}")
     return float(v)
 
@@ -109,13 +110,13 @@ def check_complexity(v: Any) -> str | None:
     from .quality.base import COMPLEXITIES
 
     if v is not None and (not isinstance(v, str) or v not in COMPLEXITIES):
-        raise ValueError(f"complexity_hint {_show(v)} is not one of {', '.join(COMPLEXITIES)}")
+        raise ConfigError(f"complexity_hint {_show(v)} is not one of {', '.join(COMPLEXITIES)}")
     return v
 
 
 def check_flag(name: str, v: Any) -> bool | None:
     if v is not None and not isinstance(v, bool):
-        raise ValueError(f"{name} must be True, False or None, got {_show(v)}")
+        raise ConfigError(f"{name} must be True, False or None, got {_show(v)}")
     return v
 
 
@@ -142,19 +143,19 @@ def estimate_prompt_tokens(messages: Sequence[Message], tools: Sequence[dict[str
 
 def _retries(v: Any) -> int | None:
     if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-        raise ValueError(f"max_retries must be an integer >= 0 (0 disables retries), got {_show(v)}")
+        raise ConfigError(f"max_retries must be an integer >= 0 (0 disables retries), got {_show(v)}")
     return v
 
 
 def _required_flag(name: str, v: Any) -> bool:
     if not isinstance(v, bool):
-        raise ValueError(f"{name} must be True or False, got {_show(v)}")
+        raise ConfigError(f"{name} must be True or False, got {_show(v)}")
     return v
 
 
 def _share(name: str, v: Any) -> float:
     if not _number(v) or not 0 <= v <= 1:
-        raise ValueError(f"{name} must be a share in [0, 1] (e.g. {name}=0.05), got {_show(v)}")
+        raise ConfigError(f"{name} must be a share in [0, 1] (e.g. {name}=0.05), got {_show(v)}")
     return float(v)
 
 

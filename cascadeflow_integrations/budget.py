@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._checks import check_real, check_whole
-from .errors import BudgetError, BudgetExceededError, BudgetUnavailableError, CascadeError  # noqa: F401 - re-exported
+from .errors import BudgetError, BudgetExceededError, BudgetUnavailableError, CascadeError, ConfigError  # noqa: F401 - re-exported
 from .cascade.hooks import RoutePlan, RunHook
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -251,15 +251,15 @@ class Budget:
         default_max_tokens = check_whole("Budget default_max_tokens", default_max_tokens, ge=1, le=MAX_TOKENS,
                                          unit=" of tokens", fix=f" (e.g. default_max_tokens={DEFAULT_MAX_TOKENS})")
         if window not in (None, "day", "month"):
-            raise ValueError(f"Budget window {window!r} is not one of 'day', 'month' or None")
+            raise ConfigError(f"Budget window {window!r} is not one of 'day', 'month' or None")
         if on_exceed not in ("drafts_only", "refuse", "allow"):
-            raise ValueError(f"Budget on_exceed {on_exceed!r} is not one of 'drafts_only', 'refuse', 'allow'")
+            raise ConfigError(f"Budget on_exceed {on_exceed!r} is not one of 'drafts_only', 'refuse', 'allow'")
         if on_store_error not in ("open", "closed"):
-            raise ValueError(f"Budget on_store_error {on_store_error!r} is not one of 'open', 'closed'")
+            raise ConfigError(f"Budget on_store_error {on_store_error!r} is not one of 'open', 'closed'")
         if not (per is None or isinstance(per, str) or callable(per)):
-            raise ValueError("Budget per= must be a metadata field name, a function metadata -> key, or None")
+            raise ConfigError("Budget per= must be a metadata field name, a function metadata -> key, or None")
         if store is not None and not isinstance(store, BudgetStore):
-            raise ValueError(f"Budget store {type(store).__name__} does not keep budgets: use RedisStore(url) "
+            raise ConfigError(f"Budget store {type(store).__name__} does not keep budgets: use RedisStore(url) "
                              "or leave store unset for the in-memory store")
         if unpriced_cost is not None:
             unpriced_cost = check_real("Budget unpriced_cost", unpriced_cost, ge=0, le=MAX_LIMIT_USD,
@@ -299,22 +299,22 @@ class Budget:
         """The key of a call: its `budget_key` string, or `per` applied to its metadata."""
         if isinstance(budget_key, str):
             if not budget_key:
-                raise ValueError("budget_key is empty: pass the tenant or user id, e.g. budget_key='tenant-42'")
+                raise ConfigError("budget_key is empty: pass the tenant or user id, e.g. budget_key='tenant-42'")
             return budget_key
         if budget_key is not None and not isinstance(budget_key, Mapping):
-            raise ValueError(f"budget_key must be a string or a mapping of metadata, got {type(budget_key).__name__}")
+            raise ConfigError(f"budget_key must be a string or a mapping of metadata, got {type(budget_key).__name__}")
         meta = budget_key or {}
         if self.per is None:
             key = meta.get("budget_key", "default")
         elif isinstance(self.per, str):
             if self.per not in meta:
-                raise ValueError(f"Budget(per={self.per!r}) needs the call's metadata field {self.per!r}: pass "
+                raise ConfigError(f"Budget(per={self.per!r}) needs the call's metadata field {self.per!r}: pass "
                                  f"budget_key={{{self.per!r}: ...}} (LangChain: config metadata), or budget_key='...'")
             key = meta[self.per]
         else:
             key = self.per(meta)
         if not isinstance(key, str) or not key:
-            raise ValueError(f"the budget key must be a non-empty string, got {key!r}")
+            raise ConfigError(f"the budget key must be a non-empty string, got {key!r}")
         return key
 
     def bucket(self, key: str, now: datetime | None = None) -> tuple[str, int | None]:
@@ -341,7 +341,7 @@ class Budget:
         for m in members:
             if not _is_priced(m):
                 label = getattr(m, "label", None) or getattr(m, "name", "?")
-                raise ValueError(
+                raise ConfigError(
                     f"Budget cannot bind on a chain with member {label!r}: it has no price, so its spend would count "
                     f"as $0. Give it a price (ModelConfig(input_cost=..., output_cost=...) or Member(model, "
                     f"input_cost=..., output_cost=...)), or say what unpriced members cost: "

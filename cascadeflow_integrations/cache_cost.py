@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ConfigError
 from ._checks import estimate_prompt_tokens
 from .models.prices import Price
 
@@ -85,10 +86,10 @@ def compare(prompt_tokens: float, chain: Sequence[ModelCost], p_escalate: float 
     for every level, or one per level but the last. Each escalation re-sends the prompt.
     """
     if not chain:
-        raise ValueError("compare needs the chain's models, cheapest first")
+        raise ConfigError("compare needs the chain's models, cheapest first")
     ps = [float(p_escalate)] * (len(chain) - 1) if isinstance(p_escalate, (int, float)) else list(p_escalate)
     if len(ps) < len(chain) - 1 or any(not 0.0 <= p <= 1.0 for p in ps):
-        raise ValueError(f"p_escalate must be probabilities in [0, 1], one per level but the last, got {p_escalate!r}")
+        raise ConfigError(f"p_escalate must be probabilities in [0, 1], one per level but the last, got {p_escalate!r}")
     cascade, reach = 0.0, 1.0
     for i, m in enumerate(chain):
         cascade += reach * call_cost(prompt_tokens, m)
@@ -138,7 +139,7 @@ class CacheShareTracker:
 
     def __init__(self, *, max_prefixes: int = 2048, window: int = 16, cache_ttl_s: float = 300.0) -> None:
         if max_prefixes < 1 or window < 1 or cache_ttl_s <= 0:
-            raise ValueError("CacheShareTracker needs max_prefixes >= 1, window >= 1 and cache_ttl_s > 0")
+            raise ConfigError("CacheShareTracker needs max_prefixes >= 1, window >= 1 and cache_ttl_s > 0")
         self.max_prefixes = max_prefixes
         self.window = window
         self.cache_ttl_s = cache_ttl_s
@@ -250,7 +251,7 @@ class CacheAwareRouting:
     def __init__(self, *, min_prompt_tokens: int = MIN_CACHEABLE_TOKENS, min_calls: int = 2,
                  explore_every: int = 8, tracker: CacheShareTracker | None = None) -> None:
         if min_prompt_tokens < 0 or min_calls < 1 or explore_every < 0:
-            raise ValueError("CacheAwareRouting needs min_prompt_tokens >= 0, min_calls >= 1, explore_every >= 0")
+            raise ConfigError("CacheAwareRouting needs min_prompt_tokens >= 0, min_calls >= 1, explore_every >= 0")
         self.min_prompt_tokens = min_prompt_tokens
         self.min_calls = min_calls
         self.explore_every = explore_every

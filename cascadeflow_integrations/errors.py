@@ -24,7 +24,9 @@ The old homes (`budget`, `learning.policy`, `learning.fit`, `learning.cli`, `qua
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 _KEY_PATTERN = re.compile(r"(sk-ant-[A-Za-z0-9_\-]{4,}|sk-[A-Za-z0-9_\-]{4,}|gsk_[A-Za-z0-9]{4,}|Bearer\s+\S+)")
 
@@ -111,7 +113,63 @@ class ConnectionFailedError(ProviderError):
 
 
 class ConfigError(CascadeError, ValueError):
-    """An option or argument that cannot be used; the message names it and the fix. Raised before any call."""
+    """An option or argument that cannot be used; the message names it and the fix. Raised before any call.
+
+    Every face raises it for a bad option: `CascadeAgent`, `ModelConfig`, `Member`, `Budget`, the stores,
+    the checks, and the pydantic faces `ChatCascade` and `CascadeLLM` (whose pydantic `ValidationError` it
+    replaces, keeping pydantic's message and chaining it as the cause).
+    """
+
+
+class UnknownOptionError(ConfigError, TypeError):
+    """A keyword that is no option (the message names the closest one); also a `TypeError`, as Python's own is."""
+
+
+def closest(name: str, known: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The entry of `known` closest to `name` (a likely typo of it), or None."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def unknown_keyword(where: str, key: str, known: Iterable[str]) -> UnknownOptionError:
+    """Python's "unexpected keyword argument" error, with the closest keyword `where` takes."""
+    close = closest(key, known)
+    return UnknownOptionError(f"{where} got an unexpected keyword argument {key!r}"
+                              + (f" (did you mean {close!r}?)" if close else ""))
+
+
+def config_error(e: Exception, owner: str, known: Iterable[str] = ()) -> ConfigError:
+    """`e` (a pydantic `ValidationError` or a `ValueError`) as one `ConfigError` naming `owner`.
+
+    A single error that is already a `ConfigError` is returned as it is, so its class (e.g.
+    `UnknownOptionError`) survives pydantic's wrapping; keywords that are no field of `owner` (pydantic's
+    `extra_forbidden`) make an `UnknownOptionError` naming the closest of `known`.
+    """
+    if isinstance(e, ConfigError):
+        return e
+    errors = getattr(e, "errors", None)
+    if not callable(errors):
+        return ConfigError(f"{owner}: {e}")
+    parts: list[str] = []
+    inner: list[BaseException] = []
+    unknown = 0
+    for err in errors():
+        cause = (err.get("ctx") or {}).get("error")
+        where = ".".join(str(x) for x in err.get("loc", ())) or "value"
+        if isinstance(cause, BaseException):
+            inner.append(cause)
+            parts.append(str(cause))
+        elif err.get("type") == "extra_forbidden":
+            unknown += 1
+            close = closest(where, known)
+            parts.append(f"unknown option {where!r}" + (f" (did you mean {close!r}?)" if close else ""))
+        else:
+            # the input's type only: a value that fails may be a secret given in the wrong place
+            parts.append(f"{where}: {err.get('msg', 'invalid')} (got a {type(err.get('input')).__name__})")
+    if len(inner) == 1 and len(parts) == 1 and isinstance(inner[0], ConfigError):
+        return inner[0]
+    cls = UnknownOptionError if unknown == len(parts) else ConfigError
+    return cls(f"{owner}: " + "; ".join(parts))
 
 
 class BudgetError(CascadeError):
@@ -197,5 +255,6 @@ __all__ = [
     "RecordError",
     "RecordsFileError",
     "StreamInterruptedError",
+    "UnknownOptionError",
     "redact",
 ]

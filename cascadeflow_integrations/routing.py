@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .errors import ConfigError
 from .quality.base import COMPLEXITIES
 from .types import Message
 
@@ -123,7 +124,7 @@ class Router:
     def __init__(self, direct_complexities: Iterable[str] = ("expert",)) -> None:
         direct = set(direct_complexities)
         if bad := direct - set(COMPLEXITIES):
-            raise ValueError(f"unknown complexity {sorted(bad)} in direct_complexities: use {', '.join(COMPLEXITIES)}")
+            raise ConfigError(f"unknown complexity {sorted(bad)} in direct_complexities: use {', '.join(COMPLEXITIES)}")
         self.direct_complexities = frozenset(direct)
 
     def route(
@@ -135,7 +136,7 @@ class Router:
     ) -> RoutingDecision:
         """Classify the last user turn and pick a strategy. `tools` do not change the strategy."""
         if complexity_hint is not None and complexity_hint not in COMPLEXITIES:
-            raise ValueError(f"invalid complexity_hint {complexity_hint!r}: use one of {', '.join(COMPLEXITIES)}")
+            raise ConfigError(f"invalid complexity_hint {complexity_hint!r}: use one of {', '.join(COMPLEXITIES)}")
         feats: dict[str, Any]
         if complexity_hint is not None:
             complexity, feats, why = complexity_hint, {}, f"complexity_hint={complexity_hint}"

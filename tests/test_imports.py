@@ -22,7 +22,7 @@ EXPECTED_ALL = {
         "AuthenticationError", "BadRequestError", "BudgetError", "BudgetExceededError", "BudgetUnavailableError",
         "CascadeError", "ConfigError", "ConnectionFailedError", "InputError", "LabelError", "MissingLabel",
         "NotEnoughLabels", "OverloadedError", "PolicyFileError", "ProviderError", "ProviderTimeoutError",
-        "RateLimitError", "RecordError", "RecordsFileError", "StreamInterruptedError", "redact",
+        "RateLimitError", "RecordError", "RecordsFileError", "StreamInterruptedError", "UnknownOptionError", "redact",
     ],
     "cascadeflow_integrations.langchain": [
         "AsyncCascadeCallbackHandler", "CASCADE_EVENTS", "CascadeCallbackHandler", "CascadeCostCallback",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, cast
@@ -13,7 +14,7 @@ from .._log import enable_verbose
 from .._sync import iter_sync, run_sync
 from .engine import CallOptions, CascadeRun, Event, StreamingMode
 from ..budget import BudgetHook
-from ..errors import CascadeError
+from ..errors import CascadeError, ConfigError
 from .hooks import RunHook
 from ..models.members import CascadeMember, build_chain
 from ..messages import to_messages
@@ -56,10 +57,10 @@ class CascadeAgent:
 
     def __init__(self, models: Sequence[Any], *, verbose: bool = False, tool_executor: Any = None,
                  **options: Any) -> None:
-        """`options` are the cascade options of `spec.OPTIONS` (docs/options.md); an unknown one is a
-        ValueError naming it. Those marked per call are this agent's defaults for every call."""
+        """`options` are the cascade options of `spec.OPTIONS` (docs/options.md); an unknown one is an
+        `UnknownOptionError` naming it and the closest option, a bad value a `ConfigError` (both ValueErrors). Those marked per call are this agent's defaults for every call."""
         if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
-            raise ValueError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
+            raise ConfigError("CascadeAgent models must be a list, cheapest first: models=[ModelConfig(...), ...]")
         #: the validated options (every default and rule in `spec.OPTIONS`)
         self.spec = spec = CascadeSpec(options)
         #: the chain as the engine sees it (labels are unique)
@@ -273,7 +274,7 @@ class CascadeAgent:
         same id again replaces the earlier label.
         """
         if self._learner is None or self._learner.store is None:
-            raise ValueError("feedback needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
+            raise ConfigError("feedback needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
         return bool(self._learner.feedback(request_id, correct, score))
 
     async def fit(self, target_quality: float = 0.95, *, refit_every: int | None = None,
@@ -285,7 +286,7 @@ class CascadeAgent:
         (saying how many more are needed per answer kind) when the log holds too few.
         """
         if self._learner is None or self._learner.store is None:
-            raise ValueError("fit needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
+            raise ConfigError("fit needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
         policy = await self._learner.fit(target_quality, refit_every, **kw)
         self.validator = self._learner.validator
         if save is not None:
@@ -347,8 +348,9 @@ class CascadeAgent:
     ) -> AsyncIterator[Event]:
         """Stream the cascade as typed events (`streaming.Event`: `Routing`, `TextChunk`, …, `Complete` or `Error`).
 
-        Bad input raises `ValueError` here, before any network call. Extra keyword arguments go to
-        the provider request as-is (e.g. `top_p`, `seed`, `response_format`). `live_drafts=True`
+        Bad input raises `ConfigError` (a ValueError) here, before any network call. Extra keyword arguments go
+        to the provider request as-is (e.g. `top_p`, `seed`, `response_format`; any name inside `extra_body`),
+        but a near-miss of a call option (`draft_timout=`) is an `UnknownOptionError`. `live_drafts=True`
         yields draft events as they arrive in every mode, for adapters that do their own buffering;
         `run_context` is handed to every member's request as is (an adapter's members read it); `hooks` are
         the call's own `hooks.RunHook`s, after the agent's (an adapter's child runs).
@@ -358,7 +360,12 @@ class CascadeAgent:
         if self._follower is not None:
             self._follower.latest()  # no I/O: schedules a background refresh when one is due
         messages = to_messages(query, system_prompt)
-        refuse_build_options(extra)
+        refuse_build_options(extra, _CALL_KEYWORDS)
+        if "extra_body" in extra:  # the SDKs' escape hatch: its keys go into the request body as they are
+            body = extra.pop("extra_body")
+            if not isinstance(body, dict):
+                raise ConfigError(f"extra_body must be a dict of request parameters, got {type(body).__name__}")
+            extra = {**body, **extra}
         # the call's overrides merged onto the agent's options once, checked by the same rules: the run's plan
         plan = self.spec.merge({"max_tokens": max_tokens, "temperature": temperature,
                                 "complexity_hint": complexity_hint, "force_direct": force_direct,
@@ -376,7 +383,7 @@ class CascadeAgent:
             opts.budget.key_for(budget_key)  # a missing or bad key is a ValueError now, before any network call
             opts.budget_key = budget_key
         elif budget_key is not None:
-            raise ValueError("budget_key was given but no budget is set: pass CascadeAgent(budget=Budget(...))")
+            raise ConfigError("budget_key was given but no budget is set: pass CascadeAgent(budget=Budget(...))")
         opts.trace_content = self.trace_content
         self._fit(messages, opts)
         opts.run_context = run_context
@@ -399,11 +406,11 @@ class CascadeAgent:
         """
         conversation = messages if messages is not None else query
         if conversation is None:
-            raise ValueError("run() needs a query: pass query='...' or messages=[...]")
+            raise ConfigError("run() needs a query: pass query='...' or messages=[...]")
         if execute_tools and self.tool_executor is None:
-            raise ValueError("execute_tools=True needs CascadeAgent(tool_executor=ToolExecutor([...]))")
+            raise ConfigError("execute_tools=True needs CascadeAgent(tool_executor=ToolExecutor([...]))")
         if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+            raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
         kwargs.setdefault("streaming_mode", StreamingMode.BUFFERED)
         result = await self._run_once(conversation, kwargs)
         if not execute_tools:
@@ -446,7 +453,7 @@ class CascadeAgent:
             norm_tools = normalize_tools(tools)
             norm_choice = normalize_tool_choice(tool_choice, norm_tools)
         elif tool_choice is not None:
-            raise ValueError("tool_choice was given without tools: pass tools=[...] too")
+            raise ConfigError("tool_choice was given without tools: pass tools=[...] too")
         fixed = quality_threshold if isinstance(quality_threshold, (int, float)) else self._fixed_threshold
         return CallOptions(
             max_tokens=plan["max_tokens"], temperature=plan["temperature"], stop=plan["stop"],
@@ -495,6 +502,10 @@ class CascadeAgent:
             logger.warning("skipping %s for this call: the prompt (about %d tokens, estimated) plus max_tokens %d "
                            "does not fit (%s)", ", ".join(sorted(opts.skip_models)), prompt, opts.max_tokens or 0,
                            "; ".join(too_small))
+
+
+#: the keywords `stream_events` takes itself: a per-call near-miss of one of them is a typo, not a provider parameter
+_CALL_KEYWORDS = frozenset(inspect.signature(CascadeAgent.stream_events).parameters) - {"self", "query", "extra"}
 
 
 def _find_judge(v: Any) -> Any:
@@ -567,7 +578,7 @@ def _mode(mode: StreamingMode | str) -> StreamingMode:
         return StreamingMode(mode)
     except ValueError:
         valid = ", ".join(m.value for m in StreamingMode)
-        raise ValueError(f"streaming_mode {mode!r} is not one of {valid}") from None
+        raise ConfigError(f"streaming_mode {mode!r} is not one of {valid}") from None
 
 
 def _validator(v: Any) -> Validator:
@@ -592,7 +603,7 @@ def _thresholds(q: Any) -> Any:
 
 def _check_threshold(t: float | None) -> float | None:
     if t is not None and not 0 <= t <= 1:
-        raise ValueError(f"quality_threshold must be between 0 and 1, got {t}")
+        raise ConfigError(f"quality_threshold must be between 0 and 1, got {t}")
     return t
 
 

@@ -8,7 +8,6 @@ into that run's plan. docs/options.md lists the table (`options_table()` renders
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UnknownOptionError, closest
 from .._checks import (
     _required_flag,
     _share,
@@ -223,26 +222,51 @@ BUILD_ONLY: frozenset[str] = frozenset(o.name for o in OPTIONS if not o.per_call
 
 
 def refuse_unknown(given: Iterable[str], known: Iterable[str], where: str) -> None:
-    """A `ConfigError` (a ValueError) naming every keyword of `given` not in `known` (with a close match), before any network call."""
+    """An `UnknownOptionError` (a ConfigError, ValueError and TypeError) naming every keyword of `given` not in
+    `known` (with a close match), before any network call."""
     known = set(known)
     unknown = sorted(k for k in given if k not in known)
     if not unknown:
         return
     parts = []
     for k in unknown:
-        close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.6)
-        parts.append(f"{k!r} (did you mean {close[0]!r}?)" if close else repr(k))
-    raise ConfigError(f"{where} got unknown option{'s' if len(unknown) > 1 else ''} {', '.join(parts)}: "
-                     "the cascade options are listed in docs/options.md")
+        close = closest(k, known)
+        parts.append(f"{k!r} (did you mean {close!r}?)" if close else repr(k))
+    raise UnknownOptionError(f"{where} got unknown option{'s' if len(unknown) > 1 else ''} {', '.join(parts)}: "
+                             "the cascade options are listed in docs/options.md")
 
 
-def refuse_build_options(call_kwargs: Iterable[str]) -> None:
-    """A per-call keyword naming an option set only when the cascade is built is an error, not a provider
-    parameter (it would otherwise be sent to the provider, or dropped)."""
+#: provider request parameters a per-call keyword may be (never taken for a misspelt cascade option)
+PROVIDER_PARAMS: frozenset[str] = frozenset({
+    "audio", "extra_body", "extra_headers", "extra_query", "frequency_penalty", "logit_bias", "logprobs",
+    "max_completion_tokens", "metadata", "modalities", "n", "parallel_tool_calls", "prediction",
+    "presence_penalty", "reasoning", "reasoning_effort", "response_format", "seed", "service_tier", "stop_sequences",
+    "store", "stream_options", "system", "thinking", "top_k", "top_logprobs", "top_p", "user", "verbosity",
+})
+
+
+def refuse_build_options(call_kwargs: Iterable[str], per_call: Iterable[str] = ()) -> None:
+    """Refuse per-call keywords that cannot be meant for the provider, before any network call.
+
+    Extra keywords go to the provider request as they are (`top_p`, `seed`, …). Two kinds are refused
+    instead: an option set only when the cascade is built (it would be sent to the provider, or dropped),
+    and a near-miss of a per-call option (`draft_timout=`), which would otherwise reach the provider as an
+    unknown parameter while the option the caller meant stays unset. `per_call` is the call's own keywords.
+    """
+    call_kwargs = list(call_kwargs)
     wrong = sorted(k for k in call_kwargs if k in BUILD_ONLY)
     if wrong:
         raise ConfigError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} set when the cascade is built, "
-                         f"not per call: CascadeAgent(models, {wrong[0]}=...) (or on ChatCascade / CascadeLLM)")
+                          f"not per call: CascadeAgent(models, {wrong[0]}=...) (or on ChatCascade / CascadeLLM)")
+    names = set(per_call) | PER_CALL
+    # 0.85: close enough to be a typo of one option, far from every real provider parameter
+    typos = {k: c for k in call_kwargs if k not in PROVIDER_PARAMS and k not in names
+             and (c := closest(k, names, 0.85)) is not None}
+    if typos:
+        shown = ", ".join(f"{k!r} (did you mean {c!r}?)" for k, c in sorted(typos.items()))
+        raise UnknownOptionError(f"unknown per-call keyword{'s' if len(typos) > 1 else ''} {shown}: it is neither a "
+                                 "cascade option nor a provider parameter; to send it to the provider as it is, "
+                                 "pass extra_body={...}")
 
 
 class CascadeSpec:

@@ -26,9 +26,10 @@ from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.uuid import uuid7
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from typing_extensions import Self
 
+from ..errors import ConfigError, config_error
 from .._checks import check_field
 from .._sync import iter_sync
 from ..cascade.agent import CascadeAgent
@@ -103,6 +104,13 @@ class ChatCascade(BaseChatModel, CascadeOptions):
     _overrides: dict[str, CascadeAgent] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
+    def __init__(self, **kwargs: Any) -> None:
+        # pydantic wraps an option's ConfigError in its ValidationError: every face raises the ConfigError itself
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as e:
+            raise config_error(e, "ChatCascade") from e
+
     @model_validator(mode="before")
     @classmethod
     def _known(cls, data: Any) -> Any:
@@ -130,7 +138,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         if self.agent is not None:
             built = spec.changed(BUILD_ONLY, face="adapter")
             if built:
-                raise ValueError(f"{', '.join(sorted(built))} go on the CascadeAgent when ChatCascade is built from "
+                raise ConfigError(f"{', '.join(sorted(built))} go on the CascadeAgent when ChatCascade is built from "
                                  f"agent=: CascadeAgent(models, {min(built)}=...)")
             self._agent = self.agent
             # the adapter's options apply to every call on top of the agent's (its streaming mode always)
@@ -138,7 +146,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         elif self.models:
             self._agent = CascadeAgent([self._configure(m) for m in self.models], **spec.changed(face="agent"))
         else:
-            raise ValueError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
+            raise ConfigError("ChatCascade needs models=[...] (chat models or ModelConfigs, cheapest first) "
                              "or agent=CascadeAgent(...)")
         return self
 
@@ -221,7 +229,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         if isinstance(choice, dict):
             names = {t["function"]["name"] for t in formatted}
             if choice["function"]["name"] not in names:
-                raise ValueError(f"tool_choice {choice['function']['name']!r} is not one of the bound tools {sorted(names)}")
+                raise ConfigError(f"tool_choice {choice['function']['name']!r} is not one of the bound tools {sorted(names)}")
         if choice is not None:
             kwargs["tool_choice"] = choice
         if parallel_tool_calls is not None:
@@ -464,7 +472,7 @@ class ChatCascade(BaseChatModel, CascadeOptions):
                 elif other is not None:
                     agent = CascadeAgent([other], budget=self._agent.budget, **carry)
                 else:
-                    raise ValueError(f"model={model!r} is not a member of this cascade "
+                    raise ConfigError(f"model={model!r} is not a member of this cascade "
                                      f"({', '.join(m.label for m in members)}): name one of them")
                 self._overrides[model] = agent
             return agent
@@ -491,10 +499,10 @@ async def _flushing(runs: LangChainRunContext) -> AsyncIterator[None]:
 def _check_mode(mode: Any) -> str:
     mode = getattr(mode, "value", mode)
     if mode == "optimistic":
-        raise ValueError("streaming_mode 'optimistic' would put drafts that may be discarded into message chunks: "
+        raise ConfigError("streaming_mode 'optimistic' would put drafts that may be discarded into message chunks: "
                          "use 'buffered' or 'guarded' (the live draft arrives as cascade_draft_chunk events)")
     if mode not in ("buffered", "guarded"):
-        raise ValueError(f"streaming_mode {mode!r} is not one of 'buffered', 'guarded'")
+        raise ConfigError(f"streaming_mode {mode!r} is not one of 'buffered', 'guarded'")
     return str(mode)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from langchain.agents.middleware.types import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
 
+from ..errors import ConfigError
 from .chat_model import ChatCascade
 
 __all__ = ["CascadeMiddleware"]
@@ -36,10 +37,10 @@ class CascadeMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         super().__init__()
         drafts = list(draft) if isinstance(draft, Sequence) and not isinstance(draft, (str, bytes)) else [draft]
         if not drafts:
-            raise ValueError("CascadeMiddleware needs a draft model: CascadeMiddleware(draft=ChatOpenAI(...))")
+            raise ConfigError("CascadeMiddleware needs a draft model: CascadeMiddleware(draft=ChatOpenAI(...))")
         for name in ("models", "agent"):
             if name in cascade_fields:
-                raise ValueError(f"CascadeMiddleware takes draft=..., not {name}=: the agent's model is the last step")
+                raise ConfigError(f"CascadeMiddleware takes draft=..., not {name}=: the agent's model is the last step")
         self.draft = drafts
         self.cascade_fields = cascade_fields
         ChatCascade(models=drafts, **cascade_fields)  # bad drafts or fields fail here, not on the first call

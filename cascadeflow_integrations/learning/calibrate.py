@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import inspect
 import io
 import logging
 import math
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._sync import run_sync
-from ..errors import MissingLabel, RecordsFileError
+from ..errors import ConfigError, MissingLabel, RecordsFileError, unknown_keyword
 from ..quality.base import COMPLEXITIES, Draft, ValidationRequest, Validator
 from ..quality.routellm import (
     CHEAP_MODEL,
@@ -390,7 +391,7 @@ def _method(method: str) -> str:
                       "are certified by Learn-then-Test)", DeprecationWarning, stacklevel=3)
         return "certified"
     if method not in ("certified", "point"):
-        raise ValueError(f"method must be 'certified' or 'point', got {method!r}")
+        raise ConfigError(f"method must be 'certified' or 'point', got {method!r}")
     return method
 
 
@@ -416,9 +417,9 @@ def calibrate_scored(
     the fit and reports on the rest."""
     method = _method(method)  # type: ignore[assignment]
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
     if split is not None and not 0 < split < 1:
-        raise ValueError(f"split must be in (0, 1), got {split}")
+        raise ConfigError(f"split must be in (0, 1), got {split}")
     notes = list(notes or [])
     levels = classify_items(items) if per_complexity else ["moderate"] * len(items)
 
@@ -521,7 +522,7 @@ def calibrate(
     """
     for key in ignored:
         if key != "n_boot":
-            raise TypeError(f"calibrate() got an unexpected keyword argument {key!r}")
+            raise unknown_keyword("calibrate()", key, inspect.signature(calibrate).parameters)
     items, notes = to_items(records, draft_price, strong_price)
     if len(items) < 4:
         raise ValueError(f"calibration needs at least 4 records, got {len(items)}; expected more labelled records")

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import math
 import random
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._sync import run_sync
-from ..errors import NotEnoughLabels, RecordError
+from ..errors import ConfigError, NotEnoughLabels, RecordError, unknown_keyword
 from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
@@ -585,15 +586,15 @@ def fit_examples(
     """The fit on prepared examples (what `fit` does after reading records or a log)."""
     for key in deprecated:
         if key not in ("n_boot", "holdout", "c"):
-            raise TypeError(f"fit() got an unexpected keyword argument {key!r}")
+            raise unknown_keyword("fit()", key, {*inspect.signature(fit).parameters, *inspect.signature(fit_examples).parameters})
         warnings.warn(f"fit({key}=...) is ignored: the operating point is certified on every label "
                       "(cross-fitted), with no bootstrap or held-out split", DeprecationWarning, stacklevel=3)
     if not (isinstance(target_quality, (int, float)) and 0 < target_quality <= 1.5):
-        raise ValueError(f"target_quality must be a share of the strong model's quality in (0, 1.5], got {target_quality}")
+        raise ConfigError(f"target_quality must be a share of the strong model's quality in (0, 1.5], got {target_quality}")
     if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+        raise ConfigError(f"confidence must be in (0, 1), got {confidence}")
     if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 100 or not name.isprintable()):
-        raise ValueError(f"name must be a short string of printable characters, got {name!r}")
+        raise ConfigError(f"name must be a short string of printable characters, got {name!r}")
     _check_examples(examples)
     counts = Counter(e.kind for e in examples)
     if len(examples) < min_labels:
@@ -731,7 +732,7 @@ def fit(
         rows, labels = run_sync(read())
         return fit_examples(examples_from_log(rows, labels), target_quality, **kw)
     if isinstance(records_or_store, (str, bytes)) or not isinstance(records_or_store, Iterable):
-        raise ValueError(
+        raise ConfigError(
             f"fit() takes a DecisionStore or an iterable of record dicts, got {type(records_or_store).__name__}: "
             "for a log file pass SQLiteStore('cascade.db')"
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .._checks import check_field
 from ..stores.base import DecisionStore, Label, prompt_fingerprint
 from .certify import GuaranteeMonitor
@@ -54,7 +55,7 @@ def load_policy(policy: Any) -> tuple[Policy | None, str | None]:
             return Policy.load(policy), None
         except PolicyFileError as e:
             return None, str(e)
-    raise ValueError(f"policy={policy!r} is neither a Policy nor a path: pass Policy.load(...) or 'policy.json'")
+    raise ConfigError(f"policy={policy!r} is neither a Policy nor a path: pass Policy.load(...) or 'policy.json'")
 
 
 class Learner:
@@ -75,7 +76,7 @@ class Learner:
     ) -> None:
         shadow_rate = check_field("shadow_rate", shadow_rate)
         if shadow_rate > 0 and store is None:
-            raise ValueError("shadow_rate needs a decision log to keep its labels: pass decision_log='cascade.db'")
+            raise ConfigError("shadow_rate needs a decision log to keep its labels: pass decision_log='cascade.db'")
         self.store = store
         self._owns_store = owns_store
         self.shadow_rate = float(shadow_rate)
@@ -327,13 +328,13 @@ class Learner:
     def feedback(self, request_id: str, correct: bool | None = None, score: float | None = None,
                  target: str = "final") -> bool:
         if self.store is None:
-            raise ValueError("feedback needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
+            raise ConfigError("feedback needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
         if not isinstance(request_id, str) or not request_id:
-            raise ValueError(f"request_id must be the id from result.request_id, got {request_id!r}")
+            raise ConfigError(f"request_id must be the id from result.request_id, got {request_id!r}")
         if (correct is None) == (score is None):
-            raise ValueError("feedback takes exactly one of correct=True/False or score=0..1")
+            raise ConfigError("feedback takes exactly one of correct=True/False or score=0..1")
         if correct is not None and not isinstance(correct, bool):
-            raise ValueError(f"correct must be True or False, got {correct!r}")
+            raise ConfigError(f"correct must be True or False, got {correct!r}")
         value = (1.0 if correct else 0.0) if correct is not None else score
         known = request_id in self._served
         # An id this agent never served may be another process's (a fleet sharing the store): the label is
@@ -348,9 +349,9 @@ class Learner:
     async def fit(self, target_quality: float = 0.95, refit_every: int | None = None, **kw: Any) -> Policy:
         """Fit on the log now, use the result; with `refit_every`, refit in the background every N new labels."""
         if self.store is None:
-            raise ValueError("fit needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
+            raise ConfigError("fit needs a decision log: CascadeAgent(models, decision_log='cascade.db')")
         if refit_every is not None and (not isinstance(refit_every, int) or refit_every < 1):
-            raise ValueError(f"refit_every must be a positive number of labels, got {refit_every!r}")
+            raise ConfigError(f"refit_every must be a positive number of labels, got {refit_every!r}")
         from .fit import afit
 
         if self.log is not None:

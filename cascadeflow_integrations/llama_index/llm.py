@@ -29,8 +29,9 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
-from pydantic import Field, PrivateAttr, field_serializer, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_serializer, field_validator
 
+from ..errors import ConfigError, config_error
 from .._sync import iter_sync
 from ..cascade.agent import CascadeAgent
 from ..models.config import ModelConfig
@@ -101,17 +102,20 @@ class CascadeLLM(FunctionCallingLLM, CascadeOptions):
         names = set(type(self).model_fields) | {f.alias for f in type(self).model_fields.values() if f.alias}
         refuse_unknown(kwargs, names - {"models"}, "CascadeLLM")  # LlamaIndex would drop them silently
         if agent is not None and models:
-            raise ValueError("CascadeLLM takes models= or agent=, not both")
+            raise ConfigError("CascadeLLM takes models= or agent=, not both")
         if agent is None and not models:
-            raise ValueError("CascadeLLM needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
+            raise ConfigError("CascadeLLM needs models=[ModelConfig(...), ...] (cheapest first) or agent=CascadeAgent(...)")
         chain = list(agent.models if agent is not None else models or [])
-        super().__init__(models=chain, **kwargs)
+        try:
+            super().__init__(models=chain, **kwargs)
+        except ValidationError as e:  # pydantic wraps an option's ConfigError: raise the ConfigError itself
+            raise config_error(e, "CascadeLLM") from e
         options = {o.name: getattr(self, o.name) for o in OPTIONS}
         self._spec = spec = CascadeSpec.checked(options)  # each field passed its rule at validation
         if agent is not None:
             built = spec.changed(BUILD_ONLY, face="adapter")
             if built:
-                raise ValueError(f"{', '.join(sorted(built))} go on the CascadeAgent when CascadeLLM is built from "
+                raise ConfigError(f"{', '.join(sorted(built))} go on the CascadeAgent when CascadeLLM is built from "
                                  f"agent=: CascadeAgent(models, {min(built)}=...)")
             self._agent = agent
             # the adapter's options apply to every call on top of the agent's (its streaming mode always)
@@ -410,7 +414,7 @@ def _completion(r: ChatResponse) -> CompletionResponse:
 def _check_mode(mode: Any) -> str:
     value = getattr(mode, "value", mode)
     if value not in _SAFE_MODES:
-        raise ValueError(f"CascadeLLM streaming_mode must be 'buffered' or 'guarded', got {value!r}: LlamaIndex "
+        raise ConfigError(f"CascadeLLM streaming_mode must be 'buffered' or 'guarded', got {value!r}: LlamaIndex "
                          "cannot retract streamed text, so drafts are held until accepted")
     return str(value)
 

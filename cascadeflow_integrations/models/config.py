@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from ..errors import ConfigError, config_error
 from .._checks import check_real, check_whole
 from .prices import Price, lookup_price
 
@@ -54,7 +55,7 @@ class CacheControl(BaseModel):
     def _at_most_four(self) -> CacheControl:
         n = int(self.tools) + int(self.system) + self.last_messages
         if n > 4:
-            raise ValueError(f"cache_control asks for {n} cache breakpoints, Anthropic allows 4: lower last_messages "
+            raise ConfigError(f"cache_control asks for {n} cache breakpoints, Anthropic allows 4: lower last_messages "
                              f"to {max(4 - int(self.tools) - int(self.system), 0)}")
         return self
 
@@ -97,18 +98,25 @@ class ModelConfig(BaseModel):
     extra_params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = None
 
+    def __init__(self, **data: Any) -> None:
+        # an option error is a ConfigError on every face, not pydantic's ValidationError around it
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise config_error(e, "ModelConfig", type(self).model_fields) from e
+
     @field_validator("name")
     @classmethod
     def _name_not_empty(cls, v: str) -> str:
         if not v or not v.strip():
-            raise ValueError("ModelConfig.name is empty: give the provider's model id, e.g. name='gpt-4o-mini'")
+            raise ConfigError("ModelConfig.name is empty: give the provider's model id, e.g. name='gpt-4o-mini'")
         return v.strip()
 
     @field_validator("label")
     @classmethod
     def _label_not_empty(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():
-            raise ValueError("ModelConfig.label is empty: give a short name, e.g. label='gpt-5-low', or leave it out")
+            raise ConfigError("ModelConfig.label is empty: give a short name, e.g. label='gpt-5-low', or leave it out")
         return v.strip() if v is not None else None
 
     @field_validator("provider")
@@ -117,7 +125,7 @@ class ModelConfig(BaseModel):
         p = v.strip().lower()
         if p not in NATIVE_PROVIDERS and p not in OPENAI_COMPATIBLE:
             known = ", ".join([*NATIVE_PROVIDERS, *OPENAI_COMPATIBLE])
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.provider {v!r} is not supported: use one of {known} "
                 "(any other OpenAI-compatible server: provider='openai' with base_url=...)"
             )
@@ -153,14 +161,14 @@ class ModelConfig(BaseModel):
     @classmethod
     def _token_limit(cls, v: Any, info: Any) -> Any:
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
-            raise ValueError(f"ModelConfig.{info.field_name} must be a positive number of tokens (e.g. 128000), "
+            raise ConfigError(f"ModelConfig.{info.field_name} must be a positive number of tokens (e.g. 128000), "
                              f"got {v!r}")
         return v
 
     @model_validator(mode="after")
     def _cache_control_is_anthropic(self) -> ModelConfig:
         if self.cache_control is not None and self.provider != "anthropic":
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.cache_control marks Anthropic cache breakpoints, but provider={self.provider!r} caches "
                 "prompt prefixes by itself (no markers): remove cache_control, or use provider='anthropic'")
         return self
@@ -168,7 +176,7 @@ class ModelConfig(BaseModel):
     @model_validator(mode="after")
     def _compatible_needs_url(self) -> ModelConfig:
         if self.provider in ("vllm", "openai-compatible") and not self.base_url:
-            raise ValueError(
+            raise ConfigError(
                 f"ModelConfig.base_url is required for provider={self.provider!r}: "
                 "pass the server's OpenAI-compatible URL, e.g. base_url='http://localhost:8000/v1'"
             )

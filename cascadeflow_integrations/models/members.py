@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .._checks import check_real
 from .config import NO_LOGPROBS, ModelConfig
-from ..errors import ProviderError, redact
+from ..errors import ConfigError, ProviderError, redact
 from .prices import Price
 from .providers._errors import classify_exception, is_sdk_or_transport_error
 from ..tools.call import ToolCall
@@ -259,12 +259,12 @@ class Member:
             if v is not None:
                 check_real(f"Member {name}", v, ge=0, unit=" of USD per 1K tokens", fix=" (e.g. 0.00015)")
         if (self.input_cost is None) != (self.output_cost is None) and self.cost is None:
-            raise ValueError("Member needs both input_cost= and output_cost= (or one blended cost=)")
+            raise ConfigError("Member needs both input_cost= and output_cost= (or one blended cost=)")
         if self.label is not None and not str(self.label).strip():
-            raise ValueError("Member label is empty: give a short name, e.g. label='gpt-5-low', or leave it out")
+            raise ConfigError("Member label is empty: give a short name, e.g. label='gpt-5-low', or leave it out")
         if (self.cached_input_cost is not None or self.cache_write_cost is not None) and self.input_cost is None \
                 and self.cost is None:
-            raise ValueError("Member cached_input_cost=/cache_write_cost= need input_cost= and output_cost= "
+            raise ConfigError("Member cached_input_cost=/cache_write_cost= need input_cost= and output_cost= "
                              "(or cost=) too")
 
     @property
@@ -292,7 +292,7 @@ def resolve_member(obj: Any, where: str = "model") -> CascadeMember:
         inner = resolve_member(obj.model, where)
         if obj.price is not None or obj.label is not None:
             if not isinstance(inner, BaseMember):
-                raise ValueError(f"{where}: Member(...) can only set the price or label of a BaseMember, "
+                raise ConfigError(f"{where}: Member(...) can only set the price or label of a BaseMember, "
                                  f"not {type(inner).__name__}")
             if obj.price is not None:
                 inner.set_price(obj.price)
@@ -309,7 +309,7 @@ def resolve_member(obj: Any, where: str = "model") -> CascadeMember:
             return member
     if isinstance(obj, CascadeMember):
         return obj
-    raise ValueError(
+    raise ConfigError(
         f"{where} is a {type(obj).__name__}: pass ModelConfig(name=..., provider=...) or Member(model, ...); "
         "LangChain chat models go in ChatCascade(models=[...]) and LlamaIndex LLMs in CascadeLLM(models=[...]) "
         "(or import cascadeflow_integrations.langchain / .llama_index first)")
@@ -318,13 +318,13 @@ def resolve_member(obj: Any, where: str = "model") -> CascadeMember:
 def build_chain(models: Sequence[Any], owner: str = "CascadeAgent") -> list[CascadeMember]:
     """Resolve `models` into members; refuse duplicates; give members that share a name distinct labels."""
     if not models:
-        raise ValueError(f"{owner} needs at least one model: models=[ModelConfig(name=..., provider=...)]")
+        raise ConfigError(f"{owner} needs at least one model: models=[ModelConfig(name=..., provider=...)]")
     chain = [resolve_member(m, f"models[{i}]") for i, m in enumerate(models)]
     seen: dict[Hashable, int] = {}
     for i, m in enumerate(chain):
         j = seen.setdefault(m.identity, i)
         if j != i:
-            raise ValueError(
+            raise ConfigError(
                 f"models[{j}] and models[{i}] are the same member ({m.label!r}): a chain may hold one model twice "
                 "only with different settings (parameters, base URL) or different label=...")
     _distinct_labels(chain)
@@ -343,7 +343,7 @@ def _distinct_labels(chain: list[CascadeMember]) -> None:
         taken[i] = label
         m.label = label
     if len(set(taken)) != len(taken):
-        raise ValueError(f"models have clashing labels {taken}: give each a distinct label=...")
+        raise ConfigError(f"models have clashing labels {taken}: give each a distinct label=...")
 
 
 async def drain(stream: AsyncIterator[Delta]) -> Completion:

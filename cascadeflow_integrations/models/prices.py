@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import ConfigError
 from ..types import Usage
 
 __all__ = ["PRICE_TABLE", "Price", "TablePrice", "lookup_price"]
@@ -35,7 +36,7 @@ class Price:
         for name in ("input", "output", "cached_input", "cache_write"):
             v = getattr(self, name)
             if v is not None and v < 0:
-                raise ValueError(f"prices must be >= 0 USD per 1K tokens, got {name}={v}")
+                raise ConfigError(f"prices must be >= 0 USD per 1K tokens, got {name}={v}")
 
     def cost(self, usage: Usage) -> float:
         """What this usage costs. No token guessing: usage comes from the provider."""

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Any
 
+from ..errors import ConfigError
 from ._model import CheckModel, own_member
 from .base import CheckResult, Decision, Draft, ValidationRequest, Validator
 
@@ -26,7 +27,7 @@ class ModelCheck(Validator):
 
     def __init__(self, model: Any = None, timeout: float | None = 20.0) -> None:
         if timeout is not None and timeout <= 0:
-            raise ValueError(f"{type(self).__name__}(timeout=...) must be > 0 seconds, got {timeout}")
+            raise ConfigError(f"{type(self).__name__}(timeout=...) must be > 0 seconds, got {timeout}")
         self.model = model
         self.timeout = timeout
         # Built once and reused (clients are per event loop inside the member), like the judge's.

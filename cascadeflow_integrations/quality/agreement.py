@@ -7,6 +7,7 @@ import time
 
 from typing import Any
 
+from ..errors import ConfigError
 from ..types import ChatRequest, Samples, Usage
 from ._model import CheckModel
 from ._modelcheck import ModelCheck
@@ -38,7 +39,7 @@ class AgreementCheck(ModelCheck):
                  max_tokens: int | None = None, timeout: float | None = 30.0, concurrent: bool = False) -> None:
         super().__init__(model, timeout)
         if k < 1:
-            raise ValueError(f"AgreementCheck(k=...) must be >= 1 samples, got {k}")
+            raise ConfigError(f"AgreementCheck(k=...) must be >= 1 samples, got {k}")
         self.k = k
         self.concurrent = concurrent
         self.temperature = temperature

@@ -216,7 +216,9 @@ def _lhs_expr(segment: str) -> str | None:
     if not expr or (before and (before[-1].isalnum() or before[-1] in ":/" or before.rstrip()[-1:] in set("*/^+-×÷·−–"))):
         return None
     # "3:30 + 2" is a time and "2024-01-15" a date: the tail is a fragment of a larger token.
-    if (m2 := _RANGE_RE.match(expr)) and int(m2.group(1)) < int(m2.group(2)):
+    # (no int() of a 5,000-digit run: Python refuses it, and no time or date is that long)
+    if (m2 := _RANGE_RE.match(expr)) and max(len(m2.group(1)), len(m2.group(2))) <= 18 \
+            and int(m2.group(1)) < int(m2.group(2)):
         return None
     return expr
 

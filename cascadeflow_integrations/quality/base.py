@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import anyio.to_thread
 
+from ..errors import ConfigError
 from ..tools.call import ToolCall
 from ..tools.executor import _is_async
 from ..types import Message, TokenLogprob, Usage
@@ -218,7 +219,7 @@ def as_validator(obj: Validator | ValidatorFn) -> Validator:
         return obj
     if callable(obj):
         return FunctionValidator(obj)
-    raise ValueError(
+    raise ConfigError(
         f"validator {obj!r} is neither a Validator nor a function: pass a Validator subclass instance "
         "or a function (request, draft) -> bool | Decision"
     )

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+from ..errors import ConfigError
 from ..types import Usage
 from ._check import decision_from_checks
 from .answer import AnswerPresenceCheck
@@ -34,7 +35,7 @@ def _add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
 class _Composite(Validator):
     def __init__(self, validators: Sequence[Validator | ValidatorFn]) -> None:
         if not validators:
-            raise ValueError("a composite validator needs at least one validator")
+            raise ConfigError("a composite validator needs at least one validator")
         self.validators = [as_validator(v) for v in validators]
 
     def check_partial(self, request: ValidationRequest, partial: PartialDraft) -> str | None:
@@ -99,7 +100,7 @@ class WeightedScore(_Composite):
         super().__init__(validators)
         weights = list(weights) if weights is not None else [1.0] * len(self.validators)
         if len(weights) != len(self.validators) or any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"WeightedScore needs one non-negative weight per validator ({len(self.validators)}), "
                 f"not all zero; got {weights}"
             )

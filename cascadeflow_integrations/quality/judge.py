@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..errors import ConfigError
 from ..types import ChatRequest, Completion, Message
 from .base import CheckResult, Decision, Draft, ValidationRequest, Validator
 
@@ -49,7 +50,7 @@ class JudgeValidator(Validator):
         self, model: Any = None, complete: CompleteFn | None = None, max_tokens: int = 20
     ) -> None:
         if model is None and complete is None:
-            raise ValueError("JudgeValidator needs a judge model (model=ModelConfig(...)) or a complete= function")
+            raise ConfigError("JudgeValidator needs a judge model (model=ModelConfig(...)) or a complete= function")
         self.model = model
         self._complete = complete
         self.max_tokens = max_tokens

@@ -7,6 +7,7 @@ import re
 
 from typing import Any
 
+from ..errors import ConfigError
 from ..types import ChatRequest, Completion, Message
 from ._model import CheckModel
 from ._modelcheck import ModelCheck
@@ -61,9 +62,9 @@ class SelfCheck(ModelCheck):
                  max_tokens: int = 3, timeout: float | None = 20.0) -> None:
         super().__init__(model, timeout)
         if k < 1:
-            raise ValueError(f"SelfCheck(k=...) must be >= 1 verdicts, got {k}")
+            raise ConfigError(f"SelfCheck(k=...) must be >= 1 verdicts, got {k}")
         if "{answer}" not in prompt:
-            raise ValueError("SelfCheck(prompt=...) must contain {answer} (and usually {question})")
+            raise ConfigError("SelfCheck(prompt=...) must contain {answer} (and usually {question})")
         self.k = k
         self.prompt = prompt
         self.system = system

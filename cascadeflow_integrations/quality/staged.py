@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from ..errors import ConfigError
 from ._check import decision_from_checks
 from ._modelcheck import ModelCheck
 from .base import (
@@ -53,14 +54,14 @@ class Staged(Validator):
             free = AllOf(list(free))
         self.free = as_validator(free)  # type: ignore[arg-type]
         if not checks:
-            raise ValueError("Staged needs at least one model check: checks=[SelfCheck(), AgreementCheck()]")
+            raise ConfigError("Staged needs at least one model check: checks=[SelfCheck(), AgreementCheck()]")
         for c in checks:
             if not isinstance(c, ModelCheck):
-                raise ValueError(f"Staged checks must be model checks (SelfCheck, AgreementCheck), got {c!r}")
+                raise ConfigError(f"Staged checks must be model checks (SelfCheck, AgreementCheck), got {c!r}")
         self.checks = list(checks)
         self.band = band
         if not 0 < weight <= 1:
-            raise ValueError(f"Staged(weight=...) must be in (0, 1], got {weight}")
+            raise ConfigError(f"Staged(weight=...) must be in (0, 1], got {weight}")
         self.weight = weight
         self.evidence = tuple(evidence)
 
@@ -72,7 +73,7 @@ class Staged(Validator):
     def band(self, value: float | tuple[float, float]) -> None:
         below, above = (value, value) if isinstance(value, (int, float)) else value
         if below < 0 or above < 0:
-            raise ValueError(f"Staged(band=...) must be >= 0 on both sides, got {value!r}")
+            raise ConfigError(f"Staged(band=...) must be >= 0 on both sides, got {value!r}")
         self._band = (float(below), float(above))
 
     def check_partial(self, request: ValidationRequest, partial: PartialDraft) -> str | None:

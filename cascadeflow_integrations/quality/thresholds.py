@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
+from ..errors import ConfigError
 from .base import COMPLEXITIES
 
 
@@ -33,12 +34,12 @@ class Thresholds:
         for f in fields(self):
             v = getattr(self, f.name)
             if not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
-                raise ValueError(f"threshold for {f.name!r} must be a number in [0, 1], got {v!r}")
+                raise ConfigError(f"threshold for {f.name!r} must be a number in [0, 1], got {v!r}")
 
     def for_(self, complexity: str) -> float:
         """The threshold for a complexity level."""
         if complexity not in COMPLEXITIES:
-            raise ValueError(f"unknown complexity {complexity!r}: use one of {', '.join(COMPLEXITIES)}")
+            raise ConfigError(f"unknown complexity {complexity!r}: use one of {', '.join(COMPLEXITIES)}")
         return float(getattr(self, complexity))
 
     def override(self, value: float | Mapping[str, float] | None) -> Thresholds:
@@ -49,7 +50,7 @@ class Thresholds:
             return replace(self, **{c: float(value) for c in COMPLEXITIES})
         unknown = set(value) - set(COMPLEXITIES)
         if unknown:
-            raise ValueError(f"unknown complexity {sorted(unknown)}: use {', '.join(COMPLEXITIES)}")
+            raise ConfigError(f"unknown complexity {sorted(unknown)}: use {', '.join(COMPLEXITIES)}")
         return replace(self, **{k: float(v) for k, v in value.items()})
 
     def to_dict(self) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 
+from ..errors import ConfigError
 from ._check import Check
 from .base import CheckResult, Draft, PartialDraft, ValidationRequest
 from .validators import tools_by_name
@@ -29,7 +30,7 @@ class ToolRiskCheck(Check):
             patterns = [patterns]
         for p in patterns:
             if not isinstance(p, str) or not p:
-                raise ValueError(f"high-risk tool patterns must be non-empty strings (e.g. 'delete_*'), got {p!r}")
+                raise ConfigError(f"high-risk tool patterns must be non-empty strings (e.g. 'delete_*'), got {p!r}")
         self.patterns = list(patterns)
 
     def risk_of(self, request: ValidationRequest, name: str) -> str | None:

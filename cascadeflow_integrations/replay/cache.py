@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import ConfigError
 from .server import Reply, Responder
 from .wire import anthropic_body, anthropic_stream, openai_body, openai_stream, words
 
@@ -61,7 +62,7 @@ class PromptCache:
     def __init__(self, style: Literal["openai", "anthropic"], *, ttl_s: float = 300.0, min_tokens: int = 1024,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if style not in ("openai", "anthropic"):
-            raise ValueError(f"PromptCache style must be 'openai' or 'anthropic', got {style!r}")
+            raise ConfigError(f"PromptCache style must be 'openai' or 'anthropic', got {style!r}")
         self.style = style
         self.ttl_s = ttl_s
         self.min_tokens = min_tokens

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ._url import is_redis_url
 from .base import (
     LABEL_SOURCES,
@@ -45,7 +46,7 @@ def open_store(spec: Any) -> DecisionStore:
         if str(spec) == ":memory:":
             return MemoryStore()
         return SQLiteStore(spec)
-    raise ValueError(
+    raise ConfigError(
         f"decision_log={spec!r} is neither a path nor a store: pass a file path such as 'cascade.db', "
         "':memory:', or a DecisionStore (SQLiteStore(...), MemoryStore())"
     )

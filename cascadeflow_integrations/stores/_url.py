@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from ..errors import ConfigError
+
 SCHEMES = ("redis", "rediss", "unix")
 EXAMPLE = "'redis://localhost:6379/0'"
 
@@ -88,14 +90,14 @@ def redacted_url(url: object) -> str:
 
 
 def check_redis_url(url: object, owner: str = "RedisStore") -> str:
-    """The URL's redacted form, or a ValueError naming the problem and the fix (never the password)."""
+    """The URL's redacted form, or a ConfigError (a ValueError) naming the problem and the fix (never the password)."""
     if not isinstance(url, str):
-        raise ValueError(f"{owner} url must be a string such as {EXAMPLE}, got {type(url).__name__}")
+        raise ConfigError(f"{owner} url must be a string such as {EXAMPLE}, got {type(url).__name__}")
     shown, scheme, problem = _parts(url)
     if scheme not in SCHEMES:
         got = f"scheme {scheme!r}" if scheme else problem
-        raise ValueError(f"{owner} url {shown!r} is not a Redis URL ({got}): it must start with redis://, "
+        raise ConfigError(f"{owner} url {shown!r} is not a Redis URL ({got}): it must start with redis://, "
                          f"rediss:// or unix://, e.g. {EXAMPLE}")
     if problem is not None:
-        raise ValueError(f"{owner} url {shown!r} cannot be used: {problem}")
+        raise ConfigError(f"{owner} url {shown!r} cannot be used: {problem}")
     return shown

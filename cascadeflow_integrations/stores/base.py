@@ -15,6 +15,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any
+from ..errors import ConfigError
 
 #: Where a label comes from. "escalation": the draft compared with the answer that replaced it;
 #: "shadow": the draft compared with a background call to the next model; "judge": a judge model's
@@ -205,6 +206,6 @@ class DecisionStore(abc.ABC):
 
 def check_retention(max_age_s: float | None, max_rows: int | None) -> None:
     if max_age_s is not None and not max_age_s > 0:
-        raise ValueError(f"max_age_s must be > 0 seconds or None (keep forever), got {max_age_s!r}")
+        raise ConfigError(f"max_age_s must be > 0 seconds or None (keep forever), got {max_age_s!r}")
     if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
-        raise ValueError(f"max_rows must be a positive integer or None (no limit), got {max_rows!r}")
+        raise ConfigError(f"max_rows must be a positive integer or None (no limit), got {max_rows!r}")

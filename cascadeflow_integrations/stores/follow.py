@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from ..errors import ConfigError
 from .base import DecisionStore, PolicyRecord
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -22,7 +23,7 @@ class PolicyFollower:
     def __init__(self, store: DecisionStore, *, refresh_s: float = 5.0,
                  on_update: Callable[[PolicyRecord], None] | None = None) -> None:
         if refresh_s <= 0:
-            raise ValueError(f"refresh_s must be > 0 seconds, got {refresh_s!r}")
+            raise ConfigError(f"refresh_s must be > 0 seconds, got {refresh_s!r}")
         self.store = store
         self.refresh_s = refresh_s
         self.on_update = on_update

@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from ..errors import ConfigError
 from .._imports import ready, warm
 from ..budget import ReserveResult
 from ._url import check_redis_url, redacted_url
@@ -139,7 +140,7 @@ class RedisStore(QueuedWriter, DecisionStore):
         check_redis_url(url)
         check_retention(max_age_s, max_rows)
         if timeout <= 0 or max_queue < 1 or batch_size < 1:
-            raise ValueError("RedisStore timeout must be > 0 seconds; max_queue and batch_size >= 1")
+            raise ConfigError("RedisStore timeout must be > 0 seconds; max_queue and batch_size >= 1")
         if importlib.util.find_spec("redis") is None:
             raise ImportError(_EXTRA)
         warm("redis.asyncio")  # in a thread from now on: never on the event loop (it takes a tenth of a second)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Union
 
+from ..errors import ConfigError
 from ._writer import STOP, QueuedWriter
 from .base import (
     DEFAULT_MAX_AGE_S,
@@ -68,9 +69,9 @@ class SQLiteStore(QueuedWriter, DecisionStore):
     ) -> None:
         check_retention(max_age_s, max_rows)
         if not isinstance(max_queue, int) or isinstance(max_queue, bool) or max_queue < 1:
-            raise ValueError(f"max_queue must be a positive integer, got {max_queue!r}")
+            raise ConfigError(f"max_queue must be a positive integer, got {max_queue!r}")
         if busy_timeout_s <= 0 or batch_size < 1 or prune_every_s <= 0:
-            raise ValueError("busy_timeout_s and prune_every_s must be > 0 and batch_size >= 1")
+            raise ConfigError("busy_timeout_s and prune_every_s must be > 0 and batch_size >= 1")
         self.path = Path(path)
         self.max_age_s = max_age_s
         self.max_rows = max_rows
@@ -83,7 +84,7 @@ class SQLiteStore(QueuedWriter, DecisionStore):
         self._stats = StoreStats()
         if self.read_only:
             if not self.path.is_file():
-                raise ValueError(f"decision log {str(self.path)!r} does not exist: pass the path of an existing log")
+                raise ConfigError(f"decision log {str(self.path)!r} does not exist: pass the path of an existing log")
             return
         try:
             conn = self._connect()
@@ -92,7 +93,7 @@ class SQLiteStore(QueuedWriter, DecisionStore):
             finally:
                 conn.close()
         except sqlite3.Error as e:
-            raise ValueError(f"decision log {str(self.path)!r} cannot be opened as SQLite ({e}): pass a writable "
+            raise ConfigError(f"decision log {str(self.path)!r} cannot be opened as SQLite ({e}): pass a writable "
                              "file path, e.g. decision_log='cascade.db'") from None
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ import anyio
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..errors import ConfigError
 from .call import ToolCall, ToolCallFormat
 from .schema import (
     check_risk,
@@ -52,7 +53,7 @@ class ToolConfig(BaseModel):
             fn = data.get("function")
             where = f"ToolConfig ({tool['name']!r})"
             if fn is not None and not callable(fn):
-                raise ValueError(f"{where}: field 'function' must be callable, got {type(fn).__name__}")
+                raise ConfigError(f"{where}: field 'function' must be callable, got {type(fn).__name__}")
             if data.get("risk") is not None:
                 data["risk"] = check_risk(data["risk"], where)
         return data
@@ -131,9 +132,9 @@ class ToolExecutor:
         self._tools: dict[str, ToolConfig] = {}
         for i, t in enumerate(tool_configs):
             if not isinstance(t, ToolConfig):
-                raise ValueError(f"tool_configs[{i}] must be a ToolConfig (use ToolConfig.from_function), got {type(t).__name__}")
+                raise ConfigError(f"tool_configs[{i}] must be a ToolConfig (use ToolConfig.from_function), got {type(t).__name__}")
             if t.name in self._tools:
-                raise ValueError(f"tool_configs[{i}]: duplicate tool name {t.name!r}; tool names must be unique")
+                raise ConfigError(f"tool_configs[{i}]: duplicate tool name {t.name!r}; tool names must be unique")
             self._tools[t.name] = t
         self._by_name = {name: t.to_tool() for name, t in self._tools.items()}
         self.default_timeout = default_timeout

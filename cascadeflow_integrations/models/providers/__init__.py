@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...errors import ConfigError
 from ..config import ModelConfig
 from .base import Provider
 
@@ -35,7 +36,7 @@ PROVIDERS: dict[str, ProviderFactory] = {"openai": _openai, "anthropic": _anthro
 def register_provider(sdk: str, factory: ProviderFactory) -> None:
     """Serve the SDK family `sdk` with `factory` (replaces an existing registration)."""
     if not sdk:
-        raise ValueError("register_provider needs an SDK family name, e.g. register_provider('openai', factory)")
+        raise ConfigError("register_provider needs an SDK family name, e.g. register_provider('openai', factory)")
     PROVIDERS[sdk] = factory
 
 
@@ -44,7 +45,7 @@ def create_provider(config: ModelConfig) -> Provider:
     try:
         factory = PROVIDERS[config.sdk]
     except KeyError:
-        raise ValueError(f"no provider registered for SDK {config.sdk!r}: use one of {sorted(PROVIDERS)} "
+        raise ConfigError(f"no provider registered for SDK {config.sdk!r}: use one of {sorted(PROVIDERS)} "
                          "or register_provider(...)") from None
     return factory(config)
 

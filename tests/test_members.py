@@ -156,3 +156,35 @@ async def test_custom_member_through_the_engine(module_replay_server: Any) -> No
     assert req.phase == "draft" and req.metadata["cascade_member"] == "echo-draft"
     assert isinstance(agent.members[1], SDKMember)
     await agent.aclose()
+
+
+# ---- one unit: per-1M prices (records, the table, fit) become a Price in one place -------------------
+
+def test_per_million_prices_are_one_price_and_cost_what_they_say() -> None:
+    from cascadeflow_integrations.models.prices import Price
+    from cascadeflow_integrations.types import Usage
+
+    p = Price.per_million(10.0, 30.0, cached_input=1.0)
+    assert p == Price(0.01, 0.03, 0.001)
+    assert p.cost(Usage(1_000_000, 1_000_000)) == pytest.approx(40.0)
+    assert Price.of((10, 30), Price(0, 0)) == Price.per_million(10.0, 30.0)
+    assert Price.of("2.5", Price(0, 0)) == Price.per_million(2.5, 2.5)
+    assert Price.of(None, p) is p and Price.of(p, Price(0, 0)) is p
+    with pytest.raises(ValueError, match="per 1M tokens"):
+        Price.of(object(), p)
+
+
+def test_fit_prices_a_record_by_the_same_price_as_a_member() -> None:
+    from cascadeflow_integrations.learning.fit import read_record
+    from cascadeflow_integrations.models.prices import Price, lookup_price
+    from cascadeflow_integrations.types import Usage
+
+    rec = {"prompt": "2+2?", "draft": "4", "draft_correct": True, "strong_correct": True,
+           "input_tokens": 1000, "draft_tokens": 200, "strong_tokens": 300}
+    table = lookup_price("gpt-4o")
+    assert table is not None
+    by_pair = read_record(rec, (0.15, 0.6), (table.input * 1000, table.output * 1000))
+    by_price = read_record(rec, Price.per_million(0.15, 0.6), table)
+    assert by_pair.draft_cost == pytest.approx(by_price.draft_cost) == pytest.approx((1000 * 0.15 + 200 * 0.6) / 1e6)
+    assert by_price.strong_cost == pytest.approx(table.cost(Usage(1000, 300)))
+    assert by_pair.strong_cost == pytest.approx(by_price.strong_cost)

@@ -35,6 +35,8 @@ from typing import Any, Literal
 
 from .._sync import run_sync
 from ..errors import ConfigError, MissingLabel, RecordsFileError, unknown_keyword
+from ..models.prices import Price
+from ..types import Usage
 from ..quality.base import COMPLEXITIES, Draft, ValidationRequest, Validator
 from ..quality.routellm import (
     CHEAP_MODEL,
@@ -170,14 +172,9 @@ def _quality(rec: Mapping[str, Any], side: str) -> float:
     raise MissingLabel(f"record has neither {side}_correct nor {side}_score: {sorted(rec)}")
 
 
-def _price(v: Any, default: tuple[float, float]) -> tuple[float, float]:
-    if v is None or v == "":
-        return default
-    if isinstance(v, (int, float, str)):
-        x = float(v)
-        return (x, x)
-    a, b = v
-    return (float(a), float(b))
+def _price(v: Any, default: Price | tuple[float, float]) -> Price:
+    """A record's price (USD per 1M tokens, or a `Price`), else the call's."""
+    return Price.of(v, Price.of(default, Price(0.0, 0.0)))
 
 
 def _recorded_list(v: Any, key: str) -> list[Any] | None:
@@ -210,8 +207,8 @@ def _recorded_self_check(v: Any) -> float | list[bool | str] | None:
 
 def to_items(
     records: Iterable[Mapping[str, Any]],
-    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
-    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    draft_price: Price | tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: Price | tuple[float, float] = DEFAULT_STRONG_PRICE,
 ) -> tuple[list[Item], list[str]]:
     """Normalised items and notes on any estimation done (token counts from text length)."""
     items, estimated = [], 0
@@ -239,8 +236,8 @@ def to_items(
                 draft,
                 _quality(rec, "draft"),
                 _quality(rec, "strong"),
-                (tin * dp[0] + dout * dp[1]) / 1e6,
-                (tin * sp[0] + sout * sp[1]) / 1e6,
+                dp.cost(Usage(tin, dout)),
+                sp.cost(Usage(tin, sout)),
                 str(rec.get("category", "")),
                 str(rec.get("complexity") or ""),
                 _recorded_list(rec.get("samples"), "samples"),
@@ -503,8 +500,8 @@ def calibrate(
     validator: Validator | None = None,
     split: float | None = None,
     seed: int = 0,
-    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
-    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    draft_price: Price | tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: Price | tuple[float, float] = DEFAULT_STRONG_PRICE,
     method: Method = "certified",
     confidence: float = DEFAULT_CONFIDENCE,
     per_complexity: bool = False,

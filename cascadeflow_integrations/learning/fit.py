@@ -29,6 +29,8 @@ from typing import Any
 
 from .._sync import run_sync
 from ..errors import ConfigError, NotEnoughLabels, RecordError, unknown_keyword
+from ..models.prices import Price
+from ..types import Usage
 from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
@@ -106,8 +108,8 @@ class RecordView:
 
 def read_record(
     rec: Mapping[str, Any],
-    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
-    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    draft_price: Price | tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: Price | tuple[float, float] = DEFAULT_STRONG_PRICE,
     vetoes: Sequence[str] = DEFAULT_VETOES,
 ) -> RecordView:
     prompt = str(rec.get("prompt") or "")
@@ -149,15 +151,15 @@ def read_record(
     dout = tok("draft_tokens", draft, 1)
     sout = tok("strong_tokens", rec.get("strong"), dout)
     dp, sp = _price(rec.get("draft_price"), draft_price), _price(rec.get("strong_price"), strong_price)
-    dc = float(rec["draft_cost"]) if rec.get("draft_cost") not in (None, "") else (tin * dp[0] + dout * dp[1]) / 1e6
-    sc = float(rec["strong_cost"]) if rec.get("strong_cost") not in (None, "") else (tin * sp[0] + sout * sp[1]) / 1e6
+    dc = float(rec["draft_cost"]) if rec.get("draft_cost") not in (None, "") else dp.cost(Usage(tin, dout))
+    sc = float(rec["strong_cost"]) if rec.get("strong_cost") not in (None, "") else sp.cost(Usage(tin, sout))
     return RecordView(prompt, kind, complexity, pf, checks, feats, vetoed, dc, sc, dq, float(sq))
 
 
 def example_from_record(
     rec: Mapping[str, Any],
-    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
-    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    draft_price: Price | tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: Price | tuple[float, float] = DEFAULT_STRONG_PRICE,
 ) -> Example | None:
     """An example from one offline record; None when it carries no label."""
     v = read_record(rec, draft_price, strong_price)
@@ -711,8 +713,8 @@ def fit(
     records_or_store: DecisionStore | Iterable[Mapping[str, Any]],
     target_quality: float = 0.95,
     *,
-    draft_price: tuple[float, float] = DEFAULT_DRAFT_PRICE,
-    strong_price: tuple[float, float] = DEFAULT_STRONG_PRICE,
+    draft_price: Price | tuple[float, float] = DEFAULT_DRAFT_PRICE,
+    strong_price: Price | tuple[float, float] = DEFAULT_STRONG_PRICE,
     **kw: Any,
 ) -> Policy:
     """Learn a policy from a decision log (`DecisionStore`) or offline records (dicts; format in docs/learning.md).

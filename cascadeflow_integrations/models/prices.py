@@ -11,7 +11,9 @@ reads) and the result says so (`cost_estimated`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from ..errors import ConfigError
 from ..types import Usage
@@ -61,6 +63,30 @@ class Price:
         """The same cache prices with other input/output prices."""
         return Price(input, output, self.cached_input, self.cache_write)
 
+    @classmethod
+    def per_million(cls, input: float, output: float, cached_input: float | None = None,
+                    cache_write: float | None = None) -> Price:
+        """A price written in USD per 1M tokens, as providers publish them (records, the table, `fit`'s
+        `draft_price=`): the one place that unit is converted."""
+        return cls(input / 1000, output / 1000, None if cached_input is None else cached_input / 1000,
+                   None if cache_write is None else cache_write / 1000)
+
+    @classmethod
+    def of(cls, v: object, default: Price) -> Price:
+        """A `Price`, or a record's per-1M price (one number for both sides, or an `(input, output)` pair);
+        `default` when unset."""
+        if v is None or v == "":
+            return default
+        if isinstance(v, Price):
+            return v
+        if isinstance(v, (int, float, str)):
+            return cls.per_million(float(v), float(v))
+        try:
+            a, b = cast(Sequence[Any], v)
+            return cls.per_million(float(a), float(b))
+        except (TypeError, ValueError):
+            raise ConfigError(f"a price must be a Price or USD per 1M tokens as (input, output), got {v!r}") from None
+
 
 @dataclass(frozen=True, slots=True)
 class TablePrice(Price):
@@ -72,8 +98,8 @@ class TablePrice(Price):
 def _m(per_m_in: float, per_m_out: float, as_of: str, cached: float | None = None,
        write: float | None = None) -> TablePrice:
     # the table is written in USD per 1M tokens (how providers publish them); stored per 1K
-    return TablePrice(per_m_in / 1000, per_m_out / 1000, None if cached is None else cached / 1000,
-                      None if write is None else write / 1000, as_of)
+    p = Price.per_million(per_m_in, per_m_out, cached, write)
+    return TablePrice(p.input, p.output, p.cached_input, p.cache_write, as_of)
 
 
 def _oai(per_m_in: float, per_m_out: float, cached: float, as_of: str) -> TablePrice:

@@ -244,7 +244,8 @@ class OpenAIProvider(Provider):
                                                        fn.get("arguments") or "")
                             if choice.get("finish_reason"):
                                 finished.add(i)
-                                yield i, FinishDelta(finish_reason(choice["finish_reason"], refused=bool(delta.get("refusal"))) or "stop")
+                                reason = finish_reason(choice["finish_reason"], refused=bool(delta.get("refusal")))
+                                yield i, FinishDelta(reason or "stop")
                         usage = obj.get("usage")
                         if usage is None and self._usage_in_x_groq:
                             usage = (obj.get("x_groq") or {}).get("usage")

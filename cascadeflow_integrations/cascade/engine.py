@@ -21,6 +21,7 @@ from .._checks import estimate_prompt_tokens
 from ..errors import BadRequestError, ProviderError, ProviderTimeoutError
 from .hooks import RoutePlan, RunHook, overrides
 from ..models.members import CascadeMember
+from ..models.normalize import PartialCall, ToolCallAccumulator
 from ..quality._model import CheckModel
 from ..quality.base import CheckResult, Decision, Draft, PartialDraft, ValidationRequest, Validator
 from ..quality.base import check_partial_safely, validate_safely
@@ -97,20 +98,17 @@ class CallOptions:
 RouteFn = Callable[[list[Message], CallOptions], Any]
 
 
-class _ToolState:
-    __slots__ = ("index", "id", "name", "parts", "parser", "started", "call", "error", "size", "next_check")
+class _ToolState(PartialCall):
+    """A streamed tool call and what the engine shows of it: its parser, start and completion."""
+
+    __slots__ = ("parser", "started", "call", "error")
 
     def __init__(self, index: int, parser: Any) -> None:
-        self.index = index
-        self.id = ""
-        self.name = ""
-        self.parts: list[str] = []
+        super().__init__(index)
         self.parser = parser
         self.started = False
         self.call: ToolCall | None = None  # set when the call completes
         self.error: str | None = None
-        self.size = 0
-        self.next_check = 0
 
 
 class _Aborted(Exception):
@@ -490,7 +488,8 @@ class CascadeRun:
         risk = opts.tool_risk if tool_mode and not last else None
         text_parts: list[str] = []
         logprobs: list[Any] = []
-        tools: dict[int, _ToolState] = {}
+        parser = self.json_parser
+        tools: ToolCallAccumulator[_ToolState] = ToolCallAccumulator(lambda i: _ToolState(i, parser()))
         open_tools: list[_ToolState] = []
         t_start = time.perf_counter()
         first = True
@@ -553,8 +552,10 @@ class CascadeRun:
                             if open_tools:  # calls stream one after another: a new index ends the previous
                                 for ev in self._complete_tools(open_tools, cfg.label):
                                     yield ev
-                            st = tools[d.index] = _ToolState(d.index, self.json_parser())
+                            st = tools.open(d.index)
                             open_tools.append(st)
+                        # PartialCall.merge, inline: the hot path gains no call, and the risk gate below
+                        # sees the name before this fragment's arguments are kept
                         if d.id:
                             st.id = d.id
                         if d.name:
@@ -594,8 +595,7 @@ class CascadeRun:
             # Filled even when the stream fails or is aborted: the ERROR event carries what was shown.
             attempt.latency_ms = (time.perf_counter() - t_start) * 1000
             draft.text = "".join(text_parts)
-            draft.tool_calls = [s.call or ToolCall(id=s.id, name=s.name, arguments="".join(s.parts))
-                                for s in sorted(tools.values(), key=lambda s: s.index)]
+            draft.tool_calls = [s.call or s.to_call() for s in tools.ordered()]
             draft.finish_reason = attempt.finish_reason
             draft.logprobs = logprobs or None
             draft.usage = attempt.usage
@@ -603,7 +603,7 @@ class CascadeRun:
     def _complete_tools(self, open_tools: list[_ToolState], model: str) -> list[Event]:
         out: list[Event] = []
         for st in open_tools:
-            call = st.call = ToolCall(id=st.id, name=st.name, arguments="".join(st.parts))
+            call = st.call = st.to_call()
             tool_call = call.to_dict()
             # The event gets the parser's final tree (never changed again; it shares closed parts
             # with the last TOOL_CALL_DELTA), not `call.arguments`, which the result hands out.

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from .._sync import SYNC_THREAD, threaded
 from ..errors import ProviderError
 from ..models.members import BaseMember, register_member_resolver
+from ..models.normalize import chat_logprobs, finish_reason
 from ..models.prices import lookup_price
 from ..types import (
     ChatRequest,
@@ -31,7 +32,6 @@ from ..types import (
     FinishDelta,
     ModelDelta,
     TextDelta,
-    TokenLogprob,
     ToolCallDelta,
     Usage,
     UsageDelta,
@@ -41,10 +41,6 @@ from .runs import LangChainRunContext, member_config
 
 __all__ = ["LangChainMember", "to_langchain_messages"]
 
-#: finish / stop reasons of the LangChain partner packages, normalised like the provider layer's
-_FINISH = {"stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "STOP": "stop", "length": "length",
-           "max_tokens": "length", "MAX_TOKENS": "length", "tool_calls": "tool_calls", "tool_use": "tool_calls",
-           "function_call": "tool_calls", "content_filter": "content_filter", "refusal": "refusal"}
 #: fields whose value says which endpoint a model talks to (first one set wins)
 _URL_FIELDS = ("openai_api_base", "base_url", "anthropic_api_url", "groq_api_base", "azure_endpoint", "endpoint_url")
 
@@ -138,12 +134,12 @@ class LangChainMember(BaseMember):
                             yield ModelDelta(str(reported))
                         reason = meta.get("finish_reason") or meta.get("stop_reason")
                         if reason:
-                            finish = _FINISH.get(str(reason), "stop")
+                            finish = finish_reason(reason)
                     content = chunk.content
                     text = content if type(content) is str else chunk.text  # `.text` builds a new object
                     if text:
                         started = True
-                        lp = _logprobs(meta.get("logprobs")) if want_logprobs and meta else None
+                        lp = chat_logprobs(meta.get("logprobs")) if want_logprobs and meta else None
                         yield TextDelta(text, lp)
                     for tc in chunk.tool_call_chunks:
                         started = saw_tool = True
@@ -224,14 +220,6 @@ def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, dict):
         return choice.get("name") or (choice.get("function") or {}).get("name")
     return choice
-
-
-def _logprobs(lp: Any) -> list[TokenLogprob] | None:
-    entries = lp.get("content") if isinstance(lp, dict) else None
-    if not entries:
-        return None
-    return [TokenLogprob(e["token"], e["logprob"], [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or ()])
-            for e in entries]
 
 
 def _resolve(obj: Any) -> LangChainMember | None:

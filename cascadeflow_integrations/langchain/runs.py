@@ -35,6 +35,7 @@ from langchain_core.tracers._streaming import _StreamingCallbackHandler
 from langchain_core.utils.uuid import uuid7
 
 from ..cascade.hooks import RunHook
+from ..models.normalize import PartialCall, ToolCallAccumulator
 from ..tools.call import ToolCall
 from ..types import (
     ChatRequest,
@@ -148,7 +149,7 @@ async def _traced(ctx: LangChainRunContext, member: Any, request: ChatRequest,
                                         invocation_params=params, options={"stop": request.stop}, name=member.label,
                                         batch_size=1)
     text: list[str] = []
-    calls: dict[int, list[Any]] = {}
+    calls = ToolCallAccumulator(PartialCall)
     usage = Usage()
     finish: str | None = None
     reported: str | None = None
@@ -158,10 +159,7 @@ async def _traced(ctx: LangChainRunContext, member: Any, request: ChatRequest,
                 if isinstance(d, TextDelta):
                     text.append(d.text)
                 elif isinstance(d, ToolCallDelta):
-                    c = calls.setdefault(d.index, [d.id or "", d.name or "", []])
-                    c[0] = d.id or c[0]
-                    c[1] = d.name or c[1]
-                    c[2].append(d.arguments)
+                    calls.add(d)
                 elif isinstance(d, UsageDelta):
                     usage = d.usage
                 elif isinstance(d, FinishDelta):
@@ -172,18 +170,18 @@ async def _traced(ctx: LangChainRunContext, member: Any, request: ChatRequest,
     except BaseException as exc:  # errors, aborts and cancellation all end the run as an error
         await run.on_llm_error(exc)
         raise
-    result = _result(member, "".join(text), calls, usage, finish, reported)
+    result = _result(member, "".join(text), calls.calls(), usage, finish, reported)
     if request.phase == "draft":
         ctx._pending[id(request)] = (run, result)  # ended by `settle`, with the decision
     else:
         await run.on_llm_end(result)
 
 
-def _result(member: Any, text: str, calls: dict[int, list[Any]], usage: Usage, finish: str | None,
+def _result(member: Any, text: str, calls: list[ToolCall], usage: Usage, finish: str | None,
             reported: str | None) -> LLMResult:
     tool_calls, invalid = [], []
-    for _, (cid, name, parts) in sorted(calls.items()):
-        call = ToolCall(id=cid, name=name, arguments="".join(parts))
+    for call in calls:
+        cid, name = call.id, call.name
         if call.parse_error is None:
             tool_calls.append({"id": cid, "name": name, "args": call.arguments, "type": "tool_call"})
         else:

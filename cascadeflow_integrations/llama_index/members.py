@@ -30,6 +30,7 @@ from .._sync import SYNC_THREAD, threaded
 from ..errors import ProviderError
 from ..cascade.hooks import RunHook
 from ..models.members import BaseMember, register_member_resolver
+from ..models.normalize import finish_reason
 from ..models.prices import lookup_price
 from ..types import ChatRequest, Delta, FinishDelta, Message, ModelDelta, TextDelta, ToolCallDelta, Usage, UsageDelta
 
@@ -37,9 +38,6 @@ __all__ = ["LlamaIndexMember", "LlamaIndexRunContext", "to_llama_messages"]
 
 dispatcher = get_dispatcher(__name__)
 
-_FINISH = {"stop": "stop", "end_turn": "stop", "stop_sequence": "stop", "length": "length", "max_tokens": "length",
-           "tool_calls": "tool_calls", "tool_use": "tool_calls", "function_call": "tool_calls",
-           "content_filter": "content_filter", "refusal": "refusal"}
 _SECRET_WORDS = ("key", "token", "secret", "password", "credential")
 _URL_FIELDS = ("api_base", "base_url", "azure_endpoint", "endpoint")
 
@@ -297,7 +295,7 @@ def _finish(r: ChatResponse) -> str | None:
         choices = _get(r.raw, "choices")
         if choices:
             reason = _get(choices[0], "finish_reason")
-    return _FINISH.get(str(reason), "stop") if reason else None
+    return finish_reason(reason)
 
 
 def _tool_fragments(message: ChatMessage, calls: dict[int, list[Any]], final: bool) -> list[ToolCallDelta]:

@@ -17,9 +17,9 @@ from typing import Any, Protocol, runtime_checkable
 from .._checks import check_real
 from .config import NO_LOGPROBS, ModelConfig
 from ..errors import ConfigError, ProviderError, redact
+from .normalize import PartialCall, ToolCallAccumulator
 from .prices import Price
 from .providers._errors import classify_exception, is_sdk_or_transport_error
-from ..tools.call import ToolCall
 from ..types import (
     ChatRequest,
     Completion,
@@ -350,7 +350,7 @@ async def drain(stream: AsyncIterator[Delta]) -> Completion:
     """Collect a delta stream into one `Completion`."""
     out = Completion()
     text: list[str] = []
-    calls: dict[int, list[Any]] = {}
+    calls = ToolCallAccumulator(PartialCall)
     try:
         async for d in stream:
             if isinstance(d, TextDelta):
@@ -358,12 +358,7 @@ async def drain(stream: AsyncIterator[Delta]) -> Completion:
                 if d.logprobs:
                     out.logprobs = (out.logprobs or []) + d.logprobs
             elif isinstance(d, ToolCallDelta):
-                c = calls.setdefault(d.index, [d.id or "", d.name or "", []])
-                if d.id:
-                    c[0] = d.id
-                if d.name:
-                    c[1] = d.name
-                c[2].append(d.arguments)
+                calls.add(d)
             elif isinstance(d, UsageDelta):
                 out.usage = d.usage
             elif isinstance(d, FinishDelta):
@@ -375,5 +370,5 @@ async def drain(stream: AsyncIterator[Delta]) -> Completion:
         if aclose is not None:
             await aclose()
     out.text = "".join(text)
-    out.tool_calls = [ToolCall(id=c[0], name=c[1], arguments="".join(c[2])) for _, c in sorted(calls.items())]
+    out.tool_calls = calls.calls()
     return out

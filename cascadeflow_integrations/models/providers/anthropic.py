@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..config import ModelConfig
+from ..normalize import finish_reason
 from ...errors import ProviderError
 from ...tools.call import ToolCall, ToolCallFormat
 from ...types import (
@@ -37,17 +38,6 @@ __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider"]
 
 #: Anthropic requires max_tokens; used when neither the request nor the config sets one.
 DEFAULT_MAX_TOKENS = 4096
-
-_FINISH = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "refusal",
-}
-
 
 def _usage(u: dict[str, Any]) -> Usage:
     # Anthropic's input_tokens are only the tokens after the last cache breakpoint: reads and writes come apart
@@ -179,7 +169,7 @@ class AnthropicProvider(Provider):
             raise failure  # outside the handler, so the SDK's exception is not chained
         if not done and stop_reason is None:
             raise truncated_stream_error(provider=self.config.provider, model=self.config.name)
-        yield FinishDelta(_FINISH.get(stop_reason or "end_turn", "stop"))
+        yield FinishDelta(finish_reason(stop_reason) or "stop")
 
     async def complete(self, request: ChatRequest) -> Completion:
         await self.ready()
@@ -208,6 +198,6 @@ class AnthropicProvider(Provider):
             text="".join(text),
             tool_calls=calls,
             usage=_usage(usage) if usage else Usage(),
-            finish_reason=_FINISH.get(obj.get("stop_reason") or "end_turn", "stop"),
+            finish_reason=finish_reason(obj.get("stop_reason")) or "stop",
             model=obj.get("model"),
         )

@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..config import ModelConfig
+from ..normalize import PartialCall, ToolCallAccumulator, chat_logprobs, finish_reason
 from ...errors import ProviderError
 from ...tools.call import ToolCall, ToolCallFormat
 from ...types import (
@@ -34,22 +35,6 @@ from .base import Provider
 
 __all__ = ["OpenAIProvider"]
 
-_FINISH = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-    "content_filter": "content_filter",
-    "refusal": "refusal",
-}
-
-
-def _finish(reason: str | None, refused: bool) -> str:
-    norm = _FINISH.get(reason or "stop", "stop")
-    # OpenAI ends a refusal with finish_reason "stop" and the text in `refusal`
-    return "refusal" if refused and norm == "stop" else norm
-
-
 def _usage(u: dict[str, Any]) -> Usage:
     """Chat Completions usage (OpenAI, Groq, compatible servers): `cached_tokens` are part of `prompt_tokens`,
     `reasoning_tokens` part of `completion_tokens`. Writes are not reported (OpenAI bills them as input)."""
@@ -64,15 +49,6 @@ def _usage(u: dict[str, Any]) -> Usage:
         # some compatible servers (Gemini's) report reasoning beside completion_tokens, not in it: billed as output
         output += reasoning
     return Usage(prompt, output, min(cached, prompt), 0, reasoning)
-
-
-def _logprobs(entries: list[dict[str, Any]] | None) -> list[TokenLogprob] | None:
-    if not entries:
-        return None
-    return [
-        TokenLogprob(e["token"], e["logprob"], [(t["token"], t["logprob"]) for t in e.get("top_logprobs") or ()])
-        for e in entries
-    ]
 
 
 class OpenAIProvider(Provider):
@@ -177,7 +153,7 @@ class OpenAIProvider(Provider):
                                 content = delta.get("content")
                                 if content:
                                     lp = choice.get("logprobs") if want_logprobs else None
-                                    yield TextDelta(content, _logprobs(lp.get("content")) if lp else None)
+                                    yield TextDelta(content, chat_logprobs(lp) if lp else None)
                                 calls = delta.get("tool_calls")
                                 if calls:
                                     for i, tc in enumerate(calls):
@@ -217,7 +193,7 @@ class OpenAIProvider(Provider):
             raise failure  # outside the handler, so the SDK's exception is not chained
         if finish is None:
             raise truncated_stream_error(provider=provider, model=model)
-        yield FinishDelta(_finish(finish, refused))
+        yield FinishDelta(finish_reason(finish, refused=refused) or "stop")
 
     # ---- several choices in one request (model-based checks) -------------------------------
 
@@ -261,14 +237,15 @@ class OpenAIProvider(Provider):
                             content = delta.get("content") or delta.get("refusal")
                             if content:
                                 lp = choice.get("logprobs")
-                                yield i, TextDelta(content, _logprobs(lp.get("content")) if lp else None)
+                                yield i, TextDelta(content, chat_logprobs(lp) if lp else None)
                             for k, tc in enumerate(delta.get("tool_calls") or ()):
                                 fn = tc.get("function") or {}
                                 yield i, ToolCallDelta(tc.get("index", k), tc.get("id"), fn.get("name"),
                                                        fn.get("arguments") or "")
                             if choice.get("finish_reason"):
                                 finished.add(i)
-                                yield i, FinishDelta(_finish(choice["finish_reason"], bool(delta.get("refusal"))))
+                                reason = finish_reason(choice["finish_reason"], refused=bool(delta.get("refusal")))
+                                yield i, FinishDelta(reason or "stop")
                         usage = obj.get("usage")
                         if usage is None and self._usage_in_x_groq:
                             usage = (obj.get("x_groq") or {}).get("usage")
@@ -285,7 +262,7 @@ class OpenAIProvider(Provider):
 
     async def _sample_multi(self, request: ChatRequest, n: int) -> Samples:
         texts: dict[int, list[str]] = {}
-        calls: dict[int, dict[int, list[str]]] = {}  # choice -> tool index -> [id, name, args...]
+        calls: dict[int, ToolCallAccumulator[PartialCall]] = {}  # by choice
         finish: dict[int, str] = {}
         logprobs: dict[int, list[TokenLogprob]] = {}
         usage, model = Usage(), None
@@ -295,9 +272,10 @@ class OpenAIProvider(Provider):
                 if d.logprobs:
                     logprobs.setdefault(i, []).extend(d.logprobs)
             elif type(d) is ToolCallDelta:
-                st = calls.setdefault(i, {}).setdefault(d.index, ["", ""])
-                st[0], st[1] = d.id or st[0], d.name or st[1]
-                st.append(d.arguments)
+                acc = calls.get(i)
+                if acc is None:
+                    acc = calls[i] = ToolCallAccumulator(PartialCall)
+                acc.add(d)
             elif type(d) is FinishDelta:
                 finish[i] = d.reason
             elif type(d) is UsageDelta:
@@ -307,8 +285,8 @@ class OpenAIProvider(Provider):
         out = []
         # Only the choices that came back: a compatible server that ignores `n` sends one.
         for i in sorted(set(texts) | set(calls) | set(finish)):
-            tc = [ToolCall(id=v[0], name=v[1], arguments="".join(v[2:]), provider_format=self.tool_format)
-                  for _, v in sorted(calls.get(i, {}).items())]
+            acc = calls.get(i)
+            tc = acc.calls(self.tool_format) if acc is not None else []
             out.append(Completion(text="".join(texts.get(i, ())), tool_calls=tc, usage=Usage(),
                                   finish_reason=finish.get(i), model=model, logprobs=logprobs.get(i)))
         missing = [f"asked for {n} choices, the server sent {len(out)}"] if len(out) < n else []
@@ -346,7 +324,7 @@ class OpenAIProvider(Provider):
             text=message.get("content") or refusal or "",
             tool_calls=calls,
             usage=_usage(usage) if usage else Usage(),
-            finish_reason=_finish(choice.get("finish_reason"), bool(refusal)),
+            finish_reason=finish_reason(choice.get("finish_reason"), refused=bool(refusal)) or "stop",
             model=obj.get("model"),
-            logprobs=_logprobs(lp.get("content")) if lp else None,
+            logprobs=chat_logprobs(lp) if lp else None,
         )

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .types import Message
+from .types import COMPLEXITIES, Message
 
 
 def _show(v: Any) -> str:
@@ -106,8 +106,6 @@ def check_threshold(v: Any) -> float | dict[str, float] | None:
 
 
 def check_complexity(v: Any) -> str | None:
-    from .quality.base import COMPLEXITIES
-
     if v is not None and (not isinstance(v, str) or v not in COMPLEXITIES):
         raise ValueError(f"complexity_hint {_show(v)} is not one of {', '.join(COMPLEXITIES)}")
     return v
@@ -116,15 +114,6 @@ def check_complexity(v: Any) -> str | None:
 def check_flag(name: str, v: Any) -> bool | None:
     if v is not None and not isinstance(v, bool):
         raise ValueError(f"{name} must be True, False or None, got {_show(v)}")
-    return v
-
-
-def check_validator(v: Any) -> Any:
-    """A validator, a function, or a list of them (None: the default)."""
-    from .quality.base import as_validator
-
-    for x in v if isinstance(v, (list, tuple)) else [] if v is None else [v]:
-        as_validator(x)
     return v
 
 
@@ -158,7 +147,7 @@ def _share(name: str, v: Any) -> float:
     return float(v)
 
 
-#: the adapters' own fields (the cascade options' rules live in `spec.OPTIONS`)
+#: the adapters' own fields (the cascade options' rules live in `cascade.spec.OPTIONS`)
 _FIELD_CHECKS: dict[str, Any] = {
     "max_retries": lambda n, v: _retries(v),
     "streaming": _required_flag,
@@ -166,10 +155,5 @@ _FIELD_CHECKS: dict[str, Any] = {
 
 
 def check_field(name: str, v: Any) -> Any:
-    """A field checked by the same rule as the option of that name (no coercion): `spec.OPTIONS` for the
-    cascade options, else the adapters' own fields."""
-    from .cascade.spec import BY_NAME
-
-    if name in BY_NAME:
-        return BY_NAME[name].rule(name, v)
+    """One of the adapters' own fields (`max_retries`, `streaming`), checked without coercion."""
     return _FIELD_CHECKS[name](name, v)

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .quality.base import COMPLEXITIES
-from .types import Message
+from .types import COMPLEXITIES, Message
 
 Strategy = Literal["cascade", "direct"]
 

@@ -12,6 +12,8 @@ from typing import Any, Literal, Union
 from .tools.call import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
+#: the routed complexity levels, easiest first (routing, quality thresholds and the learning features use them)
+COMPLEXITIES = ("trivial", "simple", "moderate", "hard", "expert")
 
 
 @dataclass(slots=True)

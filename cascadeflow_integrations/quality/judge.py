@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._trace import check_span
 from ..types import ChatRequest, Completion, Message
 from .base import CheckResult, Decision, Draft, ValidationRequest, Validator
 
@@ -84,8 +85,6 @@ class JudgeValidator(Validator):
         )
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
-        from ..otel import check_span
-
         with check_span(self.name, self._member or self.model) as span:
             decision = await self._validate(request, draft, threshold)
             if span is not None:

@@ -9,6 +9,8 @@ docs/concepts/architecture.md states the same rules.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -250,3 +252,28 @@ def test_an_exception_covers_only_its_own_pair() -> None:
     # the package's own `__version__` read is allowed from _trace, not from quality
     found = violations(_with({"quality.bad": "def v():\n    from .. import __version__\n"}))
     assert any("quality imports top" in f for f in found), found
+
+
+# ---- the seams that replaced wrong-way imports keep behaviour -------------------------------------
+
+_OWN_MODEL = """
+from cascadeflow_integrations.quality.judge import JudgeValidator
+from cascadeflow_integrations.quality.selfcheck import SelfCheck
+from cascadeflow_integrations.models.config import ModelConfig
+cfg = ModelConfig(name="judge-model", provider="openai", api_key="test-not-a-key")
+print(type(JudgeValidator(model=cfg)._member).__name__, type(SelfCheck(model=cfg)._own.member).__name__)
+try:
+    JudgeValidator(model=42)
+except ValueError as e:
+    print(e)
+"""
+
+
+def test_a_check_resolves_its_own_model_through_the_resolver_the_package_installs() -> None:
+    # a fresh interpreter importing only quality modules: importing the package installs the resolver
+    done = subprocess.run([sys.executable, "-c", _OWN_MODEL], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT.parent)
+    assert done.returncode == 0, done.stderr
+    first, error = done.stdout.splitlines()
+    assert first == "SDKMember SDKMember"
+    assert error.startswith("JudgeValidator model is a int: pass ModelConfig(name=..., provider=...)")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import ConfigError
-from .types import Message
+from .types import COMPLEXITIES, Message
 
 
 def _show(v: Any) -> str:
@@ -107,8 +107,6 @@ def check_threshold(v: Any) -> float | dict[str, float] | None:
 
 
 def check_complexity(v: Any) -> str | None:
-    from .quality.base import COMPLEXITIES
-
     if v is not None and (not isinstance(v, str) or v not in COMPLEXITIES):
         raise ConfigError(f"complexity_hint {_show(v)} is not one of {', '.join(COMPLEXITIES)}")
     return v
@@ -117,15 +115,6 @@ def check_complexity(v: Any) -> str | None:
 def check_flag(name: str, v: Any) -> bool | None:
     if v is not None and not isinstance(v, bool):
         raise ConfigError(f"{name} must be True, False or None, got {_show(v)}")
-    return v
-
-
-def check_validator(v: Any) -> Any:
-    """A validator, a function, or a list of them (None: the default)."""
-    from .quality.base import as_validator
-
-    for x in v if isinstance(v, (list, tuple)) else [] if v is None else [v]:
-        as_validator(x)
     return v
 
 
@@ -159,7 +148,7 @@ def _share(name: str, v: Any) -> float:
     return float(v)
 
 
-#: the adapters' own fields (the cascade options' rules live in `spec.OPTIONS`)
+#: the adapters' own fields (the cascade options' rules live in `cascade.spec.OPTIONS`)
 _FIELD_CHECKS: dict[str, Any] = {
     "max_retries": lambda n, v: _retries(v),
     "streaming": _required_flag,
@@ -167,10 +156,5 @@ _FIELD_CHECKS: dict[str, Any] = {
 
 
 def check_field(name: str, v: Any) -> Any:
-    """A field checked by the same rule as the option of that name (no coercion): `spec.OPTIONS` for the
-    cascade options, else the adapters' own fields."""
-    from .cascade.spec import BY_NAME
-
-    if name in BY_NAME:
-        return BY_NAME[name].rule(name, v)
+    """One of the adapters' own fields (`max_retries`, `streaming`), checked without coercion."""
     return _FIELD_CHECKS[name](name, v)

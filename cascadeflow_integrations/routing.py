@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import ConfigError
-from .quality.base import COMPLEXITIES
-from .types import Message
+from .types import COMPLEXITIES, Message
 
 Strategy = Literal["cascade", "direct"]
 

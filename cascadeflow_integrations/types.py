@@ -6,12 +6,16 @@ They are slotted dataclasses because one is built per streamed chunk.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 from .tools.call import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
+#: the routed complexity levels, easiest first (routing, quality thresholds and the learning features use them)
+COMPLEXITIES = ("trivial", "simple", "moderate", "hard", "expert")
 
 
 @dataclass(slots=True)
@@ -176,3 +180,19 @@ class Samples:
     usage: Usage = field(default_factory=Usage)
     requests: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+async def gather_samples(complete: Callable[[ChatRequest], Awaitable[Completion]], request: ChatRequest,
+                         n: int) -> Samples:
+    """`n` concurrent `complete(request)` calls as one `Samples`; a failing call is named in `errors`."""
+    results = await asyncio.gather(*(complete(request) for _ in range(n)), return_exceptions=True)
+    out = Samples(requests=n)
+    for r in results:
+        if isinstance(r, Completion):
+            out.completions.append(r)
+            out.usage = out.usage + r.usage
+        elif isinstance(r, Exception):
+            out.errors.append(str(r))
+        elif isinstance(r, BaseException):
+            raise r
+    return out

@@ -45,9 +45,9 @@ EXPECTED_ALL = {
         "evaluate", "evaluate_sync",
     ],
     "cascadeflow_integrations.stores": [
-        "DecisionRow", "DecisionStore", "LABEL_SOURCES", "LABEL_TARGETS", "Label", "MemoryStore",
-        "PolicyFollower", "PolicyRecord", "RedisStore", "SQLiteStore", "StoreStats", "open_store",
-        "prompt_fingerprint",
+        "BudgetStore", "DecisionRow", "DecisionStore", "LABEL_SOURCES", "LABEL_TARGETS", "Label",
+        "MemoryBudgetStore", "MemoryStore", "PolicyFollower", "PolicyRecord", "RedisStore", "ReserveResult",
+        "SQLiteStore", "StoreStats", "open_store", "prompt_fingerprint",
     ],
     "cascadeflow_integrations.tools": [
         "JSONStreamError", "ProgressiveJSONParser", "ToolCall", "ToolCallFormat", "ToolChoice", "ToolConfig",
@@ -67,6 +67,10 @@ EXPECTED_ALL = {
 OLD_PATHS = [
     ("cascadeflow_integrations.budget", "cascadeflow_integrations.errors",
      ["BudgetExceededError", "BudgetUnavailableError", "CascadeError"]),
+    ("cascadeflow_integrations.budget", "cascadeflow_integrations.stores.budget",
+     ["BudgetStore", "MemoryBudgetStore", "ReserveResult", "NANO", "to_nano"]),
+    ("cascadeflow_integrations.budget", "cascadeflow_integrations.stores",
+     ["BudgetStore", "MemoryBudgetStore", "ReserveResult"]),
     ("cascadeflow_integrations.learning.policy", "cascadeflow_integrations.errors", ["PolicyFileError"]),
     ("cascadeflow_integrations.learning.fit", "cascadeflow_integrations.errors", ["NotEnoughLabels", "RecordError"]),
     ("cascadeflow_integrations.learning.cli", "cascadeflow_integrations.errors", ["InputError"]),

@@ -16,9 +16,10 @@ from .engine import CallOptions, CascadeRun, Event, StreamingMode
 from ..budget import BudgetHook
 from ..errors import CascadeError, ConfigError
 from .hooks import RunHook
-from ..models.members import CascadeMember, build_chain
+from ..models.members import CascadeMember, build_chain, resolve_member
 from ..messages import to_messages
 from ..otel import TraceHook, start_call
+from ..quality._model import resolve_members_with
 from ..quality.base import Validator, ValidatorFn, as_validator
 from ..result import CascadeResult
 from .spec import CascadeSpec, decider, refuse_build_options
@@ -26,6 +27,10 @@ from .streaming import Complete, Error
 from ..types import Message
 
 logger = logging.getLogger("cascadeflow_integrations")
+
+# a model-based check given a model of its own resolves it as the agent resolves its chain
+# (quality/ does not import models/: this layer, which knows both, connects them)
+resolve_members_with(resolve_member)
 
 QueryLike = "str | Sequence[Message | dict[str, Any]]"
 

@@ -26,7 +26,6 @@ from .._checks import (
     check_stop,
     check_temperature,
     check_threshold,
-    check_validator,
 )
 
 __all__ = ["CascadeOptions", "CascadeSpec", "Option", "OPTIONS", "decider", "options_table", "refuse_build_options", "refuse_unknown"]
@@ -118,6 +117,15 @@ def _cache_routing(name: str, v: Any) -> Any:
 
     if not isinstance(v, CacheAwareRouting):
         raise ConfigError(f"{name} must be True, False or a CacheAwareRouting(...), got {type(v).__name__}")
+    return v
+
+
+def check_validator(v: Any) -> Any:
+    """A validator, a function, or a list of them (None: the default)."""
+    from ..quality.base import as_validator
+
+    for x in v if isinstance(v, (list, tuple)) else [] if v is None else [v]:
+        as_validator(x)
     return v
 
 

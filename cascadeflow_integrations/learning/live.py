@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .._checks import check_field
+from .._checks import _share
 from ..stores.base import DecisionStore, Label, prompt_fingerprint
 from .certify import GuaranteeMonitor
 from .labels import COMPARABLE_KINDS, agreement, answer_kind
@@ -74,7 +74,7 @@ class Learner:
         seed: int | None = None,
         judge: Any = None,
     ) -> None:
-        shadow_rate = check_field("shadow_rate", shadow_rate)
+        shadow_rate = _share("shadow_rate", shadow_rate)  # the option's rule (cascade.spec)
         if shadow_rate > 0 and store is None:
             raise ConfigError("shadow_rate needs a decision log to keep its labels: pass decision_log='cascade.db'")
         self.store = store

@@ -1,16 +1,22 @@
 """`CheckModel`: the cascade member a model-based check calls, with its price.
 
 The engine hands checks the draft's own member (`ValidationRequest.draft_model`); a check given a
-model of its own (`ModelConfig`, `Member(...)`, an adapter's model) resolves it into a member once.
-Either way a check sees only `complete`, `sample` and `price`.
+model of its own (`ModelConfig`, `Member(...)`, an adapter's model) resolves it into a member once,
+through the resolver the cascade layer installs (`quality/` never imports `models/`). Either way a
+check sees only `complete`, `sample` and `price`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from ..models.providers.base import gather_samples
-from ..types import ChatRequest, Completion, Samples, Usage
+from ..types import ChatRequest, Completion, Samples, Usage, gather_samples
+
+#: (what the user gave, where it was given) -> a member; `models.members.resolve_member`, installed by
+#: `cascade/agent.py` (imported with the package, so it is set before any check is built)
+MemberResolver = Callable[[Any, str], Any]
+_resolver: MemberResolver | None = None
 
 
 class CheckModel:
@@ -48,8 +54,14 @@ class CheckModel:
         return self.member.price(usage) or 0.0
 
 
+def resolve_members_with(resolver: MemberResolver) -> None:
+    """Install how a check's own model becomes a member (the layer that knows the members calls this)."""
+    global _resolver
+    _resolver = resolver
+
+
 def own_member(model: Any, where: str) -> Any:
     """A check's own member from what the user gave (`ModelConfig`, `Member(...)`, an adapter's model)."""
-    from ..models.members import resolve_member
-
-    return resolve_member(model, where)
+    if _resolver is None:  # only if quality/ were loaded without the package that installs it
+        raise RuntimeError(f"{where}: no member resolver installed; import cascadeflow_integrations first")
+    return _resolver(model, where)

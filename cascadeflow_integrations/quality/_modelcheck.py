@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from ..errors import ConfigError
+from .._trace import check_span
 from ._model import CheckModel, own_member
 from .base import CheckResult, Decision, Draft, ValidationRequest, Validator
 
@@ -60,8 +61,6 @@ class ModelCheck(Validator):
         model = self.model_for(request)
         if model is None:
             return self.neutral("no model to call (give model=ModelConfig(...) or recorded data)")
-        from ..otel import check_span
-
         with check_span(self.name, model.member) as span:
             r = await self._bounded(model, request, draft)
             if span is not None:

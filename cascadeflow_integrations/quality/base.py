@@ -14,14 +14,13 @@ import anyio.to_thread
 from ..errors import ConfigError
 from ..tools.call import ToolCall
 from ..tools.executor import _is_async
-from ..types import Message, TokenLogprob, Usage
+from ..types import COMPLEXITIES, Message, TokenLogprob, Usage  # noqa: F401 - COMPLEXITIES re-exported
 
 logger = logging.getLogger("cascadeflow_integrations")
 
 if TYPE_CHECKING:
     from ._model import CheckModel
 
-COMPLEXITIES = ("trivial", "simple", "moderate", "hard", "expert")
 #: An exception message quoted in a decision is cut to this length (a check may echo a huge input).
 _MAX_ERROR_CHARS = 200
 

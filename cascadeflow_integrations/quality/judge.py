@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import ConfigError
+from .._trace import check_span
+from ._model import own_member
 from ..types import ChatRequest, Completion, Message
 from .base import CheckResult, Decision, Draft, ValidationRequest, Validator
 
@@ -56,9 +58,7 @@ class JudgeValidator(Validator):
         self.max_tokens = max_tokens
         self._member: Any = None
         if model is not None:
-            from ..models.members import resolve_member
-
-            self._member = resolve_member(model, "JudgeValidator model")
+            self._member = own_member(model, "JudgeValidator model")
 
     async def _call(self, request: ChatRequest) -> Completion:
         if self._complete is not None:
@@ -85,8 +85,6 @@ class JudgeValidator(Validator):
         )
 
     async def validate(self, request: ValidationRequest, draft: Draft, threshold: float) -> Decision:
-        from ..otel import check_span
-
         with check_span(self.name, self._member or self.model) as span:
             decision = await self._validate(request, draft, threshold)
             if span is not None:

@@ -1,4 +1,5 @@
-"""Decision-log stores: the interface (`DecisionStore`), `MemoryStore`, `SQLiteStore` and `RedisStore`.
+"""The stores: the decision log and policy (`DecisionStore`: `MemoryStore`, `SQLiteStore`, `RedisStore`)
+and the budgets' amounts (`BudgetStore`: `MemoryBudgetStore`, `RedisStore`).
 
     from cascadeflow_integrations.stores import SQLiteStore
     agent = CascadeAgent(models, decision_log=SQLiteStore("cascade.db"))   # or decision_log="cascade.db"
@@ -21,6 +22,7 @@ from .base import (
     StoreStats,
     prompt_fingerprint,
 )
+from .budget import BudgetStore, MemoryBudgetStore, ReserveResult
 from .follow import PolicyFollower
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -55,13 +57,16 @@ def open_store(spec: Any) -> DecisionStore:
 __all__ = [
     "LABEL_SOURCES",
     "LABEL_TARGETS",
+    "BudgetStore",
     "DecisionRow",
     "DecisionStore",
     "Label",
+    "MemoryBudgetStore",
     "MemoryStore",
     "PolicyFollower",
     "PolicyRecord",
     "RedisStore",
+    "ReserveResult",
     "SQLiteStore",
     "StoreStats",
     "open_store",

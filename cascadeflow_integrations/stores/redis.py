@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .._imports import ready, warm
-from ..budget import ReserveResult
+from .budget import ReserveResult
 from ._url import check_redis_url, redacted_url
 from ._writer import STOP, QueuedWriter
 from .base import (

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import abc
-import asyncio
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from ..._imports import installed, ready, warm
 from ..config import ModelConfig
 from ...errors import ProviderError
-from ...types import ChatRequest, Completion, Delta, Samples
+from ...types import ChatRequest, Completion, Delta, Samples, gather_samples  # noqa: F401 - re-exported
 from ._errors import classify_exception, is_sdk_or_transport_error, stream_error
 
 
@@ -109,19 +108,3 @@ class Provider(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.config.name!r}, provider={self.config.provider!r})"
-
-
-async def gather_samples(complete: Callable[[ChatRequest], Awaitable[Completion]], request: ChatRequest,
-                         n: int) -> Samples:
-    """`n` concurrent `complete(request)` calls as one `Samples`; a failing call is named in `errors`."""
-    results = await asyncio.gather(*(complete(request) for _ in range(n)), return_exceptions=True)
-    out = Samples(requests=n)
-    for r in results:
-        if isinstance(r, Completion):
-            out.completions.append(r)
-            out.usage = out.usage + r.usage
-        elif isinstance(r, Exception):
-            out.errors.append(str(r))
-        elif isinstance(r, BaseException):
-            raise r
-    return out

@@ -13,6 +13,7 @@ import pytest
 from learning_fixtures import fitted_policy, prompt_only_records
 from replay_helpers import CHEAP, STRONG, agent, say
 
+from cascadeflow_integrations import CascadeAgent
 from cascadeflow_integrations.learning import features as recipe
 from cascadeflow_integrations.learning import fit
 from cascadeflow_integrations.learning.fit import read_record
@@ -216,3 +217,29 @@ async def test_without_a_policy_the_log_computes_the_features(module_replay_serv
     assert calls == [GOOD] and r.decided[0].features is None
     row = await store.row(r.request_id)
     assert row is not None and row.features["check:completeness"] == r.decided[0].checks[0].score
+
+
+async def test_a_hook_amended_decision_reaches_the_row(module_replay_server: Any) -> None:
+    """The budget makes a rejected draft the answer: the typed decision the log serialises says so, as the
+    `decisions` dict does, and the row keeps the stored format."""
+    from cascadeflow_integrations.budget import Budget
+    from cascadeflow_integrations.messages import to_messages
+    from replay_helpers import model, reject
+
+    server = module_replay_server
+    models = [model(server, CHEAP, cost=1.0), model(server, STRONG, cost=10.0)]
+    fits_the_draft = Budget(1).worst_case_usd(models[:1], to_messages("What is 2+2?", None), None, 50) * 1.01
+    store = MemoryStore()
+    a = CascadeAgent(models, budget=Budget(fits_the_draft, on_exceed="drafts_only"), validator=reject,
+                     decision_log=store)
+    say(server, CHEAP, "four")
+    r = await a.run("What is 2+2?", max_tokens=50)
+    await a.aclose()
+    assert r.model_used == CHEAP and r.decisions[0]["budget_override"] is True
+    typed = r.decided[0]
+    assert typed.accepted is True and typed.reason == r.decisions[0]["reason"] and typed.reason.startswith("budget")
+    row = await store.row(r.request_id)
+    assert row is not None and row.decision == {"accepted": True, "score": r.decisions[0]["score"],
+                                                "threshold": r.decisions[0]["threshold"],
+                                                "reason": r.decisions[0]["reason"]}
+    assert list(row.decision) == ["accepted", "score", "threshold", "reason"] and row.draft_accepted is True

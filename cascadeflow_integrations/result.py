@@ -70,6 +70,9 @@ class CascadeResult:
     finish_reason: str | None = None
     attempts: list[ModelAttempt] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    #: the same decisions as typed `quality.Decision`s (hooks' amendments applied), for the decision log,
+    #: which serialises them only into its rows; not in to_dict
+    decided: list[Any] = field(default_factory=list, repr=False)
     validator_cost: float = 0.0
     #: requests made by model-based checks (0: only free checks ran, nothing paid for validation)
     validator_calls: int = 0

@@ -540,6 +540,7 @@ def _merge_steps(steps: list[CascadeResult]) -> CascadeResult:
         final.validator_calls += s.validator_calls
     final.attempts = [a for s in steps for a in s.attempts]
     final.decisions = [d for s in steps for d in s.decisions]
+    final.decided = [d for s in steps for d in s.decided]
     final.ttft_ms = steps[0].ttft_ms
     return final
 

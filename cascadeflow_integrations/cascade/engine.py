@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import ExitStack, aclosing, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, cast
 
@@ -429,6 +429,9 @@ class CascadeRun:
                 for h in hooks:  # the budget may make a capped draft the answer; adapters end the draft's run
                     await h.on_decision(self, draft_request, d)
                 attempt.accepted = d["accepted"]
+            # the typed decision, with a hook's amendment (the budget's) on a copy
+            res.decided.append(decision if d["accepted"] == decision.accepted and d["reason"] == decision.reason
+                               else replace(decision, accepted=bool(d["accepted"]), reason=str(d["reason"])))
             res.decisions.append({k: v for k, v in d.items() if k != "error"})
             res.drafts.append(draft)
             logger.info("decision on %s: %s (%s, confidence %.2f)", cfg.label,

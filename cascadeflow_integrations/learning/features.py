@@ -1,5 +1,7 @@
 """Features of a request and its draft, as named floats: what the fitted policy reads.
 
+The one recipe: `features()` for a request and its draft (the decision log, `fit` on records, shadow
+drafts and a deciding policy all call it), `prompt_features()` for the prompt alone (the skip model).
 Prompt features are known before drafting (routed complexity, answer kind, length, router counts,
 hashed words of the prompt); draft features add every free check's score, logprob statistics,
 lengths and, when given, model-based check results (recorded samples, a self-check score).
@@ -10,7 +12,8 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..quality.base import COMPLEXITIES, CheckResult, Draft, ValidationRequest
@@ -118,6 +121,52 @@ def draft_features(
     return f
 
 
+def features(
+    prompt: str,
+    draft: str,
+    checks: Sequence[CheckResult],
+    *,
+    complexity: str | None = None,
+    kind: str | None = None,
+    tools: Sequence[Any] | None = None,
+    logprobs: Sequence[TokenLogprob | float] | None = None,
+    tool_calls: Sequence[Any] | None = None,
+    hash_buckets: int = DEFAULT_HASH_BUCKETS,
+    prompt_feats: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """The features of a request and its draft: `prompt_features` then `draft_features` on `checks`.
+
+    `prompt_feats`: this prompt's features when the caller already has them (computed with the same
+    complexity, kind and `hash_buckets`), so they are not computed twice.
+    """
+    kind = kind or answer_kind(prompt, tools)
+    f = dict(prompt_feats) if prompt_feats is not None else prompt_features(prompt, complexity, kind, tools,
+                                                                            hash_buckets)
+    f.update(draft_features(prompt, draft, checks, kind, logprobs, tool_calls))
+    return f
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSet:
+    """The features a fitted policy decided a draft on, with what they were computed from: the decision
+    log reuses them for that same draft instead of computing them again (`Decision.features`)."""
+
+    values: dict[str, float]
+    prompt: str
+    complexity: str | None
+    kind: str
+    hash_buckets: int
+    #: the judged `Draft` itself (compared by identity: its text, logprobs and tool calls)
+    draft: Any
+    checks: tuple[CheckResult, ...]
+
+    def matches(self, prompt: str, complexity: str | None, kind: str, hash_buckets: int, draft: Any,
+                checks: Sequence[CheckResult]) -> bool:
+        """Were these features computed from exactly these inputs?"""
+        return (self.draft is draft and self.hash_buckets == hash_buckets and self.kind == kind
+                and self.complexity == complexity and self.prompt == prompt and self.checks == tuple(checks))
+
+
 def free_checks(
     prompt: str,
     draft: str,
@@ -158,7 +207,9 @@ def free_checks(
 __all__ = [
     "ANSWER_KINDS",
     "DEFAULT_HASH_BUCKETS",
+    "FeatureSet",
     "draft_features",
+    "features",
     "free_checks",
     "logprob_features",
     "prompt_features",

@@ -34,7 +34,7 @@ from ..types import Usage
 from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
 from ..quality.routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
-from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
+from .features import DEFAULT_HASH_BUCKETS, features, free_checks, prompt_features
 from ..routing import classify
 from .labels import agreement, answer_kind
 from . import certify
@@ -138,8 +138,9 @@ def read_record(
         checks = free_checks(prompt, draft, complexity, rec.get("logprobs"), rec.get("finish_reason", "stop"),
                              tools, rec.get("draft_tool_calls"), rec.get("samples"), rec.get("self_check"))
         vetoed = any(c.name in vetoes and not c.passed and c.score <= 0 for c in checks)
-        feats = dict(pf)
-        feats.update(draft_features(prompt, draft, checks, kind, rec.get("logprobs"), rec.get("draft_tool_calls")))
+        feats = features(prompt, draft, checks, complexity=complexity, kind=kind, tools=tools,
+                         logprobs=rec.get("logprobs"), tool_calls=rec.get("draft_tool_calls"),
+                         hash_buckets=DEFAULT_HASH_BUCKETS, prompt_feats=pf)
 
     def tok(key: str, text: Any, default: int) -> int:
         v = rec.get(key)

@@ -288,7 +288,7 @@ class Learner:
     async def _shadow_draft(self, result: Any, messages: list[Any], opts: Any) -> None:
         """Draft a request the policy routed direct, and log that draft with its label as a row of its own."""
         from ..stores.base import DecisionRow
-        from .features import draft_features, free_checks, prompt_features
+        from .features import features as recipe, free_checks
         from .labels import extract_answer
 
         assert self.store is not None
@@ -304,9 +304,8 @@ class Learner:
         def features() -> tuple[list[Any], dict[str, float]]:
             checks = free_checks(prompt, ans.text, result.complexity, None, ans.finish_reason, opts.tools,
                                  ans.tool_calls)
-            f = prompt_features(prompt, result.complexity, kind, opts.tools)
-            f.update(draft_features(prompt, ans.text, checks, kind, None, ans.tool_calls))
-            return checks, f
+            return checks, recipe(prompt, ans.text, checks, complexity=result.complexity, kind=kind,
+                                  tools=opts.tools, tool_calls=ans.tool_calls)
 
         checks, feats = await asyncio.to_thread(features)
         rid = f"{result.request_id}.draft"

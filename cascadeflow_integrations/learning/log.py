@@ -14,11 +14,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..quality.base import CheckResult, Draft
+from ..quality.base import Decision, Draft
 from ..stores._writer import STOP, QueuedWriter
 from ..cache_cost import prefix_fingerprint
 from ..stores.base import DecisionRow, DecisionStore, Label, StoreStats, prompt_fingerprint
-from .features import draft_features, prompt_features
+from .features import DEFAULT_HASH_BUCKETS, FeatureSet, features
 from .labels import agreement, answer_kind, extract_answer
 
 logger = logging.getLogger("cascadeflow_integrations")
@@ -31,28 +31,38 @@ def last_user_text(messages: Sequence[Any]) -> str:
     return ""
 
 
-def _checks(decision: dict[str, Any] | None) -> list[CheckResult]:
-    out = []
-    for c in (decision or {}).get("checks", []):
-        if isinstance(c, dict) and not str(c.get("name", "")).startswith("policy:"):
-            out.append(CheckResult(str(c.get("name", "")), bool(c.get("passed", True)), float(c.get("score", 1.0)),
-                                   str(c.get("detail", "")), neutral=bool(c.get("neutral", False))))
+def _summary(d: Decision) -> dict[str, Any]:
+    """What a row keeps of a decision (the format stored logs have)."""
+    out: dict[str, Any] = {"accepted": d.accepted, "score": round(d.score, 4), "threshold": d.threshold,
+                           "reason": d.reason}
+    if d.policy is not None:
+        out["policy"] = d.policy
     return out
 
 
 def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: bool,
               ts: float) -> tuple[DecisionRow, Label | None]:
-    """The decision row of one finished call, and the escalation label when the draft was replaced."""
+    """The decision row of one finished call, and the escalation label when the draft was replaced.
+
+    The typed decision is serialised here, at the store boundary. A policy's features of the same draft
+    are reused when they were computed from the same inputs (and word buckets) as the log's own."""
     prompt = last_user_text(messages)
     kind = answer_kind(prompt, tools)
     drafts: list[Draft] = list(getattr(result, "drafts", None) or [])
-    decision = result.decisions[0] if result.decisions else None
-    checks = _checks(decision)
+    decided: list[Decision] = list(getattr(result, "decided", None) or [])
+    decision = decided[0] if decided else None
+    # the policy's own verdict is not one of the checks it read
+    checks = [c for c in decision.checks if not c.name.startswith("policy:")] if decision is not None else []
     draft = drafts[0] if drafts else None
     feats: dict[str, float] = {}
     if result.strategy == "cascade" and draft is not None:
-        feats = prompt_features(prompt, result.complexity, kind, tools)
-        feats.update(draft_features(prompt, draft.text, checks, kind, draft.logprobs, draft.tool_calls))
+        known = decision.features if decision is not None else None
+        if isinstance(known, FeatureSet) and known.matches(prompt, result.complexity, kind, DEFAULT_HASH_BUCKETS,
+                                                           draft, checks):
+            feats = dict(known.values)
+        else:
+            feats = features(prompt, draft.text, checks, complexity=result.complexity, kind=kind, tools=tools,
+                             logprobs=draft.logprobs, tool_calls=draft.tool_calls)
     row = DecisionRow(
         request_id=result.request_id,
         ts=ts,
@@ -68,8 +78,7 @@ def build_row(result: Any, messages: Sequence[Any], tools: Any, log_prompts: boo
                    "finish_reason": a.finish_reason, "accepted": a.accepted, "error": a.error}
                   for a in result.attempts],
         checks=[{"name": c.name, "passed": c.passed, "score": round(c.score, 4)} for c in checks],
-        decision=None if decision is None else {
-            k: decision.get(k) for k in ("accepted", "score", "threshold", "reason", "policy") if k in decision},
+        decision=None if decision is None else _summary(decision),
         draft_answer=extract_answer(kind, draft.text, prompt) if draft is not None else None,
         final_answer=extract_answer(kind, result.content, prompt),
         features=feats,

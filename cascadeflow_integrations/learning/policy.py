@@ -19,7 +19,7 @@ from typing import Any, Union
 from ..errors import PolicyFileError
 from ..quality.base import CheckResult, Decision, Draft, ValidationRequest, Validator
 from ..types import TokenLogprob
-from .features import DEFAULT_HASH_BUCKETS, draft_features, free_checks, prompt_features
+from .features import DEFAULT_HASH_BUCKETS, FeatureSet, features, free_checks, prompt_features
 from .labels import ANSWER_KINDS, answer_kind
 from .model import SIGNAL_TRANSFORMS, ConstantModel, LinearModel, Model, SignalModel
 
@@ -119,11 +119,11 @@ class Policy:
     ) -> tuple[str, list[CheckResult], dict[str, float]]:
         """(answer kind, free checks, features) of a request and its draft, as the policy reads them."""
         kind = kind or answer_kind(prompt, tools)
-        f = prompt_features(prompt, complexity, kind, tools, self.hash_buckets)
         if checks is None:
             checks = free_checks(prompt, draft, complexity or "moderate", logprobs, finish_reason, tools, tool_calls,
                                  samples, self_check)
-        f.update(draft_features(prompt, draft, checks, kind, logprobs, tool_calls))
+        f = features(prompt, draft, checks, complexity=complexity, kind=kind, tools=tools, logprobs=logprobs,
+                     tool_calls=tool_calls, hash_buckets=self.hash_buckets)
         return kind, list(checks), f
 
     def decide(
@@ -266,6 +266,9 @@ class PolicyValidator(Validator):
             request.query, draft.text, complexity=request.complexity, checks=base.checks,
             logprobs=draft.logprobs, tools=request.tools, tool_calls=draft.tool_calls)
         decision = policy.decide_features(kind, base.checks, feats)
+        # kept with the decision: the decision log of this draft reuses them instead of computing them again
+        decision.features = FeatureSet(feats, request.query, request.complexity, kind, policy.hash_buckets, draft,
+                                       tuple(base.checks))
         if hold is not None and decision.accepted:
             decision.accepted = False
             decision.reason = f"policy {policy.name}: {hold}"

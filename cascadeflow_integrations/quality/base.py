@@ -140,6 +140,9 @@ class Decision:
     calls: int = 0
     #: set when a fitted policy decided: its name, group, estimate and the features that weighed most
     policy: dict[str, Any] | None = None
+    #: the features a fitted policy decided on (a `learning.features.FeatureSet`), which the decision log
+    #: reuses for this draft; never serialised
+    features: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = {

@@ -217,3 +217,28 @@ def test_recorded_samples_and_self_check_are_features() -> None:
     assert agree.score > disagree.score
     with pytest.raises(ValueError, match="samples must be a list"):
         p.decide(*GOOD, samples="#### 42")
+
+
+def test_records_with_tool_calls_as_json_dicts_are_read() -> None:
+    """A JSON records file holds tool calls as plain dicts (or OpenAI's function form, or a JSON list in CSV)."""
+    import json
+
+    from cascadeflow_integrations.learning.fit import read_record
+
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city.",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"city": {"type": "string"}}}}}]
+    plain = [{"id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}]
+    openai = [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]
+    other = [{"id": "c9", "name": "get_weather", "arguments": {"city": "Rome"}}]
+    for draft_calls in (plain, openai, json.dumps(plain)):
+        rec = {"prompt": "Weather in Paris?", "draft": "", "tools": tools, "strong": "",
+               "draft_tool_calls": draft_calls, "strong_tool_calls": plain}
+        view = read_record(rec)
+        assert view.draft_quality == 1.0  # the same call as the strong model's, by agreement
+        assert view.feats is not None and view.feats["draft_tool_calls"] == 1.0
+    wrong = read_record({"prompt": "Weather in Paris?", "draft": "", "tools": tools, "strong": "",
+                         "draft_tool_calls": other, "strong_tool_calls": plain})
+    assert wrong.draft_quality == 0.0
+    with pytest.raises(ValueError, match="draft_tool_calls"):
+        read_record({"prompt": "q", "draft": "", "draft_correct": True, "draft_tool_calls": [{"arguments": {}}]})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import logging
 import math
 import random
@@ -30,6 +31,7 @@ from typing import Any
 from .._sync import run_sync
 from ..errors import ConfigError, NotEnoughLabels, RecordError, unknown_keyword
 from ..models.prices import Price
+from ..tools.call import ToolCall
 from ..types import Usage
 from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
 from ..quality.routellm import est_tokens
@@ -106,6 +108,32 @@ class RecordView:
     strong_quality: float
 
 
+def _tool_calls(rec: Mapping[str, Any], key: str) -> list[ToolCall] | None:
+    """A record's tool calls as `ToolCall`s: JSON records hold plain dicts (`{"name", "arguments"}`, or
+    OpenAI's `{"function": {...}}`), CSV rows a JSON list."""
+    v = rec.get(key)
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            raise ValueError(f"record field {key!r} must be a list of tool calls (a JSON list in CSV)") from None
+    if not isinstance(v, (list, tuple)):
+        raise ValueError(f"record field {key!r} must be a list of tool calls, got {type(v).__name__}")
+    calls = []
+    for i, c in enumerate(v):
+        if isinstance(c, ToolCall):
+            calls.append(c)
+            continue
+        fn = c.get("function") if isinstance(c, Mapping) and isinstance(c.get("function"), Mapping) else c
+        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
+            raise ValueError(f"record field {key!r}[{i}] must be a tool call with a 'name' and 'arguments', got {c!r:.80}")
+        args = fn.get("arguments", fn.get("args"))
+        calls.append(ToolCall(str(c.get("id") or f"call_{i}"), fn["name"], args if isinstance(args, (dict, str)) else None))
+    return calls
+
+
 def read_record(
     rec: Mapping[str, Any],
     draft_price: Price | tuple[float, float] = DEFAULT_DRAFT_PRICE,
@@ -117,6 +145,7 @@ def read_record(
         raise ValueError(f"a record needs a 'prompt', got keys {sorted(rec)}")
     draft = rec.get("draft")
     tools = rec.get("tools") or None
+    draft_calls, strong_calls = _tool_calls(rec, "draft_tool_calls"), _tool_calls(rec, "strong_tool_calls")
     kind = str(rec.get("kind") or answer_kind(prompt, tools))
     complexity = str(rec.get("complexity") or "") or classify(prompt)[0]
     pf = prompt_features(prompt, complexity, kind, tools, DEFAULT_HASH_BUCKETS)
@@ -127,7 +156,7 @@ def read_record(
         strong = rec.get("strong")
         dq = None
         if draft is not None and isinstance(strong, str):
-            dq = agreement(kind, prompt, str(draft), strong, rec.get("draft_tool_calls"), rec.get("strong_tool_calls"))
+            dq = agreement(kind, prompt, str(draft), strong, draft_calls, strong_calls)
     try:
         sq = _quality(rec, "strong")
     except MissingLabel:
@@ -136,10 +165,10 @@ def read_record(
     if draft is not None:
         draft = str(draft)
         checks = free_checks(prompt, draft, complexity, rec.get("logprobs"), rec.get("finish_reason", "stop"),
-                             tools, rec.get("draft_tool_calls"), rec.get("samples"), rec.get("self_check"))
+                             tools, draft_calls, rec.get("samples"), rec.get("self_check"))
         vetoed = any(c.name in vetoes and not c.passed and c.score <= 0 for c in checks)
         feats = features(prompt, draft, checks, complexity=complexity, kind=kind, tools=tools,
-                         logprobs=rec.get("logprobs"), tool_calls=rec.get("draft_tool_calls"),
+                         logprobs=rec.get("logprobs"), tool_calls=draft_calls,
                          hash_buckets=DEFAULT_HASH_BUCKETS, prompt_feats=pf)
 
     def tok(key: str, text: Any, default: int) -> int:

@@ -8,7 +8,7 @@ default confidence 0.9) and at least the target itself, and the median cost shar
 Methods: `fit` (every scorer, the cheapest certified), `calibrate()` (the shipped free checks' score, one
 certified threshold), the best single signal (`fit` restricted to single signals), and the static
 defaults (the shipped `Thresholds()`: no fitting, no guarantee). Token counts of the RouteLLM sets are
-estimated from text length at list prices (`quality/routellm.py`).
+estimated from text length at list prices (`learning/routellm.py`).
 
 Run: `.venv/bin/python bench/certified.py [--resplits 100] [--readme bench/README.md] [--png bench/certified.png]`.
 """
@@ -42,7 +42,7 @@ from cascadeflow_integrations.learning.fit import (  # noqa: E402
     read_record,
 )
 from cascadeflow_integrations.quality.calibrate import Item, choose_threshold_robust  # noqa: E402
-from cascadeflow_integrations.quality.routellm import CHEAP_MODEL, STRONG_MODEL, load_gsm8k, load_mtbench  # noqa: E402
+from cascadeflow_integrations.learning.routellm import CHEAP_MODEL, STRONG_MODEL, load_gsm8k, load_mtbench  # noqa: E402
 from cascadeflow_integrations.quality.thresholds import Thresholds  # noqa: E402
 
 TARGET = 0.95

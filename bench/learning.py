@@ -43,7 +43,7 @@ from cascadeflow_integrations.learning.replay import (  # noqa: E402
     score,
 )
 from cascadeflow_integrations.quality.calibrate import Item, choose_threshold_robust  # noqa: E402
-from cascadeflow_integrations.quality.routellm import CHEAP_MODEL, STRONG_MODEL, load_gsm8k, load_mtbench  # noqa: E402
+from cascadeflow_integrations.learning.routellm import CHEAP_MODEL, STRONG_MODEL, load_gsm8k, load_mtbench  # noqa: E402
 
 GOAL_AT = 500
 MIN_LABELS = 100

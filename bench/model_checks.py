@@ -45,7 +45,7 @@ from cascadeflow_integrations.quality import (  # noqa: E402
 )
 from cascadeflow_integrations.quality.calibrate import score_items, to_items  # noqa: E402
 from cascadeflow_integrations.quality.extract import extract_answer  # noqa: E402
-from cascadeflow_integrations.quality.routellm import CHEAP_MODEL, PRICES_PER_M, STRONG_MODEL, load_gsm8k  # noqa: E402
+from cascadeflow_integrations.learning.routellm import CHEAP_MODEL, PRICES_PER_M, STRONG_MODEL, load_gsm8k  # noqa: E402
 from cascadeflow_integrations.replay import ReplayServer  # noqa: E402
 
 START, END = "<!-- model_checks results start -->", "<!-- model_checks results end -->"
@@ -180,7 +180,7 @@ def mtbench_coverage(data: Path) -> str:
     """How often AgreementCheck would have an answer to compare on open-ended MT-Bench answers."""
     if not (data / "judgements.jsonl").exists():
         return ""
-    from cascadeflow_integrations.quality.routellm import load_mtbench
+    from cascadeflow_integrations.learning.routellm import load_mtbench
 
     recs = load_mtbench(data)
     found = sum(1 for r in recs if extract_answer(r["draft"], r["prompt"]) is not None)
@@ -371,7 +371,7 @@ def answers_part(data: Path | None) -> str:
                       f"{statistics.median(warm) * 1e6:.1f} µs with the prompt's kind cached, as for the k samples "
                       "of one prompt. Goal: 50 µs.", ""]
         if (data / "judgements.jsonl").exists():
-            from cascadeflow_integrations.quality.routellm import load_mtbench
+            from cascadeflow_integrations.learning.routellm import load_mtbench
 
             mt = load_mtbench(data)
             labels = [agreement(answer_kind(r["prompt"]), r["prompt"], r["draft"], r["strong"]) for r in mt]

@@ -39,7 +39,7 @@ from cascadeflow_integrations.quality.calibrate import (  # noqa: E402
     to_items,
 )
 from cascadeflow_integrations.quality.thresholds import Thresholds  # noqa: E402
-from cascadeflow_integrations.quality.routellm import PRICES_PER_M, load_gsm8k, load_mtbench  # noqa: E402
+from cascadeflow_integrations.learning.routellm import PRICES_PER_M, load_gsm8k, load_mtbench  # noqa: E402
 from cascadeflow_integrations.routing import Router  # noqa: E402
 from cascadeflow_integrations.types import Message  # noqa: E402
 

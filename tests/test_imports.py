@@ -82,6 +82,8 @@ OLD_PATHS = [
     # not `calibrate`: once the submodule `quality.calibrate` is imported, Python binds that name to it (as before)
     ("cascadeflow_integrations.quality", "cascadeflow_integrations.learning.calibrate", ["CalibrationResult"]),
     ("cascadeflow_integrations.learning", "cascadeflow_integrations.errors", ["NotEnoughLabels", "PolicyFileError"]),
+    ("cascadeflow_integrations.quality.routellm", "cascadeflow_integrations.learning.routellm",
+     ["CHEAP_MODEL", "STRONG_MODEL", "PRICES_PER_M", "est_tokens", "load_gsm8k", "load_mtbench"]),
     ("cascadeflow_integrations.tools", "cascadeflow_integrations.tools.json_stream", ["JSONStreamError"]),
     ("cascadeflow_integrations.agent", "cascadeflow_integrations", ["CascadeAgent"]),
     ("cascadeflow_integrations.engine", "cascadeflow_integrations.cascade.engine",
@@ -120,6 +122,7 @@ def test_old_paths_import_the_same_objects(old: str, new: str, names: list[str])
 #: old module path -> the module it now is (the old path is that very module, so patches reach it)
 MOVED_MODULES = {
     "cascadeflow_integrations.quality.calibrate": "cascadeflow_integrations.learning.calibrate",
+    "cascadeflow_integrations.quality.routellm": "cascadeflow_integrations.learning.routellm",
     "cascadeflow_integrations.agent": "cascadeflow_integrations.cascade.agent",
     "cascadeflow_integrations.engine": "cascadeflow_integrations.cascade.engine",
     "cascadeflow_integrations.streaming": "cascadeflow_integrations.cascade.streaming",

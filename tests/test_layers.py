@@ -73,6 +73,7 @@ ALIASES: dict[str, str] = {
     "agent": "cascade.agent", "engine": "cascade.engine", "spec": "cascade.spec", "hooks": "cascade.hooks",
     "streaming": "cascade.streaming", "members": "models.members", "config": "models.config",
     "prices": "models.prices", "providers": "models.providers", "quality.calibrate": "learning.calibrate",
+    "quality.routellm": "learning.routellm",
     **{f"providers.{p.stem}": f"models.providers.{p.stem}"
        for p in (ROOT / "providers").glob("*.py") if p.stem != "__init__"},
 }

@@ -38,7 +38,7 @@ from ..errors import ConfigError, MissingLabel, RecordsFileError, unknown_keywor
 from ..models.prices import Price
 from ..types import Usage
 from ..quality.base import COMPLEXITIES, Draft, ValidationRequest, Validator
-from ..quality.routellm import (
+from .routellm import (
     CHEAP_MODEL,
     PRICES_PER_M,
     STRONG_MODEL,

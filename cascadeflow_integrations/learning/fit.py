@@ -34,7 +34,7 @@ from ..models.prices import Price
 from ..tools.call import ToolCall
 from ..types import Usage
 from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
-from ..quality.routellm import est_tokens
+from .routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
 from .features import DEFAULT_HASH_BUCKETS, features, free_checks, prompt_features
 from ..routing import classify

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import logging
 import math
 import random
@@ -33,7 +32,7 @@ from ..errors import ConfigError, NotEnoughLabels, RecordError, unknown_keyword
 from ..models.prices import Price
 from ..tools.call import ToolCall
 from ..types import Usage
-from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality
+from .calibrate import DEFAULT_DRAFT_PRICE, DEFAULT_STRONG_PRICE, ESCALATE_ALL, MissingLabel, _price, _quality, _recorded_list
 from .routellm import est_tokens
 from ..stores.base import DecisionRow, DecisionStore, Label
 from .features import DEFAULT_HASH_BUCKETS, features, free_checks, prompt_features
@@ -111,16 +110,9 @@ class RecordView:
 def _tool_calls(rec: Mapping[str, Any], key: str) -> list[ToolCall] | None:
     """A record's tool calls as `ToolCall`s: JSON records hold plain dicts (`{"name", "arguments"}`, or
     OpenAI's `{"function": {...}}`), CSV rows a JSON list."""
-    v = rec.get(key)
-    if v is None or v == "":
+    v = _recorded_list(rec.get(key), key)
+    if v is None:
         return None
-    if isinstance(v, str):
-        try:
-            v = json.loads(v)
-        except ValueError:
-            raise ValueError(f"record field {key!r} must be a list of tool calls (a JSON list in CSV)") from None
-    if not isinstance(v, (list, tuple)):
-        raise ValueError(f"record field {key!r} must be a list of tool calls, got {type(v).__name__}")
     calls = []
     for i, c in enumerate(v):
         if isinstance(c, ToolCall):

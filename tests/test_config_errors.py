@@ -191,3 +191,14 @@ def test_chat_cascade_refuses_a_per_call_near_miss(server: ReplayServer) -> None
     server.add(STRONG, reply(STRONG, "Direct."))
     assert chat.invoke("q?", force_direct=True, seed=3).content == "Direct."
     assert server.stats.requests[-1]["seed"] == 3
+
+
+def test_cascade_llm_refuses_a_per_call_near_miss(server: ReplayServer) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from cascadeflow_integrations.llama_index import CascadeLLM
+
+    llm = CascadeLLM(configs(server))
+    with pytest.raises(UnknownOptionError, match="did you mean 'draft_timeout'"):
+        llm.chat([ChatMessage(role="user", content="q?")], draft_timout=5)
+    assert server.stats.requests == []

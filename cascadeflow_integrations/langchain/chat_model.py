@@ -48,7 +48,7 @@ __all__ = ["ChatCascade"]
 #: What the engine stream becomes: message chunks, or (event name, data) to dispatch.
 _Item = ChatGenerationChunk | tuple[str, dict[str, Any]]
 
-_CONTENT_EVENTS = (TextChunk, ToolCallStart, ToolCallDelta)
+_TOOL_EVENTS = (ToolCallStart, ToolCallDelta)
 
 
 
@@ -350,38 +350,46 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         events = agent.stream_events(to_engine_messages(messages), **options)
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""
-        # per-token draft events only when a handler can receive them (they are most of the per-chunk work)
+        # Event payloads only when a handler can receive them: per-token draft events are most of the
+        # per-chunk work, and the others' JSON copies a good part of a call's fixed cost.
         listening = sink is not None and bool(sink.manager.handlers)
         text_chunk = _text_chunk
         async with _flushing(runs), aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
             async for ev in stream:
                 tp = type(ev)
-                if tp in _CONTENT_EVENTS:
-                    # once per token: a text token's chunk is built here, without `_content_chunk`'s checks
-                    if tp is TextChunk:
-                        chunk = text_chunk(ev.content, message_id) if ev.content else None
-                    else:
-                        chunk = _content_chunk(ev)
+                if tp is TextChunk:
+                    # once per token: its chunk is built here, without `_content_chunk`'s checks
                     if ev.phase == "draft":
                         if listening:
                             if aemit is not None:
                                 await aemit(DRAFT_CHUNK, _draft_data(ev))
                             else:
                                 yield DRAFT_CHUNK, _draft_data(ev)
-                        if chunk is not None:
-                            held.append(chunk)
-                    elif chunk is not None:
+                        if ev.content:
+                            held.append(text_chunk(ev.content, message_id))
+                    elif ev.content:
+                        yield text_chunk(ev.content, message_id)
+                elif tp in _TOOL_EVENTS:
+                    chunk = _content_chunk(ev, message_id)
+                    if ev.phase == "draft":
+                        if listening:
+                            if aemit is not None:
+                                await aemit(DRAFT_CHUNK, _draft_data(ev))
+                            else:
+                                yield DRAFT_CHUNK, _draft_data(ev)
+                        held.append(chunk)
+                    else:
                         yield chunk
                 elif isinstance(ev, Routing):
                     routing_reason = ev.reason or ""
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(ROUTING, jsonable(ev.data))
-                    else:
+                    elif listening:
                         yield ROUTING, jsonable(ev.data)
                 elif isinstance(ev, DraftDecision):
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(DECISION, jsonable(ev.data))
-                    else:
+                    elif listening:
                         yield DECISION, jsonable(ev.data)
                     if ev.accepted:
                         for chunk in held:
@@ -389,15 +397,15 @@ class ChatCascade(BaseChatModel, CascadeOptions):
                         held.clear()
                 elif isinstance(ev, Switch):
                     held.clear()
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(SWITCH, jsonable(ev.data))
-                    else:
+                    elif listening:
                         yield SWITCH, jsonable(ev.data)
                 elif isinstance(ev, Complete):
                     result: CascadeResult = ev.result
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(COMPLETE, jsonable(result.to_dict()))
-                    else:
+                    elif listening:
                         yield COMPLETE, jsonable(result.to_dict())
                     yield _final_chunk(result, routing_reason)
                 elif isinstance(ev, Error):
@@ -648,16 +656,18 @@ def _pick_text_chunk() -> Callable[[str, str | None], ChatGenerationChunk]:
 _text_chunk = _pick_text_chunk()
 
 
-def _content_chunk(ev: TextChunk | ToolCallStart | ToolCallDelta) -> ChatGenerationChunk | None:
-    if type(ev) is TextChunk:
-        if not ev.content:
-            return None
-        return _text_chunk(ev.content)
+def _content_chunk(ev: ToolCallStart | ToolCallDelta, message_id: str | None = None) -> ChatGenerationChunk:
+    """A tool-call fragment's chunk (text chunks are built by `_text_chunk`)."""
     if isinstance(ev, ToolCallStart):
         part = {"name": ev.name, "args": "", "id": ev.id, "index": ev.index}
     else:
-        part = {"name": None, "args": ev.delta, "id": None, "index": cast(ToolCallDelta, ev).index}
-    return ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[part]))  # type: ignore[list-item]
+        part = {"name": None, "args": ev.delta, "id": None, "index": ev.index}
+    # the id only when there is one: passing id=None would add "id" to the message's fields-set
+    if message_id is None:
+        message = AIMessageChunk(content="", tool_call_chunks=[part])  # type: ignore[list-item]
+    else:
+        message = AIMessageChunk(content="", tool_call_chunks=[part], id=message_id)  # type: ignore[list-item]
+    return ChatGenerationChunk(message=message)
 
 
 def _draft_data(ev: TextChunk | ToolCallStart | ToolCallDelta) -> dict[str, Any]:

@@ -110,6 +110,30 @@ async def test_astream_releases_accepted_draft(server):
     assert chunks[-1].chunk_position == "last" and chunks[-1].response_metadata["model_name"] == CHEAP
 
 
+async def test_astream_chunks_carry_the_message_id_the_base_would_set(server):
+    """Text and tool-call chunks come with `BaseChatModel.astream`'s message id (`lc_run-` + the run id) already
+    set, so the base skips a pydantic `__setattr__` per token: the chunks must be what it would have made."""
+    from uuid import UUID
+
+    run_id = UUID(int=7)
+    server.add(CHEAP, reply(CHEAP, "Paris is the capital of France."))
+    chunks = [c async for c in cascade(server, validator=accept).astream("Capital?", config={"run_id": run_id})]
+    assert {c.id for c in chunks} == {f"lc_run--{run_id}"}
+    text = [c for c in chunks if c.content]
+    assert len(text) == 6 and all(c.model_fields_set == {"content", "id", "response_metadata"} for c in text)
+    server.add(CHEAP, reply(CHEAP, None, [("get_weather", {"city": "Paris"})]))
+    llm = cascade(server, validator=accept).bind_tools([get_weather], tool_choice="any")
+    calls = [c async for c in llm.astream("Weather?", config={"run_id": run_id})]
+    parts = [c for c in calls if c.tool_call_chunks]
+    assert parts and {c.id for c in calls} == {f"lc_run--{run_id}"}
+    assert all(c.model_fields_set == {"content", "tool_call_chunks", "tool_calls", "invalid_tool_calls", "id",
+                                      "response_metadata"} for c in parts)
+    # invoke numbers its generation itself: no streamed id reaches it
+    server.add(CHEAP, reply(CHEAP, "Paris."))
+    msg = await cascade(server, validator=accept).ainvoke("Capital?", config={"run_id": run_id})
+    assert msg.id == f"lc_run--{run_id}-0"
+
+
 class _AbortOnHedge(Validator):
     """Aborts a draft as soon as it hedges (guarded mode)."""
 
@@ -409,3 +433,9 @@ def test_text_chunks_are_the_validated_construction_without_its_cost():
     assert cm._text_chunk("x").message.model_fields_set == {"content"}
     merged = cm._text_chunk("Par") + cm._text_chunk("is")
     assert merged.message.content == "Paris" and merged.text == "Paris"
+    # with the message id `BaseChatModel.astream` sets: as if it had set it on the validated chunk
+    validated = ChatGenerationChunk(message=AIMessageChunk(content="Paris"))
+    validated.message.id = "lc_run--1"
+    quick = cm._text_chunk("Paris", "lc_run--1")
+    assert quick == validated and quick.message.__dict__ == validated.message.__dict__
+    assert quick.message.model_fields_set == validated.message.model_fields_set == {"content", "id"}

@@ -87,3 +87,19 @@ def test_fractional_count_lowers_the_score() -> None:
     fractional = evaluate_sync(PIZZA, "12 + 5 * 3 + 4 * 1.5 = 33. 50 - 33 = 17. 17 / 8 = 2.125\n#### 2.125")
     assert fractional.score < whole.score
     assert any("fractional count" in c.detail for c in fractional.checks)
+
+
+def test_final_answer_read_without_working_only_for_a_count_question() -> None:
+    """Without arithmetic the final answer matters only to a "how many" question (it is read only then)."""
+    from cascadeflow_integrations.quality.base import Draft, ValidationRequest
+    from cascadeflow_integrations.quality.consistency import ConsistencyCheck
+    from cascadeflow_integrations.types import Message
+
+    def run(question: str, text: str):  # type: ignore[no-untyped-def]
+        return ConsistencyCheck().run(ValidationRequest([Message("user", question)], None, "moderate"),
+                                      Draft(text=text))
+
+    counted = run(PIZZA, "Marie ordered some boxes of pizza.\n#### 1.5")
+    assert counted.passed and counted.score < 1.0 and "fractional count 1.5" in counted.detail
+    essay = run("Write about Paris.", "Paris grew from a settlement into a capital, 1.5 million then. " * 50)
+    assert essay.passed and essay.score == 1.0 and essay.neutral and essay.detail == "no arithmetic to check"

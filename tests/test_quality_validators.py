@@ -122,6 +122,22 @@ async def test_refusal_passes_normal_answer() -> None:
     assert (await run(RefusalCheck(), "Capital of Australia?", "Canberra is the capital of Australia.")).accepted
 
 
+def test_hedging_is_found_anywhere_in_a_long_draft_in_any_case() -> None:
+    """The hedge pattern's leading `(?=i)` (a faster scan) finds exactly what the pattern without it finds."""
+    import re
+
+    from cascadeflow_integrations.quality.validators import _HEDGE_RE
+
+    plain = re.compile(_HEDGE_RE.pattern.removeprefix("(?=i)"), _HEDGE_RE.flags)
+    samples = ["I'm not sure", "IT'S UNCLEAR which", "i dont know", "İ don't know", "ı can't verify", "Is it's hard to say",
+               "I do not have enough data", "nothing here", "hi I can't determine", "sit's unclear", "I am not certain"]
+    for s in samples:
+        text = "Paris grew. " * 40 + s + " and more."
+        assert [m.span() for m in _HEDGE_RE.finditer(text)] == [m.span() for m in plain.finditer(text)], s
+    d = RefusalCheck().run(Q("x"), Draft(text="Canberra is the capital. " * 30 + "It's hard to say why."))
+    assert d.passed and d.score == 0.75 and "hedging" in d.detail
+
+
 def test_refusal_check_partial_aborts_at_start() -> None:
     p = PartialDraft(text_parts=["I'm sorry, but I ", "can't help with that"], text_len=38)
     assert "refusal" in (RefusalCheck().check_partial(Q("x"), p) or "")

@@ -115,6 +115,20 @@ class _Aborted(Exception):
     """Raised inside a draft stream when guarded validation gives up on it."""
 
 
+async def _until(stream: AsyncGenerator[Any, None], deadline: float, cfg: CascadeMember) -> AsyncGenerator[Any, None]:
+    """`stream`'s deltas, each awaited within the call's deadline (`time.perf_counter()` time); closes `stream`."""
+    async with aclosing(stream) as it:
+        while True:
+            try:
+                d = await asyncio.wait_for(it.__anext__(), max(deadline - time.perf_counter(), 0))
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError:
+                raise ProviderTimeoutError("timed out (overall or draft timeout of the call)", provider=cfg.provider,
+                                           model=cfg.label) from None
+            yield d
+
+
 _END = object()
 
 
@@ -505,20 +519,11 @@ class CascadeRun:
         stream = provider.stream(request)
         for h in self._wraps:  # e.g. an adapter's child run around the member call
             stream = h.wrap(cfg, request, stream)
+        if deadline is not None:
+            stream = _until(cast(AsyncGenerator[Any, None], stream), deadline, cfg)
         try:
             async with aclosing(cast(AsyncGenerator[Any, None], stream)) as it:
-                while True:
-                    try:
-                        if deadline is None:
-                            d = await it.__anext__()
-                        else:
-                            d = await asyncio.wait_for(it.__anext__(), max(deadline - time.perf_counter(), 0))
-                    except StopAsyncIteration:
-                        break
-                    except asyncio.TimeoutError:
-                        raise ProviderTimeoutError(
-                            "timed out (overall or draft timeout of the call)", provider=cfg.provider,
-                            model=cfg.label) from None
+                async for d in it:  # without a deadline, the plain loop: no step of ours between the deltas
                     tp = type(d)
                     if tp is TextDelta:
                         if first:

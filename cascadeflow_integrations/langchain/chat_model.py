@@ -25,6 +25,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.utils import LC_ID_PREFIX
 from langchain_core.utils.uuid import uuid7
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from typing_extensions import Self
@@ -48,7 +49,7 @@ __all__ = ["ChatCascade"]
 #: What the engine stream becomes: message chunks, or (event name, data) to dispatch.
 _Item = ChatGenerationChunk | tuple[str, dict[str, Any]]
 
-_CONTENT_EVENTS = (TextChunk, ToolCallStart, ToolCallDelta)
+_TOOL_EVENTS = (ToolCallStart, ToolCallDelta)
 
 
 
@@ -307,9 +308,12 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         # Not a generator itself: the base iterates `_items` directly (each hop costs every chunk).
         sink = EventSink.from_run_manager(run_manager) if run_manager else current_sink.get()
         kwargs = self._budget_kwargs(kwargs, run_manager or (sink.manager if sink else None))
-        chunks = self._achunks(messages, stop, sink, kwargs)
+        if run_manager is None:
+            # `BaseChatModel.astream` (the sink is its run's): each chunk carries the message id it would set
+            message_id = f"{LC_ID_PREFIX}-{sink.run_id}" if sink is not None else None
+            return self._achunks(messages, stop, sink, kwargs, message_id)
         # only the v3 protocol path passes a run manager; the base reports tokens otherwise
-        return chunks if run_manager is None else _reporting(chunks, run_manager)
+        return _reporting(self._achunks(messages, stop, sink, kwargs), run_manager)
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
@@ -323,9 +327,10 @@ class ChatCascade(BaseChatModel, CascadeOptions):
     # ---- the cascade as chunks + events --------------------------------------------------------
 
     def _achunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
-                 kwargs: dict[str, Any]) -> AsyncIterator[ChatGenerationChunk]:
+                 kwargs: dict[str, Any], message_id: str | None = None) -> AsyncIterator[ChatGenerationChunk]:
         # `_items` dispatches the events itself: the chunks need no generator of their own
-        items = self._items(messages, stop, kwargs, sink, aemit=sink.aemit if sink is not None else _no_event)
+        items = self._items(messages, stop, kwargs, sink, aemit=sink.aemit if sink is not None else _no_event,
+                            message_id=message_id)
         return cast(AsyncIterator[ChatGenerationChunk], items)
 
     def _chunks(self, messages: list[BaseMessage], stop: list[str] | None, sink: EventSink | None,
@@ -341,9 +346,10 @@ class ChatCascade(BaseChatModel, CascadeOptions):
     async def _items(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any],
                      sink: EventSink | None = None,
                      aemit: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None,
-                     ) -> AsyncGenerator[_Item, None]:
+                     message_id: str | None = None) -> AsyncGenerator[_Item, None]:
         """Chunks, and events as (name, data); with `aemit`, events are awaited through it and only chunks
-        come out (async callers), else the caller dispatches them (sync callers, in their own thread)."""
+        come out (async callers), else the caller dispatches them (sync callers, in their own thread).
+        `message_id`: the id text chunks' messages carry (the one `BaseChatModel.astream` would give them)."""
         agent, options = self._call_options(stop, kwargs)
         # Member calls become child runs of this run; LangChain members get the messages as given.
         runs = LangChainRunContext(sink.manager if sink else None, sink.run_id if sink else None, list(messages))
@@ -352,37 +358,46 @@ class ChatCascade(BaseChatModel, CascadeOptions):
         events = agent.stream_events(to_engine_messages(messages), **options)
         held: list[ChatGenerationChunk] = []  # draft chunks, released only if the draft is accepted
         routing_reason = ""
-        # per-token draft events only when a handler can receive them (they are most of the per-chunk work)
+        # Event payloads only when a handler can receive them: per-token draft events are most of the
+        # per-chunk work, and the others' JSON copies a good part of a call's fixed cost.
         listening = sink is not None and bool(sink.manager.handlers)
+        text_chunk = _text_chunk
         async with _flushing(runs), aclosing(cast(AsyncGenerator[Any, None], events)) as stream:
             async for ev in stream:
                 tp = type(ev)
-                if tp in _CONTENT_EVENTS:
-                    # once per token: a text token's chunk is built here, without `_content_chunk`'s checks
-                    if tp is TextChunk:
-                        chunk = _text_chunk(ev.content) if ev.content else None
-                    else:
-                        chunk = _content_chunk(ev)
+                if tp is TextChunk:
+                    # once per token: its chunk is built here, without `_content_chunk`'s checks
                     if ev.phase == "draft":
                         if listening:
                             if aemit is not None:
                                 await aemit(DRAFT_CHUNK, _draft_data(ev))
                             else:
                                 yield DRAFT_CHUNK, _draft_data(ev)
-                        if chunk is not None:
-                            held.append(chunk)
-                    elif chunk is not None:
+                        if ev.content:
+                            held.append(text_chunk(ev.content, message_id))
+                    elif ev.content:
+                        yield text_chunk(ev.content, message_id)
+                elif tp in _TOOL_EVENTS:
+                    chunk = _content_chunk(ev, message_id)
+                    if ev.phase == "draft":
+                        if listening:
+                            if aemit is not None:
+                                await aemit(DRAFT_CHUNK, _draft_data(ev))
+                            else:
+                                yield DRAFT_CHUNK, _draft_data(ev)
+                        held.append(chunk)
+                    else:
                         yield chunk
                 elif isinstance(ev, Routing):
                     routing_reason = ev.reason or ""
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(ROUTING, jsonable(ev.data))
-                    else:
+                    elif listening:
                         yield ROUTING, jsonable(ev.data)
                 elif isinstance(ev, DraftDecision):
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(DECISION, jsonable(ev.data))
-                    else:
+                    elif listening:
                         yield DECISION, jsonable(ev.data)
                     if ev.accepted:
                         for chunk in held:
@@ -390,15 +405,15 @@ class ChatCascade(BaseChatModel, CascadeOptions):
                         held.clear()
                 elif isinstance(ev, Switch):
                     held.clear()
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(SWITCH, jsonable(ev.data))
-                    else:
+                    elif listening:
                         yield SWITCH, jsonable(ev.data)
                 elif isinstance(ev, Complete):
                     result: CascadeResult = ev.result
-                    if aemit is not None:
+                    if listening and aemit is not None:
                         await aemit(COMPLETE, jsonable(result.to_dict()))
-                    else:
+                    elif listening:
                         yield COMPLETE, jsonable(result.to_dict())
                     yield _final_chunk(result, routing_reason)
                 elif isinstance(ev, Error):
@@ -557,13 +572,31 @@ async def _no_event(name: str, data: dict[str, Any]) -> None:
     """No handler to deliver to (a call without a run)."""
 
 
-def _validated_text_chunk(text: str) -> ChatGenerationChunk:
-    return ChatGenerationChunk(message=AIMessageChunk(content=text))
+def _validated_text_chunk(text: str, message_id: str | None = None) -> ChatGenerationChunk:
+    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+    if message_id is not None:
+        chunk.message.id = message_id  # as `BaseChatModel.astream` sets it
+    return chunk
+
+
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The data descriptor's `__set__` that `object.__setattr__(obj, name, v)` finds for instances of `cls`.
+
+    Called directly it does the same store without the attribute lookup through the models' long MRO
+    (about 140 ns a call, against 50)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            setter = getattr(klass.__dict__[name], "__set__", None)  # bound to the descriptor
+            if setter is None:
+                break
+            return cast(Callable[[Any, Any], None], setter)
+    raise AttributeError(f"{cls.__name__}.{name} is not a slot")
 
 
 # A text token's chunk built from a validated empty one: the same fields, defaults and fields-set as
 # `ChatGenerationChunk(message=AIMessageChunk(content=text))` (for text content langchain-core's validators
-# only fill defaults and copy `text`), without two pydantic validations per token (4 of its 6 µs).
+# only fill defaults and copy `text`), without two pydantic validations per token (4 of its 6 µs). With
+# `message_id`, the message id `BaseChatModel.astream` would set next (saving its pydantic `__setattr__`).
 # Every mutable default is fresh per chunk. Checked against the validated construction at import;
 # any difference (another langchain-core) falls back to it.
 _MSG0 = AIMessageChunk(content="")
@@ -571,28 +604,38 @@ _GEN0 = ChatGenerationChunk(message=_MSG0)
 _FRESH = {k for k, v in _MSG0.__dict__.items() if type(v) in (list, dict)}
 _QUICK_FRESH = {"additional_kwargs", "response_metadata", "tool_calls", "invalid_tool_calls", "tool_call_chunks"}
 _MSG0_DICT, _MSG0_SET = _MSG0.__dict__, _MSG0.__pydantic_fields_set__
+_MSG0_SET_ID = _MSG0_SET | {"id"}
 _GEN0_DICT, _GEN0_SET = _GEN0.__dict__, _GEN0.__pydantic_fields_set__
-_set = object.__setattr__
 _new = object.__new__
+_SLOTS = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+try:
+    _m_dict, _m_set, _m_extra, _m_private = (_slot_setter(AIMessageChunk, n) for n in _SLOTS)
+    _g_dict, _g_set, _g_extra, _g_private = (_slot_setter(ChatGenerationChunk, n) for n in _SLOTS)
+except AttributeError:  # another pydantic: `_pick_text_chunk` falls back to the validated construction
+    _m_dict = _m_set = _m_extra = _m_private = _g_dict = _g_set = _g_extra = _g_private = None  # type: ignore[assignment]
 
 
-def _quick_text_chunk(text: str) -> ChatGenerationChunk:
+def _quick_text_chunk(text: str, message_id: str | None = None) -> ChatGenerationChunk:
     d = _MSG0_DICT.copy()
     d.update(content=text, additional_kwargs={}, response_metadata={}, tool_calls=[], invalid_tool_calls=[],
              tool_call_chunks=[])
     msg = _new(AIMessageChunk)
-    _set(msg, "__dict__", d)
-    _set(msg, "__pydantic_fields_set__", _MSG0_SET.copy())
-    _set(msg, "__pydantic_extra__", {})
-    _set(msg, "__pydantic_private__", None)
+    if message_id is None:
+        _m_set(msg, _MSG0_SET.copy())
+    else:
+        d["id"] = message_id
+        _m_set(msg, _MSG0_SET_ID.copy())
+    _m_dict(msg, d)
+    _m_extra(msg, {})
+    _m_private(msg, None)
     gd = _GEN0_DICT.copy()
     gd["message"] = msg
     gd["text"] = text
     gen = _new(ChatGenerationChunk)
-    _set(gen, "__dict__", gd)
-    _set(gen, "__pydantic_fields_set__", _GEN0_SET.copy())
-    _set(gen, "__pydantic_extra__", None)
-    _set(gen, "__pydantic_private__", None)
+    _g_dict(gen, gd)
+    _g_set(gen, _GEN0_SET.copy())
+    _g_extra(gen, None)
+    _g_private(gen, None)
     return gen
 
 
@@ -605,12 +648,14 @@ def _same_chunks(a: ChatGenerationChunk, b: ChatGenerationChunk) -> bool:
             and mb.__pydantic_private__ is None and a.__pydantic_private__ is None)
 
 
-def _pick_text_chunk() -> Callable[[str], ChatGenerationChunk]:
+def _pick_text_chunk() -> Callable[[str, str | None], ChatGenerationChunk]:
     if (_FRESH != _QUICK_FRESH or _MSG0.__pydantic_extra__ != {} or _GEN0.__pydantic_extra__ is not None
-            or _MSG0.__pydantic_private__ is not None or _GEN0.__pydantic_private__ is not None):
+            or _MSG0.__pydantic_private__ is not None or _GEN0.__pydantic_private__ is not None
+            or _m_dict is None or "id" not in _MSG0_DICT):
         return _validated_text_chunk
     try:
-        same = all(_same_chunks(_quick_text_chunk(t), _validated_text_chunk(t)) for t in ("", "a word", " ü\n"))
+        same = all(_same_chunks(_quick_text_chunk(t, i), _validated_text_chunk(t, i))
+                   for t in ("", "a word", " ü\n") for i in (None, "lc_run-0"))
     except Exception:  # another pydantic or langchain-core: the validated construction always works
         same = False
     return _quick_text_chunk if same else _validated_text_chunk
@@ -619,16 +664,18 @@ def _pick_text_chunk() -> Callable[[str], ChatGenerationChunk]:
 _text_chunk = _pick_text_chunk()
 
 
-def _content_chunk(ev: TextChunk | ToolCallStart | ToolCallDelta) -> ChatGenerationChunk | None:
-    if type(ev) is TextChunk:
-        if not ev.content:
-            return None
-        return _text_chunk(ev.content)
+def _content_chunk(ev: ToolCallStart | ToolCallDelta, message_id: str | None = None) -> ChatGenerationChunk:
+    """A tool-call fragment's chunk (text chunks are built by `_text_chunk`)."""
     if isinstance(ev, ToolCallStart):
         part = {"name": ev.name, "args": "", "id": ev.id, "index": ev.index}
     else:
-        part = {"name": None, "args": ev.delta, "id": None, "index": cast(ToolCallDelta, ev).index}
-    return ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[part]))  # type: ignore[list-item]
+        part = {"name": None, "args": ev.delta, "id": None, "index": ev.index}
+    # the id only when there is one: passing id=None would add "id" to the message's fields-set
+    if message_id is None:
+        message = AIMessageChunk(content="", tool_call_chunks=[part])  # type: ignore[list-item]
+    else:
+        message = AIMessageChunk(content="", tool_call_chunks=[part], id=message_id)  # type: ignore[list-item]
+    return ChatGenerationChunk(message=message)
 
 
 def _draft_data(ev: TextChunk | ToolCallStart | ToolCallDelta) -> dict[str, Any]:

@@ -69,9 +69,12 @@ class ConsistencyCheck(Check):
                 seen.setdefault(key, f"{_clip(s.lhs)} = {_clip(s.rhs)} (is {_show(s.lhs_value)})")
             shown = ", ".join(list(seen.values())[:3])
             return CheckResult(self.name, False, 0.05, f"arithmetic does not hold: {shown}")
-        fa = final_answer(text)
+        # The final answer is read only where it is used: with steps, or for a "how many" question
+        # (finding it scans the whole text, most of this check's time on a long essay).
+        counting = _COUNT_QUESTION_RE.search(request.query[-400:]) is not None
+        fa = final_answer(text) if steps or counting else None
         count_factor, count_note = 1.0, ""
-        if fa is not None and fa.numbers and _COUNT_QUESTION_RE.search(request.query[-400:]):
+        if fa is not None and fa.numbers and counting:
             v = number_value(fa.numbers[0])
             if v is not None and v != int(v):
                 count_factor, count_note = self.fractional_count_penalty, f"fractional count {fa.numbers[0]}"

@@ -103,3 +103,19 @@ def test_final_answer_read_without_working_only_for_a_count_question() -> None:
     assert counted.passed and counted.score < 1.0 and "fractional count 1.5" in counted.detail
     essay = run("Write about Paris.", "Paris grew from a settlement into a capital, 1.5 million then. " * 50)
     assert essay.passed and essay.score == 1.0 and essay.neutral and essay.detail == "no arithmetic to check"
+
+
+def test_a_chain_of_rates_reads_the_same_under_every_hash_seed() -> None:
+    """Unit cancelling iterated a set, so whether a statement was checked followed PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from cascadeflow_integrations.quality.arith import _strip_units;"
+            "print(_strip_units('9 rides * 2 tickets/ride * 2 dollars/ticket = 36 dollars'))")
+    seen = set()
+    for seed in ("0", "1", "2", "3", "4", "5"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout.strip()
+        seen.add(out)
+    assert seen == {"9 * 2 * 2 = 36 dollars"}

@@ -334,12 +334,19 @@ def _strip_units(clause: str) -> str:
         return "/".join(_unit_key(w) for w in u.split()[-1].split("/"))
 
     keys = {key(u) for u in units}
-    # A rate and its denominator on the same side cancel: "5 hours/week * 4 weeks" is in hours.
-    for k in [k for k in keys if "/" in k]:
-        num, _, den = k.partition("/")
-        if den in keys:
-            keys -= {k, den}
-            keys.add(num)
+    # A rate and its denominator on the same side cancel: "5 hours/week * 4 weeks" is in hours. Until
+    # nothing cancels, in sorted order: a chain ("rides * tickets/ride * dollars/ticket") cancels whole,
+    # whatever order the set iterates in (it follows the process's hash seed)
+    changed = True
+    while changed:
+        changed = False
+        for k in sorted(k for k in keys if "/" in k):
+            num, _, den = k.partition("/")
+            if den in keys:
+                keys -= {k, den}
+                keys.add(num)
+                changed = True
+                break
     keys |= {key(u) for u in _RESULT_UNIT_RE.findall(clause)}
     parts = {p for k in keys for p in k.split("/")}
     if len(keys) > 1 and parts & _CONVERTIBLE:

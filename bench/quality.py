@@ -209,7 +209,7 @@ def reading(label: str, methods: list[MethodResult], target: float, breakdown: s
     text = (
         f"Reading ({label}): goal = ≥{target:.0%} of the strong model's quality at ≤50% of its cost on the held-out "
         f"half, threshold chosen on the fit half only. Point estimate (previous method): {verdict(pt)}. "
-        f"Bootstrap lower bound (default): {verdict(boot)}. Per complexity: {verdict(per)}. "
+        f"Certified at 90% confidence (default): {verdict(boot)}. Per complexity: {verdict(per)}. "
         "Best held-out point at ≤50% cost (descriptive, chosen with hindsight): "
         + (f"{at50.quality_share:.1%} at {at50.cost_share:.1%} cost" if at50 else "none")
         + f". Ours is {'ahead of or equal to' if ahead else 'NOT ahead of'} cascadeflow 1.2.0 at every cost level."

@@ -401,11 +401,7 @@ class CascadeRun:
                     yield Error(str(error), error, cfg.label, phase, cfg.provider, draft.text,
                                 tool_stream=self.tool_mode)
                     return
-                res.accepted_index = index
-                self._finish(draft, attempt, cfg, accepted=False)
-                for h in hooks:
-                    h.on_complete(self, res)
-                yield Complete(res, tool_stream=self.tool_mode)
+                yield self._complete(draft, attempt, cfg, index, False, hooks)
                 return
 
             # A draft: decide.
@@ -469,11 +465,7 @@ class CascadeRun:
                         res.ttft_ms = (time.perf_counter() - self._t0) * 1000
                     yield ev
                 yield DraftDecision(tool_stream=self.tool_mode, **d)
-                res.accepted_index = index
-                self._finish(draft, attempt, cfg, accepted=True)
-                for h in hooks:
-                    h.on_complete(self, res)
-                yield Complete(res, tool_stream=self.tool_mode)
+                yield self._complete(draft, attempt, cfg, index, True, hooks)
                 return
             yield DraftDecision(tool_stream=self.tool_mode, **d)
             nxt = chain[level + 1]
@@ -663,8 +655,11 @@ class CascadeRun:
             if attempt.chunks:
                 self.result.time_saved_by_abort_ms += saved * attempt.latency_ms / attempt.chunks
 
-    def _finish(self, draft: Draft, attempt: ModelAttempt, cfg: CascadeMember, accepted: bool) -> None:
+    def _complete(self, draft: Draft, attempt: ModelAttempt, cfg: CascadeMember, index: int, accepted: bool,
+                  hooks: Sequence[RunHook]) -> Complete:
+        """The result filled in from the answer `draft` of chain member `index`, told to the hooks: the `Complete`."""
         res = self.result
+        res.accepted_index = index
         res.content = draft.text
         res.tool_calls = draft.tool_calls
         res.model_used = cfg.label
@@ -701,6 +696,9 @@ class CascadeRun:
         res.latency_ms = (time.perf_counter() - self._t0) * 1000
         logger.info("complete: %s, cost %s, saved ~%s, %.0f ms", res.model_used, _usd(res.total_cost),
                     _usd(res.cost_saved), res.latency_ms)
+        for h in hooks:
+            h.on_complete(self, res)
+        return Complete(res, tool_stream=self.tool_mode)
 
 
 def _usd(v: float | None) -> str:
